@@ -1,0 +1,121 @@
+"""The ``speech-realtime`` command: serve, voices, check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .config import Settings
+from .errors import SpeechError
+from .voices import ALIASES, voices_for
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speech-realtime",
+        description="REST speech-to-text and text-to-speech over Realtime speech sessions.",
+    )
+    parser.add_argument("--env-file", default=".env", help="optional .env file (default: .env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service under gunicorn")
+    serve.add_argument("--host", help="bind address (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: $PORT or 5000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+
+    commands.add_parser("voices", help="list the voices and the names mapped onto them")
+    commands.add_parser("check", help="open one session with the configured backend and time it")
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from .web import create_app
+
+    if settings.backend == "local" and not settings.engine_url:
+        print(
+            "speech-realtime: no cloud backend configured and no local engine URL "
+            "(set AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY or SPEECH_ENGINE_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    app = create_app(settings)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options: dict[str, Any] = {
+                "bind": f"{host}:{port}",
+                "workers": max(1, args.workers),
+                "threads": max(1, args.threads),
+                "worker_class": "gthread",
+                "timeout": int(settings.request_timeout) + 30,
+                "graceful_timeout": int(settings.request_timeout) + 5,
+                "accesslog": "-",
+                "loglevel": settings.log_level.lower(),
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    endpoint = app.extensions["speech"].endpoint
+    print(
+        f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
+        f"on http://{host}:{port}/api/speech-realtime/info",
+        file=sys.stderr,
+    )
+    Server().run()
+    return 0
+
+
+def _voices(settings: Settings) -> int:
+    dialect = settings.dialect
+    print(f"voices ({dialect} protocol): {' '.join(voices_for(dialect))}")
+    for alias, voice in ALIASES.items():
+        print(f"  {alias} -> {voice}")
+    return 0
+
+
+def _check(settings: Settings) -> int:
+    from .speech import SpeechService
+
+    try:
+        service = SpeechService(settings)
+        result = service.check()
+    except (SpeechError, ValueError) as exc:
+        reason = exc.message if isinstance(exc, SpeechError) else str(exc)
+        print(f"check failed: {reason}", file=sys.stderr)
+        return 1
+    print(f"backend:    {result['backend']}")
+    print(f"protocol:   {result['protocol']}")
+    print(f"deployment: {result['model']}")
+    print(f"host:       {result['host']}")
+    print(f"auth:       {result['auth']}")
+    print(f"handshake:  {result['handshakeMs']} ms")
+    print(f"session:    {result['sessionMs']} ms (session.update -> session.updated)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(args.env_file)
+    except SpeechError as exc:
+        print(f"speech-realtime: {exc.message}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        return _serve(settings, args)
+    if args.command == "voices":
+        return _voices(settings)
+    return _check(settings)

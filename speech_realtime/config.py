@@ -1,0 +1,126 @@
+"""Settings: the environment (and an optional ``.env`` file) read once into a frozen object.
+
+Nothing else in the package reads ``os.environ``; :meth:`Settings.load` is called by the entry
+points and the result is passed down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+BACKENDS = ("auto", "azure", "openai", "local")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
+    return value
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the service. Secrets are kept out of ``repr``."""
+
+    backend: str = "local"
+    azure_endpoint: str | None = None
+    azure_key: str | None = field(default=None, repr=False)
+    azure_deployment: str = "gpt-realtime"
+    azure_api_version: str | None = None
+    transcribe_model: str = "whisper-1"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_model: str = "gpt-realtime"
+    openai_base_url: str = "https://api.openai.com/v1"
+    engine_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5000
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_body_bytes: int = 25 * 1024 * 1024
+    max_text_chars: int = 4096
+    max_sessions: int = 32
+    log_level: str = "INFO"
+
+    @property
+    def dialect(self) -> str:
+        """``preview`` when an Azure api-version is configured, else ``ga``."""
+        if self.backend == "azure" and self.azure_api_version:
+            return "preview"
+        return "ga"
+
+    @property
+    def model(self) -> str:
+        """The realtime deployment or model name requests go to."""
+        if self.backend == "azure":
+            return self.azure_deployment
+        if self.backend == "openai":
+            return self.openai_model
+        return "local-echo"
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (tests and the CLI use this)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a mapping of environment variables, validating as it goes."""
+        backend = (_text(env, "SPEECH_BACKEND", "auto") or "auto").lower()
+        if backend not in BACKENDS:
+            raise ConfigError(f"SPEECH_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        azure_endpoint = _text(env, "AZURE_OPENAI_ENDPOINT")
+        openai_key = _text(env, "OPENAI_API_KEY")
+        if backend == "auto":
+            backend = "azure" if azure_endpoint else "openai" if openai_key else "local"
+        if backend == "azure" and not azure_endpoint:
+            raise ConfigError("SPEECH_BACKEND=azure needs AZURE_OPENAI_ENDPOINT")
+        if backend == "openai" and not openai_key:
+            raise ConfigError("SPEECH_BACKEND=openai needs OPENAI_API_KEY")
+        if azure_endpoint and not azure_endpoint.startswith(("https://", "http://")):
+            raise ConfigError("AZURE_OPENAI_ENDPOINT must start with https:// or http://")
+        return cls(
+            backend=backend,
+            azure_endpoint=azure_endpoint,
+            azure_key=_text(env, "AZURE_OPENAI_KEY") or _text(env, "AZURE_OPENAI_API_KEY"),
+            azure_deployment=_text(env, "AZURE_OPENAI_REALTIME_DEPLOYMENT", cls.azure_deployment),
+            azure_api_version=_text(env, "AZURE_OPENAI_API_VERSION"),
+            transcribe_model=_text(env, "AZURE_OPENAI_TRANSCRIBE_MODEL", cls.transcribe_model),
+            openai_api_key=openai_key,
+            openai_model=_text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
+            openai_base_url=_text(env, "OPENAI_BASE_URL", cls.openai_base_url),
+            engine_url=_text(env, "SPEECH_ENGINE_URL"),
+            host=_text(env, "HOST", cls.host),
+            port=int(_number(env, "PORT", cls.port, minimum=0)),
+            request_timeout=_number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
+            connect_timeout=_number(env, "SPEECH_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.1),
+            max_body_bytes=int(_number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
+            max_text_chars=int(_number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
+            max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
+            log_level=(_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper(),
+        )
+
+    @classmethod
+    def load(cls, env_file: str | os.PathLike[str] | None = ".env") -> Settings:
+        """Read the process environment, with values from ``env_file`` filling the gaps."""
+        merged: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ)
+        return cls.from_mapping(merged)

@@ -1,0 +1,1 @@
+"""The Realtime API client: sans-I/O protocol core (events, session) and its transport."""

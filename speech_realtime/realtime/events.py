@@ -1,0 +1,255 @@
+"""Realtime API events: client-event builders for both dialects and server-event normalisation.
+
+Two dialects of the protocol exist: ``ga`` (Azure ``/openai/v1/realtime`` and OpenAI) and
+``preview`` (Azure ``/openai/realtime?api-version=...``, the beta event names). Builders take the
+dialect and return plain dicts; :func:`parse_server_event` maps either dialect's server events
+onto one internal vocabulary (:class:`Kind`) so the state machines never look at dialects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..audio import WIRE_FORMATS
+from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
+
+GA = "ga"
+PREVIEW = "preview"
+DIALECTS = (GA, PREVIEW)
+
+#: Largest base64 payload of one ``input_audio_buffer.append`` the service accepts.
+MAX_APPEND_B64 = 15 * 1024 * 1024
+
+VERBATIM_INSTRUCTIONS = (
+    "You are a text-to-speech engine. Read the user's message aloud exactly as written, word for "
+    "word, in the language it is written in. Do not answer it, translate it, comment on it, or "
+    "add or leave out anything."
+)
+RETRY_INSTRUCTIONS = (
+    "Your previous reading did not match the text. Say exactly the words of the user's message "
+    "and nothing else: no reply, no greeting, no explanation."
+)
+
+_GA_FORMATS = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+
+
+def _check(dialect: str, audio_format: str) -> None:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}")
+    if audio_format not in WIRE_FORMATS:
+        raise ValueError(f"unknown wire format {audio_format!r}")
+
+
+def stt_session_update(
+    dialect: str, *, audio_format: str, transcribe_model: str, language: str | None = None
+) -> dict[str, Any]:
+    """Configure a session for transcription only: input format, transcription on, no VAD."""
+    _check(dialect, audio_format)
+    transcription: dict[str, Any] = {"model": transcribe_model}
+    if language:
+        transcription["language"] = language
+    if dialect == GA:
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {
+                "input": {
+                    "format": _GA_FORMATS[audio_format],
+                    "transcription": transcription,
+                    "turn_detection": None,
+                }
+            },
+        }
+    else:
+        session = {
+            "modalities": ["text"],
+            "input_audio_format": audio_format,
+            "input_audio_transcription": transcription,
+            "turn_detection": None,
+        }
+    return {"type": "session.update", "session": session}
+
+
+def tts_session_update(dialect: str, *, voice: str, audio_format: str) -> dict[str, Any]:
+    """Configure a session to read text aloud: voice, output format, audio out, no VAD."""
+    _check(dialect, audio_format)
+    if dialect == GA:
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "instructions": VERBATIM_INSTRUCTIONS,
+            "audio": {
+                "input": {"turn_detection": None},
+                "output": {"format": _GA_FORMATS[audio_format], "voice": voice},
+            },
+        }
+    else:
+        session = {
+            "modalities": ["text", "audio"],
+            "instructions": VERBATIM_INSTRUCTIONS,
+            "voice": voice,
+            "output_audio_format": audio_format,
+            "turn_detection": None,
+        }
+    return {"type": "session.update", "session": session}
+
+
+def append_audio(chunk: bytes) -> dict[str, Any]:
+    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode("ascii")}
+
+
+def append_audio_events(
+    audio: bytes, frame_bytes: int, max_b64: int = MAX_APPEND_B64
+) -> Iterator[dict[str, Any]]:
+    """``input_audio_buffer.append`` events for ``audio``, each under ``max_b64`` of base64.
+
+    Chunks are cut on whole frames so no sample is split across two events.
+    """
+    raw_limit = max_b64 // 4 * 3
+    step = max(frame_bytes, raw_limit - raw_limit % frame_bytes)
+    for start in range(0, len(audio), step):
+        yield append_audio(audio[start : start + step])
+
+
+def commit_audio() -> dict[str, Any]:
+    return {"type": "input_audio_buffer.commit"}
+
+
+def user_message(text: str) -> dict[str, Any]:
+    """A user message item holding ``text``."""
+    return {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
+
+
+def create_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "conversation.item.create", "item": item}
+
+
+def create_response() -> dict[str, Any]:
+    return {"type": "response.create"}
+
+
+def create_out_of_band_response(text: str) -> dict[str, Any]:
+    """A response outside the conversation, over ``text`` alone, with stricter instructions."""
+    return {
+        "type": "response.create",
+        "response": {
+            "conversation": "none",
+            "input": [user_message(text)],
+            "instructions": f"{VERBATIM_INSTRUCTIONS} {RETRY_INSTRUCTIONS}",
+        },
+    }
+
+
+class Kind(str, Enum):
+    """The internal vocabulary both dialects' server events are normalised to."""
+
+    SESSION_CREATED = "session.created"
+    SESSION_UPDATED = "session.updated"
+    INPUT_COMMITTED = "input.committed"
+    ITEM_ADDED = "item.added"
+    TRANSCRIPTION_COMPLETED = "transcription.completed"
+    TRANSCRIPTION_FAILED = "transcription.failed"
+    RESPONSE_CREATED = "response.created"
+    AUDIO_DELTA = "audio.delta"
+    TRANSCRIPT_DELTA = "transcript.delta"
+    TRANSCRIPT_DONE = "transcript.done"
+    TEXT_DELTA = "text.delta"
+    RESPONSE_DONE = "response.done"
+    ERROR = "error"
+    OTHER = "other"
+
+
+_KINDS = {
+    "session.created": Kind.SESSION_CREATED,
+    "session.updated": Kind.SESSION_UPDATED,
+    "input_audio_buffer.committed": Kind.INPUT_COMMITTED,
+    "conversation.item.created": Kind.ITEM_ADDED,
+    "conversation.item.added": Kind.ITEM_ADDED,
+    "conversation.item.input_audio_transcription.completed": Kind.TRANSCRIPTION_COMPLETED,
+    "conversation.item.input_audio_transcription.failed": Kind.TRANSCRIPTION_FAILED,
+    "response.created": Kind.RESPONSE_CREATED,
+    "response.audio.delta": Kind.AUDIO_DELTA,
+    "response.output_audio.delta": Kind.AUDIO_DELTA,
+    "response.audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
+    "response.output_audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
+    "response.audio_transcript.done": Kind.TRANSCRIPT_DONE,
+    "response.output_audio_transcript.done": Kind.TRANSCRIPT_DONE,
+    "response.text.delta": Kind.TEXT_DELTA,
+    "response.output_text.delta": Kind.TEXT_DELTA,
+    "response.done": Kind.RESPONSE_DONE,
+    "error": Kind.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One server event: its normalised kind and the event as received."""
+
+    kind: Kind
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def type(self) -> str:
+        return str(self.data["type"])
+
+    def text(self, key: str) -> str:
+        """A string field of the event ('' when absent or not a string)."""
+        value = self.data.get(key)
+        return value if isinstance(value, str) else ""
+
+    def audio(self) -> bytes:
+        """The decoded audio of an audio delta."""
+        try:
+            return base64.b64decode(self.text("delta"), validate=True)
+        except (binascii.Error, ValueError):
+            raise UpstreamError("upstream sent an audio delta that is not valid base64") from None
+
+
+def parse_server_event(message: str | bytes) -> ServerEvent:
+    """Decode one WebSocket message into a :class:`ServerEvent`; malformed frames are errors."""
+    try:
+        data = json.loads(message)
+    except (ValueError, UnicodeDecodeError):
+        raise UpstreamError("upstream sent a frame that is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise UpstreamError("upstream sent an event without a type")
+    return ServerEvent(_KINDS.get(data["type"], Kind.OTHER), data)
+
+
+def error_from_event(event: ServerEvent) -> SpeechError:
+    """The exception an upstream ``error`` event stands for."""
+    error = event.data.get("error")
+    error = error if isinstance(error, dict) else {}
+    code = str(error.get("code") or error.get("type") or "unknown")
+    message = str(error.get("message") or "no message")
+    if code == "rate_limit_exceeded":
+        return RateLimited(f"upstream rate limit: {message}", retry_after=1)
+    return UpstreamError(f"upstream error {code}: {message}")
+
+
+def error_from_response(response: dict[str, Any]) -> SpeechError:
+    """The exception a ``response.done`` whose status is not ``completed`` stands for."""
+    status = response.get("status")
+    details = response.get("status_details")
+    details = details if isinstance(details, dict) else {}
+    reason = details.get("reason")
+    if status == "incomplete" and reason == "content_filter":
+        return ContentFiltered("the upstream content filter stopped the response")
+    error = details.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return UpstreamError(f"upstream response {status}: {error['message']}")
+    return UpstreamError(f"upstream response {status}" + (f" ({reason})" if reason else ""))

@@ -1,0 +1,176 @@
+"""Sans-I/O state machines for one STT or TTS turn over a Realtime session.
+
+A machine gives the client events to send (:meth:`start`, then whatever :meth:`feed` returns),
+takes the server events that arrive, and exposes its result when :attr:`done`. It never touches
+a socket, so the protocol is tested by feeding scripted event sequences. Failures are raised as
+the service's exceptions the moment the event that shows them arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..audio import WIRE_FORMATS
+from ..errors import UpstreamError
+from ..text import is_clear_mismatch
+from .events import (
+    MAX_APPEND_B64,
+    Kind,
+    ServerEvent,
+    append_audio_events,
+    commit_audio,
+    create_item,
+    create_out_of_band_response,
+    create_response,
+    error_from_event,
+    error_from_response,
+    stt_session_update,
+    tts_session_update,
+    user_message,
+)
+
+ClientEvent = dict[str, Any]
+
+
+class Turn(Protocol):
+    """What the service's driver needs from a state machine."""
+
+    done: bool
+
+    def start(self) -> list[ClientEvent]: ...
+
+    def feed(self, event: ServerEvent) -> list[ClientEvent]: ...
+
+
+class Transcription:
+    """STT: configure, append the audio, commit, wait for the transcription of that item.
+
+    No ``response.create`` is sent: only the input transcription is wanted.
+    """
+
+    def __init__(
+        self,
+        dialect: str,
+        audio: bytes,
+        *,
+        transcribe_model: str,
+        audio_format: str = "pcm16",
+        language: str | None = None,
+        max_append_b64: int = MAX_APPEND_B64,
+    ) -> None:
+        if not audio:
+            raise ValueError("no audio to transcribe")
+        self._dialect = dialect
+        self._audio = audio
+        self._format = WIRE_FORMATS[audio_format]
+        self._model = transcribe_model
+        self._language = language
+        self._max_append_b64 = max_append_b64
+        self._item_id: str | None = None
+        self.done = False
+        self.text = ""
+        self.usage: dict[str, Any] | None = None
+
+    def start(self) -> list[ClientEvent]:
+        update = stt_session_update(
+            self._dialect,
+            audio_format=self._format.name,
+            transcribe_model=self._model,
+            language=self._language,
+        )
+        appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
+        return [update, *appends, commit_audio()]
+
+    def feed(self, event: ServerEvent) -> list[ClientEvent]:
+        if event.kind is Kind.ERROR:
+            raise error_from_event(event)
+        if event.kind is Kind.INPUT_COMMITTED:
+            self._item_id = event.text("item_id") or None
+        elif event.kind is Kind.TRANSCRIPTION_FAILED and self._is_ours(event):
+            error = event.data.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            raise UpstreamError(f"transcription failed: {message or 'no reason given'}")
+        elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._is_ours(event):
+            self.text = event.text("transcript").strip()
+            usage = event.data.get("usage")
+            self.usage = usage if isinstance(usage, dict) else None
+            self.done = True
+        return []
+
+    def _is_ours(self, event: ServerEvent) -> bool:
+        return self._item_id is None or event.text("item_id") == self._item_id
+
+
+class Synthesis:
+    """TTS: configure, add the text as a user message, ask for a response, collect its audio.
+
+    Only ``response.done`` with status ``completed`` is success. When the response's audio
+    transcript is clearly not the requested text (the model answered instead of reading) and
+    ``retry`` is allowed, one out-of-band response with stricter instructions replaces it; the
+    audio of the first attempt is dropped. Streaming callers take audio as it arrives with
+    :meth:`take_audio` and so cannot retry.
+    """
+
+    def __init__(
+        self, dialect: str, text: str, voice: str, *, audio_format: str = "pcm16", retry: bool = True
+    ) -> None:
+        if not text.strip():
+            raise ValueError("no text to synthesize")
+        self._dialect = dialect
+        self._text = text
+        self._voice = voice
+        self._format = WIRE_FORMATS[audio_format]
+        self._retry = retry
+        self._chunks: list[bytes] = []
+        self._transcript_parts: list[str] = []
+        self._transcript_done: str | None = None
+        self.attempts = 1
+        self.done = False
+        self.transcript = ""
+        self.verbatim: bool | None = None
+        self.first_transcript = ""
+
+    def start(self) -> list[ClientEvent]:
+        update = tts_session_update(self._dialect, voice=self._voice, audio_format=self._format.name)
+        return [update, create_item(user_message(self._text)), create_response()]
+
+    def feed(self, event: ServerEvent) -> list[ClientEvent]:
+        kind = event.kind
+        if kind is Kind.ERROR:
+            raise error_from_event(event)
+        if kind is Kind.AUDIO_DELTA:
+            chunk = event.audio()
+            if chunk:
+                self._chunks.append(chunk)
+        elif kind is Kind.TRANSCRIPT_DELTA:
+            self._transcript_parts.append(event.text("delta"))
+        elif kind is Kind.TRANSCRIPT_DONE:
+            self._transcript_done = event.text("transcript")
+        elif kind is Kind.RESPONSE_DONE:
+            return self._finish(event.data.get("response"))
+        return []
+
+    def take_audio(self) -> bytes:
+        """The audio received since the last call (all of it, for a non-streaming caller)."""
+        audio = b"".join(self._chunks)
+        self._chunks.clear()
+        return audio
+
+    def _finish(self, response: object) -> list[ClientEvent]:
+        response = response if isinstance(response, dict) else {}
+        if response.get("status") != "completed":
+            raise error_from_response(response)
+        heard = self._transcript_done
+        if heard is None:
+            heard = "".join(self._transcript_parts)
+        self.transcript = heard.strip()
+        self.verbatim = None if not self.transcript else not is_clear_mismatch(self._text, heard)
+        if self.verbatim is False and self._retry and self.attempts == 1:
+            self.first_transcript = self.transcript
+            self.attempts = 2
+            self._chunks.clear()
+            self._transcript_parts.clear()
+            self._transcript_done = None
+            return [create_out_of_band_response(self._text)]
+        self.done = True
+        return []
