@@ -1,0 +1,64 @@
+"""Fixtures: a scripted Realtime server on loopback, and ``settings -> app -> client`` over it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from realtime_server import ScriptedRealtimeServer  # noqa: E402
+
+from speech_realtime.config import Settings  # noqa: E402
+from speech_realtime.web import create_app  # noqa: E402
+
+API_KEY = "sk-test-SECRET-do-not-leak-1234"
+PREVIEW_VERSION = "2025-04-01-preview"
+
+
+@pytest.fixture(scope="session")
+def realtime_server() -> Iterator[ScriptedRealtimeServer]:
+    server = ScriptedRealtimeServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(realtime_server: ScriptedRealtimeServer) -> ScriptedRealtimeServer:
+    """The scripted server, reset to its default script for this test."""
+    realtime_server.reset()
+    return realtime_server
+
+
+@pytest.fixture(params=["ga", "preview"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(upstream: ScriptedRealtimeServer, dialect: str) -> Settings:
+    env = {
+        "AZURE_OPENAI_ENDPOINT": upstream.url + "/",
+        "AZURE_OPENAI_KEY": API_KEY,
+        "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime-test",
+        "SPEECH_REQUEST_TIMEOUT": "2",
+        "SPEECH_CONNECT_TIMEOUT": "2",
+    }
+    if dialect == "preview":
+        env["AZURE_OPENAI_API_VERSION"] = PREVIEW_VERSION
+    return Settings.from_mapping(env)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,54 @@
+"""Validation of Realtime events against the typed models of the official ``openai`` package.
+
+The package's unions carry its own discriminator marker; they are rebuilt here with pydantic's
+``Field(discriminator="type")``. Its models allow extra fields, so validation also walks the
+result and fails on anything that landed in ``model_extra`` (a misspelt or misplaced field).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union, get_args
+
+from openai.types import realtime as ga
+from openai.types.beta import realtime as preview
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+def _adapter(union: Any) -> TypeAdapter[Any]:
+    members = get_args(get_args(union)[0])
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+
+
+CLIENT = {"ga": _adapter(ga.RealtimeClientEvent), "preview": _adapter(preview.RealtimeClientEvent)}
+SERVER = {"ga": _adapter(ga.RealtimeServerEvent), "preview": _adapter(preview.RealtimeServerEvent)}
+
+
+def extras(value: Any, path: str = "") -> list[str]:
+    """Paths of every field that no model declared."""
+    found: list[str] = []
+    if isinstance(value, BaseModel):
+        found += [f"{path}.{name}" for name in (value.model_extra or {})]
+        for name in type(value).model_fields:
+            found += extras(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += extras(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += extras(item, f"{path}.{key}")
+    return found
+
+
+def _validate(adapters: dict[str, TypeAdapter[Any]], dialect: str, event: dict[str, Any]) -> BaseModel:
+    model = adapters[dialect].validate_python(event)
+    leftover = extras(model)
+    assert not leftover, f"{event['type']} ({dialect}) has undeclared fields: {leftover}"
+    return model
+
+
+def validate_client_event(dialect: str, event: dict[str, Any]) -> BaseModel:
+    return _validate(CLIENT, dialect, event)
+
+
+def validate_server_event(dialect: str, event: dict[str, Any]) -> BaseModel:
+    return _validate(SERVER, dialect, event)

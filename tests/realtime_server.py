@@ -1,0 +1,257 @@
+"""A scripted Realtime server for tests: behaves like Azure in both dialects, on 127.0.0.1:0.
+
+Tests set :attr:`ScriptedRealtimeServer.script` to drive it into a failure mode and read what
+it saw (handshakes, client events) afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_sock import ConnectionClosed, Sock
+from werkzeug.serving import make_server
+
+GA_NAMES = {
+    "audio.delta": "response.output_audio.delta",
+    "audio.done": "response.output_audio.done",
+    "transcript.delta": "response.output_audio_transcript.delta",
+    "transcript.done": "response.output_audio_transcript.done",
+    "item.added": "conversation.item.added",
+}
+PREVIEW_NAMES = {
+    "audio.delta": "response.audio.delta",
+    "audio.done": "response.audio.done",
+    "transcript.delta": "response.audio_transcript.delta",
+    "transcript.done": "response.audio_transcript.done",
+    "item.added": "conversation.item.created",
+}
+
+
+@dataclass
+class Script:
+    """How the server behaves for the next connections.
+
+    mode: ``ok``, ``error_event``, ``rate_limit_event``, ``transcription_failed``,
+    ``close_before_done``, ``silence``, ``content_filter``, ``failed``, ``malformed``,
+    ``answer_once`` (answers instead of reading on the first response), ``answer_always``.
+    """
+
+    mode: str = "ok"
+    handshake_status: int | None = None
+    retry_after: str | None = None
+    transcript: str = "hello from the scripted server"
+    chunks: int = 4
+    chunk_delay: float = 0.0
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def audio_for(text: str, chunks: int, width: int) -> list[bytes]:
+    """The deterministic audio the server 'speaks' for ``text``, split in ``chunks``."""
+    samples = max(chunks, len(text)) * 240
+    data = bytes((i * 7 + len(text)) % 256 for i in range(samples * width))
+    step = -(-len(data) // chunks)
+    return [data[i : i + step] for i in range(0, len(data), step)]
+
+
+class _Session:
+    """One WebSocket connection's conversation state."""
+
+    def __init__(self, server: ScriptedRealtimeServer, ws: Any, dialect: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.dialect = dialect
+        self.names = GA_NAMES if dialect == "ga" else PREVIEW_NAMES
+        self.config: dict[str, Any] = {}
+        self.audio = bytearray()
+        self.last_text = ""
+        self.responses = 0
+
+    def send(self, event: dict[str, Any]) -> None:
+        event.setdefault("event_id", _id("event"))
+        self.ws.send(json.dumps(event))
+
+    def run(self) -> None:
+        self.send({"type": "session.created", "session": {"id": _id("sess"), "object": "realtime.session"}})
+        while True:
+            try:
+                message = self.ws.receive(timeout=0.2)
+            except ConnectionClosed:
+                return
+            if message is None:
+                if self.server.stopping.is_set():
+                    return
+                continue
+            event = json.loads(message)
+            self.server.events.append((self.dialect, event))
+            if self.handle(event) == "close":
+                return
+
+    @property
+    def script(self) -> Script:
+        return self.server.script
+
+    def handle(self, event: dict[str, Any]) -> str | None:
+        kind = event["type"]
+        if kind == "session.update":
+            self.config.update(event["session"])
+            self.send({"type": "session.updated", "session": self.config})
+        elif kind == "input_audio_buffer.append":
+            self.audio += base64.b64decode(event["audio"])
+        elif kind == "input_audio_buffer.commit":
+            return self.transcribe()
+        elif kind == "conversation.item.create":
+            self.last_text = event["item"]["content"][0]["text"]
+            self.send({"type": self.names["item.added"], "item": {**event["item"], "id": _id("item")}})
+        elif kind == "response.create":
+            return self.respond()
+        return None
+
+    def transcribe(self) -> str | None:
+        mode = self.script.mode
+        if mode == "silence":
+            return None
+        item_id = _id("item")
+        self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
+        self.send({"type": self.names["item.added"], "item": {"id": item_id, "type": "message"}})
+        if mode == "error_event":
+            self.send({"type": "error", "error": {"type": "server_error", "code": "oops", "message": "boom"}})
+        elif mode == "malformed":
+            self.ws.send("this is not json")
+        elif mode == "close_before_done":
+            return "close"
+        elif mode == "transcription_failed":
+            self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "error": {"type": "transcription_error", "message": "audio unintelligible"},
+                }
+            )
+        else:
+            self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": self.script.transcript,
+                    "usage": {"type": "duration", "seconds": len(self.audio) / 48000},
+                }
+            )
+        return None
+
+    def respond(self) -> str | None:
+        script = self.script
+        self.responses += 1
+        response_id = _id("resp")
+        if script.mode == "silence":
+            return None
+        if script.mode == "malformed":
+            self.ws.send("{not json")
+            return None
+        if script.mode in ("error_event", "rate_limit_event"):
+            code = "rate_limit_exceeded" if script.mode == "rate_limit_event" else "server_error"
+            self.send({"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": "no"}})
+            return None
+        self.send({"type": "response.created", "response": {"id": response_id, "status": "in_progress"}})
+        if script.mode in ("content_filter", "failed"):
+            details = (
+                {"type": "incomplete", "reason": "content_filter"}
+                if script.mode == "content_filter"
+                else {"type": "failed", "error": {"type": "server_error", "message": "model failed"}}
+            )
+            status = "incomplete" if script.mode == "content_filter" else "failed"
+            self.send({"type": "response.done", "response": {"id": response_id, "status": status, "status_details": details}})
+            return None
+        answering = script.mode == "answer_always" or (script.mode == "answer_once" and self.responses == 1)
+        spoken = "Sure, I would be glad to help you with that today." if answering else self.last_text
+        width = 1 if self._output_format() in ("g711_ulaw", "g711_alaw", "audio/pcmu", "audio/pcma") else 2
+        chunks = audio_for(spoken, script.chunks, width)
+        words = spoken.split(" ")
+        for index, chunk in enumerate(chunks):
+            if script.chunk_delay:
+                time.sleep(script.chunk_delay)
+            self.send({"type": self.names["audio.delta"], "response_id": response_id, "delta": base64.b64encode(chunk).decode()})
+            part = " ".join(words[index * len(words) // len(chunks) : (index + 1) * len(words) // len(chunks)])
+            self.send({"type": self.names["transcript.delta"], "response_id": response_id, "delta": part + " "})
+            if script.mode == "close_before_done" and index == 1:
+                return "close"
+        self.send({"type": self.names["audio.done"], "response_id": response_id})
+        self.send({"type": self.names["transcript.done"], "response_id": response_id, "transcript": spoken})
+        self.send(
+            {
+                "type": "response.done",
+                "response": {"id": response_id, "status": "completed", "usage": {"total_tokens": 10}},
+            }
+        )
+        return None
+
+    def _output_format(self) -> str:
+        if self.dialect == "ga":
+            fmt = self.config.get("audio", {}).get("output", {}).get("format", {})
+            return fmt.get("type", "audio/pcm")
+        return self.config.get("output_audio_format", "pcm16")
+
+
+class ScriptedRealtimeServer:
+    """The server, running on a background thread until :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.script = Script()
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.handshakes: list[dict[str, str]] = []
+        self.stopping = threading.Event()
+        app = Flask(__name__)
+        sock = Sock(app)
+
+        @app.before_request
+        def handshake() -> Response | None:
+            self.handshakes.append({"path": request.full_path, **dict(request.headers)})
+            status = self.script.handshake_status
+            if status is None:
+                return None
+            headers = {"Retry-After": self.script.retry_after} if self.script.retry_after else {}
+            return Response(json.dumps({"error": {"code": str(status)}}), status=status, headers=headers)
+
+        for path, dialect in (("/openai/v1/realtime", "ga"), ("/v1/realtime", "ga"), ("/openai/realtime", "preview")):
+            sock.route(path, endpoint=f"ws_{dialect}_{path}")(self._handler(dialect))
+        self._http = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._http.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    def _handler(self, dialect: str) -> Any:
+        def handler(ws: Any) -> None:
+            _Session(self, ws, dialect).run()
+
+        return handler
+
+    @property
+    def connections(self) -> int:
+        return len(self.handshakes)
+
+    def reset(self, **script: Any) -> None:
+        self.script = Script(**script)
+        self.events.clear()
+        self.handshakes.clear()
+
+    def client_events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [event for _, event in self.events if kind is None or event["type"] == kind]
+
+    def start(self) -> ScriptedRealtimeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._http.shutdown()

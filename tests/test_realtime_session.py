@@ -1,0 +1,179 @@
+"""The STT and TTS state machines, fed scripted event sequences: no sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from speech_realtime.errors import ContentFiltered, RateLimited, UpstreamError
+from speech_realtime.realtime.events import parse_server_event
+from speech_realtime.realtime.session import Synthesis, Transcription
+
+AUDIO = bytes(4800)
+
+
+def event(type_: str, **fields: Any):
+    return parse_server_event(json.dumps({"type": type_, **fields}))
+
+
+def delta(audio: bytes, name: str = "response.output_audio.delta"):
+    return event(name, delta=base64.b64encode(audio).decode())
+
+
+def done(status: str = "completed", **details: Any):
+    response: dict[str, Any] = {"status": status}
+    if details:
+        response["status_details"] = details
+    return event("response.done", response=response)
+
+
+def transcription() -> Transcription:
+    return Transcription("ga", AUDIO, transcribe_model="whisper-1")
+
+
+def test_stt_pipelines_update_appends_and_commit_without_response_create() -> None:
+    sent = [e["type"] for e in transcription().start()]
+    assert sent == ["session.update", "input_audio_buffer.append", "input_audio_buffer.commit"]
+
+
+def test_stt_completes_on_the_transcription_of_the_committed_item() -> None:
+    stt = transcription()
+    stt.start()
+    assert stt.feed(event("session.created")) == []
+    stt.feed(event("session.updated"))
+    stt.feed(event("input_audio_buffer.committed", item_id="item_1"))
+    stt.feed(event("conversation.item.input_audio_transcription.completed", item_id="other", transcript="no"))
+    assert not stt.done
+    stt.feed(
+        event(
+            "conversation.item.input_audio_transcription.completed",
+            item_id="item_1",
+            transcript=" Hello there. ",
+            usage={"type": "duration", "seconds": 0.1},
+        )
+    )
+    assert stt.done
+    assert stt.text == "Hello there."
+    assert stt.usage == {"type": "duration", "seconds": 0.1}
+
+
+def test_stt_transcription_failed_is_an_upstream_error() -> None:
+    stt = transcription()
+    with pytest.raises(UpstreamError, match="unintelligible"):
+        stt.feed(
+            event(
+                "conversation.item.input_audio_transcription.failed",
+                item_id="i",
+                error={"message": "unintelligible"},
+            )
+        )
+
+
+def test_stt_error_event_raises() -> None:
+    with pytest.raises(RateLimited):
+        transcription().feed(event("error", error={"code": "rate_limit_exceeded", "message": "slow"}))
+
+
+def test_tts_pipelines_update_item_and_response() -> None:
+    tts = Synthesis("preview", "Read this.", "alloy")
+    sent = [e["type"] for e in tts.start()]
+    assert sent == ["session.update", "conversation.item.create", "response.create"]
+
+
+@pytest.mark.parametrize("dialect_names", [("response.output_audio.delta", "response.output_audio_transcript.done"),
+                                          ("response.audio.delta", "response.audio_transcript.done")])
+def test_tts_collects_every_delta_and_succeeds_only_on_completed(dialect_names: tuple[str, str]) -> None:
+    audio_name, transcript_name = dialect_names
+    tts = Synthesis("ga", "Read this aloud.", "alloy")
+    tts.start()
+    for chunk in (b"\x01\x02", b"\x03\x04", b"\x05\x06"):
+        tts.feed(delta(chunk, audio_name))
+    tts.feed(event(transcript_name, transcript="Read this aloud."))
+    assert not tts.done
+    assert tts.feed(done()) == []
+    assert tts.done
+    assert tts.take_audio() == b"\x01\x02\x03\x04\x05\x06"
+    assert tts.verbatim is True
+    assert tts.attempts == 1
+
+
+def test_tts_transcript_from_deltas_when_no_done_event() -> None:
+    tts = Synthesis("ga", "one two three", "alloy")
+    for word in ("one ", "two ", "three"):
+        tts.feed(event("response.output_audio_transcript.delta", delta=word))
+    tts.feed(done())
+    assert tts.transcript == "one two three"
+    assert tts.verbatim is True
+
+
+def test_tts_retries_once_out_of_band_when_the_model_answers_instead() -> None:
+    tts = Synthesis("ga", "The meeting starts at noon.", "alloy")
+    tts.feed(delta(b"answer"))
+    tts.feed(event("response.output_audio_transcript.done", transcript="Great, see you there!"))
+    retry = tts.feed(done())
+    assert [e["type"] for e in retry] == ["response.create"]
+    assert retry[0]["response"]["conversation"] == "none"
+    assert retry[0]["response"]["input"][0]["content"][0]["text"] == "The meeting starts at noon."
+    assert not tts.done
+    tts.feed(delta(b"reading"))
+    tts.feed(event("response.output_audio_transcript.done", transcript="The meeting starts at noon."))
+    tts.feed(done())
+    assert tts.done
+    assert tts.attempts == 2
+    assert tts.take_audio() == b"reading"
+    assert tts.verbatim is True
+    assert tts.first_transcript == "Great, see you there!"
+
+
+def test_tts_reports_a_second_mismatch_instead_of_looping() -> None:
+    tts = Synthesis("ga", "The meeting starts at noon.", "alloy")
+    for _ in range(2):
+        tts.feed(event("response.output_audio_transcript.done", transcript="Sure thing!"))
+        tts.feed(done())
+    assert tts.done
+    assert tts.attempts == 2
+    assert tts.verbatim is False
+
+
+def test_streaming_tts_never_retries() -> None:
+    tts = Synthesis("ga", "The meeting starts at noon.", "alloy", retry=False)
+    tts.feed(event("response.output_audio_transcript.done", transcript="Sure thing!"))
+    assert tts.feed(done()) == []
+    assert tts.done
+    assert tts.verbatim is False
+
+
+def test_tts_without_transcript_is_not_judged() -> None:
+    tts = Synthesis("ga", "Hello.", "alloy")
+    tts.feed(done())
+    assert tts.done
+    assert tts.verbatim is None
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (done("incomplete", reason="content_filter"), ContentFiltered),
+        (done("incomplete", reason="max_output_tokens"), UpstreamError),
+        (done("failed", error={"message": "model failed"}), UpstreamError),
+        (done("cancelled"), UpstreamError),
+        (event("response.done"), UpstreamError),
+    ],
+)
+def test_tts_anything_but_completed_is_an_error(response, error) -> None:
+    tts = Synthesis("ga", "Hello.", "alloy")
+    tts.feed(delta(b"partial"))
+    with pytest.raises(error):
+        tts.feed(response)
+
+
+def test_take_audio_drains_for_streaming() -> None:
+    tts = Synthesis("ga", "Hello.", "alloy", retry=False)
+    tts.feed(delta(b"ab"))
+    assert tts.take_audio() == b"ab"
+    tts.feed(delta(b"cd"))
+    assert tts.take_audio() == b"cd"
+    assert tts.take_audio() == b""
