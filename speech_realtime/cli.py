@@ -111,9 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpeechError as exc:
         print(f"speech-realtime: {exc.message}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "voices":

@@ -14,9 +14,7 @@ class SpeechError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(
-        self, message: str, *, code: str | None = None, retry_after: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -67,9 +67,7 @@ class Counters:
 class SpeechService:
     """STT and TTS over the configured Realtime backend, at most ``max_sessions`` at a time."""
 
-    def __init__(
-        self, settings: Settings, *, engine_url: str | None = None, credential: Any = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, engine_url: str | None = None, credential: Any = None) -> None:
         self.settings = settings
         self.endpoint = endpoint_for(settings, engine_url)
         self.auth = auth_for(settings, credential)
@@ -89,9 +87,7 @@ class SpeechService:
             raise BadRequest("'text' is empty", code="empty_text")
         limit = self.settings.max_text_chars
         if len(text) > limit:
-            raise BadRequest(
-                f"'text' has {len(text)} characters; the limit is {limit}", code="text_too_long"
-            )
+            raise BadRequest(f"'text' has {len(text)} characters; the limit is {limit}", code="text_too_long")
         return text
 
     @staticmethod

@@ -43,7 +43,7 @@ def resolve_voice(name: str | None, dialect: str) -> str:
         return DEFAULT_VOICE
     key = name.strip().lower()
     if key.startswith("en-us-"):
-        key = key[len("en-us-"):]
+        key = key[len("en-us-") :]
     key = ALIASES.get(key, key)
     valid = voices_for(dialect)
     if key not in valid:

@@ -10,10 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from realtime_server import ScriptedRealtimeServer  # noqa: E402
+from realtime_server import ScriptedRealtimeServer
 
-from speech_realtime.config import Settings  # noqa: E402
-from speech_realtime.web import create_app  # noqa: E402
+from speech_realtime.config import Settings
+from speech_realtime.web import create_app
 
 API_KEY = "sk-test-SECRET-do-not-leak-1234"
 PREVIEW_VERSION = "2025-04-01-preview"

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
@@ -161,7 +161,9 @@ class _Session:
             return None
         if script.mode in ("error_event", "rate_limit_event"):
             code = "rate_limit_exceeded" if script.mode == "rate_limit_event" else "server_error"
-            self.send({"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": "no"}})
+            self.send(
+                {"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": "no"}}
+            )
             return None
         self.send({"type": "response.created", "response": {"id": response_id, "status": "in_progress"}})
         if script.mode in ("content_filter", "failed"):
@@ -171,7 +173,12 @@ class _Session:
                 else {"type": "failed", "error": {"type": "server_error", "message": "model failed"}}
             )
             status = "incomplete" if script.mode == "content_filter" else "failed"
-            self.send({"type": "response.done", "response": {"id": response_id, "status": status, "status_details": details}})
+            self.send(
+                {
+                    "type": "response.done",
+                    "response": {"id": response_id, "status": status, "status_details": details},
+                }
+            )
             return None
         answering = script.mode == "answer_always" or (script.mode == "answer_once" and self.responses == 1)
         spoken = "Sure, I would be glad to help you with that today." if answering else self.last_text
@@ -181,9 +188,19 @@ class _Session:
         for index, chunk in enumerate(chunks):
             if script.chunk_delay:
                 time.sleep(script.chunk_delay)
-            self.send({"type": self.names["audio.delta"], "response_id": response_id, "delta": base64.b64encode(chunk).decode()})
-            part = " ".join(words[index * len(words) // len(chunks) : (index + 1) * len(words) // len(chunks)])
-            self.send({"type": self.names["transcript.delta"], "response_id": response_id, "delta": part + " "})
+            self.send(
+                {
+                    "type": self.names["audio.delta"],
+                    "response_id": response_id,
+                    "delta": base64.b64encode(chunk).decode(),
+                }
+            )
+            part = " ".join(
+                words[index * len(words) // len(chunks) : (index + 1) * len(words) // len(chunks)]
+            )
+            self.send(
+                {"type": self.names["transcript.delta"], "response_id": response_id, "delta": part + " "}
+            )
             if script.mode == "close_before_done" and index == 1:
                 return "close"
         self.send({"type": self.names["audio.done"], "response_id": response_id})
@@ -223,7 +240,11 @@ class ScriptedRealtimeServer:
             headers = {"Retry-After": self.script.retry_after} if self.script.retry_after else {}
             return Response(json.dumps({"error": {"code": str(status)}}), status=status, headers=headers)
 
-        for path, dialect in (("/openai/v1/realtime", "ga"), ("/v1/realtime", "ga"), ("/openai/realtime", "preview")):
+        for path, dialect in (
+            ("/openai/v1/realtime", "ga"),
+            ("/v1/realtime", "ga"),
+            ("/openai/realtime", "preview"),
+        ):
             sock.route(path, endpoint=f"ws_{dialect}_{path}")(self._handler(dialect))
         self._http = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self._http.server_port

@@ -83,8 +83,13 @@ def test_tts_pipelines_update_item_and_response() -> None:
     assert sent == ["session.update", "conversation.item.create", "response.create"]
 
 
-@pytest.mark.parametrize("dialect_names", [("response.output_audio.delta", "response.output_audio_transcript.done"),
-                                          ("response.audio.delta", "response.audio_transcript.done")])
+@pytest.mark.parametrize(
+    "dialect_names",
+    [
+        ("response.output_audio.delta", "response.output_audio_transcript.done"),
+        ("response.audio.delta", "response.audio_transcript.done"),
+    ],
+)
 def test_tts_collects_every_delta_and_succeeds_only_on_completed(dialect_names: tuple[str, str]) -> None:
     audio_name, transcript_name = dialect_names
     tts = Synthesis("ga", "Read this aloud.", "alloy")

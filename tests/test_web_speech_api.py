@@ -118,7 +118,10 @@ def test_handshake_carries_the_key_in_a_header_and_the_right_path(client, upstre
         assert handshake["path"] == "/openai/v1/realtime?model=gpt-realtime-test"
         assert "Openai-Beta" not in handshake
     else:
-        assert handshake["path"] == f"/openai/realtime?api-version={PREVIEW_VERSION}&deployment=gpt-realtime-test"
+        assert (
+            handshake["path"]
+            == f"/openai/realtime?api-version={PREVIEW_VERSION}&deployment=gpt-realtime-test"
+        )
         assert handshake["Openai-Beta"] == "realtime=v1"
 
 
@@ -192,7 +195,9 @@ BEFORE_FIRST_BYTE = [f for f in FAILURES if f[0].get("mode") != "close_before_do
 
 
 @pytest.mark.parametrize(("script", "status", "code"), BEFORE_FIRST_BYTE)
-def test_stream_failures_before_the_first_byte_are_json_errors(client, upstream, script, status, code) -> None:
+def test_stream_failures_before_the_first_byte_are_json_errors(
+    client, upstream, script, status, code
+) -> None:
     upstream.reset(**script)
     response = client.post("/api/speech-realtime/synthesize/stream", json={"text": "Hello."})
     assert response.status_code == status
@@ -251,7 +256,9 @@ BAD_SYNTHESIZE = [
 
 @pytest.mark.parametrize("path", ["/synthesize", "/synthesize/stream"])
 @pytest.mark.parametrize(("request_args", "status", "code"), BAD_SYNTHESIZE)
-def test_bad_synthesize_input_never_reaches_upstream(client, upstream, path, request_args, status, code) -> None:
+def test_bad_synthesize_input_never_reaches_upstream(
+    client, upstream, path, request_args, status, code
+) -> None:
     response = client.post("/api/speech-realtime" + path, **request_args)
     assert response.status_code == status
     assert response.json["error"]["code"] == code

@@ -100,9 +100,7 @@ class Connection:
         self._ws = ws
 
     @classmethod
-    def open(
-        cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float
-    ) -> Connection:
+    def open(cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float) -> Connection:
         """Connect and complete the handshake within ``timeout`` seconds."""
         header = dict(headers)
         if endpoint.dialect == PREVIEW:

@@ -49,9 +49,7 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal error; see the service log")
 
 
-def create_app(
-    settings: Settings, *, service: SpeechService | None = None, **service_options: Any
-) -> Flask:
+def create_app(settings: Settings, *, service: SpeechService | None = None, **service_options: Any) -> Flask:
     """The WSGI app for ``settings``; ``service_options`` go to :class:`SpeechService`."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -43,9 +43,7 @@ def _service() -> SpeechService:
 
 def _json_body() -> dict[str, Any]:
     if not request.is_json:
-        raise UnsupportedMedia(
-            f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
-        )
+        raise UnsupportedMedia(f"expected Content-Type application/json, got {request.mimetype or 'none'!r}")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
