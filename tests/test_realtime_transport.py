@@ -1,0 +1,71 @@
+"""URLs per backend, and connection failures translated into the service's errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from speech_realtime.config import Settings
+from speech_realtime.errors import UpstreamTimeout, UpstreamUnavailable
+from speech_realtime.realtime.transport import Connection, Endpoint, endpoint_for
+
+
+def test_azure_ga_url_has_model_and_no_api_version() -> None:
+    settings = Settings.from_mapping(
+        {"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/", "AZURE_OPENAI_REALTIME_DEPLOYMENT": "rt"}
+    )
+    endpoint = endpoint_for(settings)
+    assert endpoint.url == "wss://res.openai.azure.com/openai/v1/realtime?model=rt"
+    assert endpoint.dialect == "ga"
+
+
+def test_azure_preview_url_has_api_version_and_deployment() -> None:
+    settings = Settings.from_mapping(
+        {
+            "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com",
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-4o-realtime-preview",
+            "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
+        }
+    )
+    assert endpoint_for(settings).url == (
+        "wss://res.openai.azure.com/openai/realtime?api-version=2025-04-01-preview"
+        "&deployment=gpt-4o-realtime-preview"
+    )
+
+
+def test_openai_url_and_http_endpoints_use_plain_ws() -> None:
+    openai = endpoint_for(Settings.from_mapping({"OPENAI_API_KEY": "k"}))
+    assert openai.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    local = endpoint_for(Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9"}))
+    assert local.url.startswith("ws://127.0.0.1:9/openai/v1/realtime")
+
+
+def test_keys_never_appear_in_urls() -> None:
+    settings = Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "https://r", "AZURE_OPENAI_KEY": "SECRET"})
+    assert "SECRET" not in endpoint_for(settings).url
+
+
+def test_connection_refused_is_upstream_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = Endpoint("azure", f"ws://127.0.0.1:{port}/openai/v1/realtime?model=m", "ga", "m")
+    with pytest.raises(UpstreamUnavailable):
+        Connection.open(endpoint, {}, timeout=1)
+
+
+def test_a_server_that_never_answers_the_handshake_times_out() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    endpoint = Endpoint("azure", f"ws://127.0.0.1:{listener.getsockname()[1]}/x", "ga", "m")
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        Connection.open(endpoint, {}, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    listener.close()
