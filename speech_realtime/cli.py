@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
 
+    engine = commands.add_parser("engine", help="run the offline Realtime engine on its own")
+    engine.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    engine.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
+    engine.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+
     commands.add_parser("voices", help="list the voices and the names mapped onto them")
     commands.add_parser("check", help="open one session with the configured backend and time it")
     return parser
@@ -37,15 +47,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from .web import create_app
 
-    if settings.backend == "local" and not settings.engine_url:
-        print(
-            "speech-realtime: no cloud backend configured and no local engine URL "
-            "(set AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY or SPEECH_ENGINE_URL)",
-            file=sys.stderr,
-        )
-        return 2
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
+    engine = None
+    if settings.backend == "local" and not settings.engine_url:
+        engine = EngineProcess.start()
+        settings = settings.with_changes(engine_url=engine.url)
     app = create_app(settings)
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -72,8 +79,70 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         f"on http://{host}:{port}/api/speech-realtime/info",
         file=sys.stderr,
     )
-    Server().run()
+    try:
+        Server().run()
+    finally:
+        if engine is not None:
+            engine.stop()
     return 0
+
+
+class EngineProcess:
+    """One engine in a child process, shared by every gunicorn worker.
+
+    The child reads its stdin until EOF, so it exits when this process does, however it ends.
+    """
+
+    READY = "engine listening on "
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+
+    @classmethod
+    def start(cls, timeout: float = 120) -> EngineProcess:
+        command = [sys.executable, "-m", "speech_realtime", "engine", "--port", "0", "--exit-with-stdin"]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in process.stdout:
+            if line.startswith(cls.READY):
+                print(
+                    f"speech-realtime: local engine ready at {line[len(cls.READY) :].strip()}",
+                    file=sys.stderr,
+                )
+                return cls(process, line[len(cls.READY) :].strip())
+            if time.monotonic() > deadline:
+                break
+        process.kill()
+        raise SpeechError("the local engine did not start; see its log above")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _engine(args: argparse.Namespace) -> int:
+    from .engine.models import shared_models
+    from .engine.server import EngineServer
+
+    if args.exit_with_stdin:
+        threading.Thread(target=_exit_at_stdin_eof, daemon=True).start()
+    models = shared_models()
+    models.warm_up()
+    server = EngineServer(args.host, args.port, models)
+    print(f"{EngineProcess.READY}{server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+def _exit_at_stdin_eof() -> None:
+    sys.stdin.read()
+    os._exit(0)
 
 
 def _voices(settings: Settings) -> int:
@@ -114,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "engine":
+        return _engine(args)
     if args.command == "voices":
         return _voices(settings)
     return _check(settings)

@@ -62,3 +62,41 @@ def app(settings: Settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- the local engine, with the real models loaded once for the whole run -----------------------
+
+
+@pytest.fixture(scope="session")
+def models():
+    from speech_realtime.engine.models import shared_models
+
+    shared = shared_models()
+    shared.warm_up()
+    return shared
+
+
+@pytest.fixture(scope="session")
+def engine(models):
+    from speech_realtime.engine.server import EngineServer
+
+    server = EngineServer(models=models).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def engine_settings(engine) -> Settings:
+    return Settings.from_mapping({"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "60"})
+
+
+@pytest.fixture
+def engine_app(engine_settings):
+    app = create_app(engine_settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def engine_client(engine_app):
+    return engine_app.test_client()

@@ -26,14 +26,14 @@ log = logging.getLogger(__name__)
 PATHS = {"/v1/realtime": GA, "/openai/v1/realtime": GA, "/openai/realtime": PREVIEW}
 
 
-def _serve_session(ws: Any, dialect: str, models: Models) -> None:
+def _serve_session(ws: Any, dialect: str, models: Models, model: str) -> None:
     lock = threading.Lock()
 
     def send(event: dict[str, Any]) -> None:
         with lock:
             ws.send(json.dumps(event, separators=(",", ":")))
 
-    session = EngineSession(dialect, models, send)
+    session = EngineSession(dialect, models, send, model=model)
     try:
         session.open()
         while True:
@@ -57,7 +57,8 @@ def create_engine_app(models: Models | None = None) -> Flask:
 
         def route(ws: Any, dialect: str = dialect) -> None:
             beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")
-            _serve_session(ws, PREVIEW if beta else dialect, models)
+            model = request.args.get("model") or request.args.get("deployment") or "local-echo"
+            _serve_session(ws, PREVIEW if beta else dialect, models, model)
 
         sock.route(path, endpoint=f"realtime_{path}")(route)
 

@@ -252,11 +252,11 @@ class EngineSession:
             "object": "realtime.session",
             "id": self.id,
             "expires_at": self.expires_at,
-            "model": self.model,
         }
         if self.dialect == GA:
             return {
                 "type": "realtime",
+                "model": self.model,
                 **common,
                 "output_modalities": ["audio"] if c.audio_out else ["text"],
                 "instructions": c.instructions,
@@ -555,7 +555,8 @@ class EngineSession:
         item.parts = [part]
         item.status = "completed" if status == "completed" else "incomplete"
         rendered = self.render_item(item)
-        self.emit("response.content_part.done", **where, part=rendered["content"][0])
+        finished_part = {"type": kind, "transcript": spoken} if audio_out else {"type": kind, "text": spoken}
+        self.emit("response.content_part.done", **where, part=finished_part)
         self.emit("response.output_item.done", response_id=response.id, output_index=0, item=rendered)
         if in_conversation and self.dialect == GA:
             self.emit("conversation.item.done", item=rendered)
