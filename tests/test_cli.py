@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from conftest import API_KEY, PREVIEW_VERSION
 
 from speech_realtime.cli import main
+from speech_realtime.text import words
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,11 +75,10 @@ def test_bad_configuration_exits_2(clean_env, capsys) -> None:
     assert "SPEECH_BACKEND" in capsys.readouterr().err
 
 
-@pytest.fixture
-def served(upstream, dialect) -> Iterator[str]:
-    """``speech-realtime serve`` under gunicorn on 127.0.0.1:0, pointed at the scripted server."""
+def serve(env_overrides: dict[str, str]) -> Iterator[str]:
+    """``speech-realtime serve`` under gunicorn on 127.0.0.1:0; yields its base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
-    env.update(azure_env(upstream, dialect))
+    env.update(env_overrides)
     process = subprocess.Popen(
         [sys.executable, "-m", "speech_realtime", "serve", "--port", "0", "--threads", "4"],
         env=env,
@@ -84,6 +86,8 @@ def served(upstream, dialect) -> Iterator[str]:
         text=True,
         cwd=ROOT,
     )
+    watchdog = threading.Timer(180, process.kill)
+    watchdog.start()
     assert process.stderr is not None
     base = None
     for line in process.stderr:
@@ -91,23 +95,41 @@ def served(upstream, dialect) -> Iterator[str]:
         if found:
             base = found.group(1)
             break
+    watchdog.cancel()
     try:
         assert base, "gunicorn did not start"
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def served(upstream, dialect) -> Iterator[str]:
+    """The service pointed at the scripted Realtime server."""
+    yield from serve(azure_env(upstream, dialect))
+
+
+@pytest.fixture
+def served_offline() -> Iterator[str]:
+    """The service with no cloud configuration: it starts its own local engine."""
+    yield from serve({})
+
+
+def run_smoke(base: str) -> str:
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "smoke.sh"), base], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke: OK" in result.stdout
+    return result.stdout
 
 
 def test_serve_passes_the_curl_smoke_script(served, upstream, dialect) -> None:
     upstream.script.chunk_delay = 0.05
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "smoke.sh"), served], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert '"text":"hello from the scripted server"' in result.stdout
-    assert "smoke: OK" in result.stdout
-    timing = re.search(r"first byte after ([\d.]+) s, finished after ([\d.]+) s", result.stdout)
+    output = run_smoke(served)
+    assert '"text":"hello from the scripted server"' in output
+    timing = re.search(r"first byte after ([\d.]+) s, finished after ([\d.]+) s", output)
     first, total = map(float, timing.groups())
     assert first < total
 
@@ -124,6 +146,10 @@ def test_serve_passes_the_powershell_smoke_script(served) -> None:
     assert "smoke: OK" in result.stdout
 
 
-def test_serve_without_backend_or_engine_exits_with_a_message(clean_env, capsys) -> None:
-    assert main(["serve"]) == 2
-    assert "SPEECH_ENGINE_URL" in capsys.readouterr().err
+def test_serve_with_no_cloud_configuration_runs_offline_on_one_engine(served_offline) -> None:
+    output = run_smoke(served_offline)
+    assert '"backend":"local"' in output
+    heard = json.loads(re.search(r"^(\{\"text\".*)$", output, re.MULTILINE).group(1))["text"]
+    assert "testing" in words(heard), heard
+    engines = subprocess.run(["pgrep", "-f", "speech_realtime engine"], capture_output=True, text=True)
+    assert len(engines.stdout.split()) == 1

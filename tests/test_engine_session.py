@@ -233,7 +233,7 @@ def test_input_audio_transcription(engine, models, dialect: str) -> None:
 
 
 def test_g711_in_and_out(engine, models) -> None:
-    text = "Telephone audio works too."
+    text = "Telephone audio from the front desk is clear enough to understand."
     pcm = speech_pcm(models, text)
     from speech_realtime.audio import resample
 
@@ -300,7 +300,7 @@ def test_text_only_response(engine) -> None:
 
 
 def test_server_vad_detects_the_turn_commits_transcribes_and_responds(engine, models) -> None:
-    text = "Turn detection should find this sentence."
+    text = "Please let me know when the package arrives at the front office."
     silence = bytes(int(0.6 * 48000))
     audio = silence + speech_pcm(models, text) + silence + silence
     with connect(engine, vad=True) as conn:

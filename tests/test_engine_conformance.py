@@ -1,0 +1,101 @@
+"""Conformance with a client nobody here wrote: the official openai SDK against the engine.
+
+Each test completes a TTS turn and an STT turn with the SDK's realtime client (GA:
+``client.realtime.connect``; preview: ``client.beta.realtime.connect``), reading raw frames so
+that every server event is validated against the typed union of its dialect before the SDK
+parses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from engine_client import speech_pcm
+from openai import OpenAI
+from openai_types import validate_server_event
+
+from speech_realtime.text import word_error_rate
+
+
+def sdk(engine) -> OpenAI:
+    port = engine.url.rsplit(":", 1)[1]
+    return OpenAI(api_key="not-checked", websocket_base_url=f"ws://127.0.0.1:{port}/v1")
+
+
+def events_until(conn: Any, dialect: str, last: str) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        event = json.loads(conn.recv_bytes())
+        validate_server_event(dialect, event)
+        assert conn.parse_event(json.dumps(event)).type == event["type"]
+        events.append(event)
+        if event["type"] == last:
+            return events
+
+
+def connect(engine, dialect: str):
+    client = sdk(engine)
+    if dialect == "ga":
+        return client.realtime.connect(model="gpt-realtime")
+    return client.beta.realtime.connect(model="gpt-4o-realtime-preview")
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_sdk_tts_turn(engine, dialect: str) -> None:
+    text = "The official client can talk to the engine."
+    with connect(engine, dialect) as conn:
+        events_until(conn, dialect, "session.created")
+        if dialect == "ga":
+            conn.session.update(
+                session={
+                    "type": "realtime",
+                    "output_modalities": ["audio"],
+                    "audio": {"input": {"turn_detection": None}, "output": {"voice": "marin"}},
+                }
+            )
+        else:
+            conn.session.update(
+                session={"modalities": ["text", "audio"], "voice": "sage", "turn_detection": None}
+            )
+        events_until(conn, dialect, "session.updated")
+        conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        )
+        conn.response.create()
+        events = events_until(conn, dialect, "response.done")
+    delta = "response.output_audio.delta" if dialect == "ga" else "response.audio.delta"
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == delta)
+    assert len(audio) > 48000
+    assert events[-1]["response"]["status"] == "completed"
+    assert events[-1]["response"]["output"][0]["content"][0]["transcript"] == text
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_sdk_stt_turn(engine, models, dialect: str) -> None:
+    text = "Recognition works through the official client."
+    with connect(engine, dialect) as conn:
+        events_until(conn, dialect, "session.created")
+        if dialect == "ga":
+            conn.session.update(
+                session={
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},
+                }
+            )
+        else:
+            conn.session.update(
+                session={
+                    "modalities": ["text"],
+                    "input_audio_transcription": {"model": "whisper-1"},
+                    "turn_detection": None,
+                }
+            )
+        events_until(conn, dialect, "session.updated")
+        conn.input_audio_buffer.append(audio=base64.b64encode(speech_pcm(models, text)).decode())
+        conn.input_audio_buffer.commit()
+        events = events_until(conn, dialect, "conversation.item.input_audio_transcription.completed")
+    assert word_error_rate(text, events[-1]["transcript"]) <= 0.25
