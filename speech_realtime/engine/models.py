@@ -8,6 +8,7 @@ sessions interleave (sentence by sentence for TTS) instead of oversubscribing th
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -21,6 +22,8 @@ from ..audio import StreamResampler
 
 # faster-whisper is given a local model directory, so the hub is never needed; make sure of it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# faster-whisper logs every transcription at INFO.
+logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 #: The rate the engine works at internally: the Realtime API's PCM16 rate.
 ENGINE_RATE = 24000
@@ -110,6 +113,7 @@ class Models:
                 language=language or "en",
                 beam_size=1,
                 condition_on_previous_text=False,
+                without_timestamps=True,
                 vad_filter=False,
             )
             return " ".join(segment.text.strip() for segment in segments).strip()
