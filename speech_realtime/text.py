@@ -12,6 +12,9 @@ _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
 ).split()
+_CURRENCY = re.compile(r"\$(\d[\d,]*(?:\.\d+)?)")
+_DIGIT_RUN = re.compile(r"\b\d(?: \d)+\b")
+_TITLES = {"dr": "doctor", "mr": "mister", "mrs": "missus", "ms": "miss"}
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 #: Word error rate above which a reading counts as clearly not the requested text.
@@ -48,10 +51,13 @@ def words(text: str) -> list[str]:
     """Lower-case words of ``text`` without punctuation, numbers spelled out.
 
     Apostrophes inside words are kept; "10:30", "10.30" and "ten thirty" all give the same words,
-    so that a transcript is not penalised for writing a spoken number in digits.
+    as do "$25" and "25 dollars", "Dr." and "doctor", "4 5 7 2" and "4572", so that a transcript
+    is not penalised for a writing convention.
     """
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-    return _WORD.findall(_NUMBER.sub(_spell_match, folded))
+    folded = _CURRENCY.sub(r"\1 dollars", folded)
+    folded = _DIGIT_RUN.sub(lambda m: m.group(0).replace(" ", ""), folded)
+    return [_TITLES.get(w, w) for w in _WORD.findall(_NUMBER.sub(_spell_match, folded))]
 
 
 def word_edits(reference: str, hypothesis: str) -> tuple[int, int]:

@@ -22,6 +22,9 @@ def test_numbers_are_spelled_so_digits_and_words_compare_equal() -> None:
     assert words("2,024") == words("2024") == ["two", "thousand", "twenty", "four"]
     assert words("1999") == ["one", "thousand", "nine", "hundred", "ninety", "nine"]
     assert words("9:00") == ["nine"]
+    assert words("$25") == words("25 dollars")
+    assert words("Dr. Patel") == words("doctor patel")
+    assert words("order 4 5 7 2") == words("order 4572")
     assert spell_number(305_017) == "three hundred five thousand seventeen"
 
 
