@@ -1,4 +1,4 @@
-"""Pure audio facts and functions on bytes: the wire formats the Realtime API carries."""
+"""Raw sample formats: the Realtime API's wire formats, PCM16 <-> float, G.711, resampling."""
 
 from __future__ import annotations
 
@@ -137,6 +137,12 @@ def encode_wire(samples: np.ndarray, fmt: WireFormat) -> bytes:
     if fmt is G711_ALAW:
         return alaw_encode(pcm)
     return pcm
+
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """Mono float32 from ``(frames, channels)`` or already-mono samples, by averaging channels."""
+    samples = np.asarray(samples, dtype=np.float32)
+    return samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
 
 
 # -- resampling ---------------------------------------------------------------------------------
