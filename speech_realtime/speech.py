@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .audio import MIN_COMMIT_SECONDS, WIRE_FORMATS, WireFormat
+from .audio.formats import Encoder, OutputFormat, decode_input, encode_all, output_format, to_wire
 from .config import Settings
 from .errors import BadRequest, Saturated, SpeechError
 from .realtime.auth import auth_for
@@ -26,6 +27,8 @@ from .realtime.transport import Connection, endpoint_for
 from .voices import resolve_voice, voices_for
 
 log = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT = output_format("pcm")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Speech:
     """Synthesized audio and what the service knows about how faithfully it reads the text."""
 
     audio: bytes
-    format: WireFormat
+    output: OutputFormat
     voice: str
     transcript: str
     verbatim: bool | None
@@ -127,31 +130,44 @@ class SpeechService:
             pass
         return Transcript(turn.text, fmt.duration(audio), language, turn.usage)
 
-    def synthesize(self, text: str, voice: str | None = None, *, audio_format: str = "pcm16") -> Speech:
+    def recognize_media(
+        self,
+        data: bytes,
+        *,
+        label: str | None,
+        rate: int | None = None,
+        channels: int = 1,
+        language: str | None = None,
+    ) -> Transcript:
+        """The transcript of audio in any input format (WAV, MP3, Ogg, FLAC, raw, ...).
+
+        The content decides the format; ``label`` (a format name) is needed only for raw samples.
+        Audio that already is a wire format goes upstream untouched, the rest as PCM16 24 kHz.
+        """
+        wire, fmt = to_wire(decode_input(data, label, rate=rate, channels=channels))
+        return self.recognize(wire, audio_format=fmt.name, language=language)
+
+    def synthesize(self, text: str, voice: str | None = None, output: OutputFormat | None = None) -> Speech:
         """The whole reading of ``text``; retried once if the model clearly did not read it."""
-        turn, voice_id = self._synthesis(text, voice, audio_format, retry=True)
+        output = output or DEFAULT_OUTPUT
+        turn, voice_id = self._synthesis(text, voice, output, retry=True)
         for _ in self._drive(turn):
             pass
         self._note_reading(turn)
-        return Speech(
-            turn.take_audio(),
-            WIRE_FORMATS[audio_format],
-            voice_id,
-            turn.transcript,
-            turn.verbatim,
-            turn.attempts,
-        )
+        audio = encode_all(output, output.upstream, turn.take_audio())
+        return Speech(audio, output, voice_id, turn.transcript, turn.verbatim, turn.attempts)
 
     def synthesize_stream(
-        self, text: str, voice: str | None = None, *, audio_format: str = "pcm16"
+        self, text: str, voice: str | None = None, output: OutputFormat | None = None
     ) -> Iterator[bytes]:
-        """Audio chunks of the reading of ``text`` as they arrive.
+        """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.
 
         Input is checked now; the connection opens when iteration starts. A failure after the
         first chunk raises from the iterator and is counted as ``streams_aborted``.
         """
-        turn, _ = self._synthesis(text, voice, audio_format, retry=False)
-        return self._stream(turn)
+        output = output or DEFAULT_OUTPUT
+        turn, _ = self._synthesis(text, voice, output, retry=False)
+        return self._stream(turn, Encoder(output, output.upstream, streaming=True))
 
     def check(self) -> dict[str, Any]:
         """Open a session, configure it, and time the handshake and the session round trip."""
@@ -181,23 +197,26 @@ class SpeechService:
     # -- internals --------------------------------------------------------------------------
 
     def _synthesis(
-        self, text: str, voice: str | None, audio_format: str, *, retry: bool
+        self, text: str, voice: str | None, output: OutputFormat, *, retry: bool
     ) -> tuple[Synthesis, str]:
         text = self.check_text(text)
         voice_id = resolve_voice(voice, self.endpoint.dialect)
-        if audio_format not in WIRE_FORMATS:
-            raise BadRequest(f"unknown audio format {audio_format!r}", code="invalid_format")
-        turn = Synthesis(self.endpoint.dialect, text, voice_id, audio_format=audio_format, retry=retry)
+        turn = Synthesis(
+            self.endpoint.dialect, text, voice_id, audio_format=output.upstream.name, retry=retry
+        )
         return turn, voice_id
 
-    def _stream(self, turn: Synthesis) -> Iterator[bytes]:
+    def _stream(self, turn: Synthesis, encoder: Encoder) -> Iterator[bytes]:
         sent = False
         try:
             for _ in self._drive(turn):
-                chunk = turn.take_audio()
+                chunk = encoder.push(turn.take_audio())
                 if chunk:
                     sent = True
                     yield chunk
+            tail = encoder.finish()
+            if tail:
+                yield tail
         except SpeechError as exc:
             if sent:
                 self.counters.add("streams_aborted")

@@ -48,7 +48,7 @@ def test_g711_through_the_service_on_the_engine(engine_client) -> None:
         "/api/speech-realtime/synthesize", json={"text": "Call me at noon.", "format": "mulaw"}
     )
     assert spoken.status_code == 200
-    assert spoken.mimetype == "audio/pcmu"
+    assert spoken.mimetype == "audio/basic"
     heard = engine_client.post(
         "/api/speech-realtime/recognize",
         json={"audioData": base64.b64encode(spoken.data).decode(), "format": "g711_ulaw"},

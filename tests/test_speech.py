@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from speech_realtime.errors import BadRequest, Saturated, UpstreamAuth
+from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth
 from speech_realtime.speech import SpeechService
 
 
@@ -54,8 +54,8 @@ def test_validation_happens_before_any_connection(service, upstream) -> None:
         service.synthesize_stream("", "alloy")
     with pytest.raises(BadRequest):
         service.recognize(bytes(10))
-    with pytest.raises(BadRequest):
-        service.synthesize("Hi.", audio_format="mp3")
+    with pytest.raises(UnsupportedMedia):
+        service.recognize_media(b"not audio at all", label=None)
     assert upstream.connections == 0
 
 

@@ -94,7 +94,7 @@ def test_stream_returns_every_chunk(client, upstream, dialect) -> None:
 def test_g711_output_is_asked_of_the_upstream(client, upstream, dialect) -> None:
     response = client.post("/api/speech-realtime/synthesize", json={"text": "Hello.", "format": "alaw"})
     assert response.status_code == 200
-    assert response.mimetype == "audio/pcma"
+    assert response.mimetype == "audio/x-alaw-basic"
     assert response.headers["X-Audio-Sample-Rate"] == "8000"
     assert response.data == b"".join(audio_for("Hello.", 4, 1))
 
@@ -226,8 +226,8 @@ BAD_RECOGNIZE = [
     ({"json": recognize_body(bytes(4801))}, 400, "invalid_audio"),
     ({"json": recognize_body(bytes(4700))}, 400, "audio_too_short"),
     ({"json": recognize_body(b"")}, 400, "audio_too_short"),
-    ({"json": recognize_body(format="mp4")}, 400, "invalid_format"),
-    ({"json": recognize_body(sampleRate=16000)}, 400, "invalid_sample_rate"),
+    ({"json": recognize_body(format="wma")}, 400, "invalid_format"),
+    ({"json": recognize_body(sampleRate=500)}, 400, "invalid_sample_rate"),
     ({"json": recognize_body(language=5)}, 400, "invalid_field"),
 ]
 

@@ -91,8 +91,12 @@ CONTENT_TYPES = {
 }
 
 
-def sniff(data: bytes) -> str | None:
-    """The container ``data`` starts with, or ``None`` for no known signature."""
+def sniff(data: bytes, *, weak: bool = True) -> str | None:
+    """The container ``data`` starts with, or ``None`` for no known signature.
+
+    MPEG and ADTS frame syncs are two-byte patterns that raw samples contain often (G.711
+    silence is 0xFF), so they count only when ``weak`` is true.
+    """
     head = data[:12]
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "wav"
@@ -106,6 +110,8 @@ def sniff(data: bytes) -> str | None:
         return "webm"
     if head[4:8] == b"ftyp":
         return "mp4"
+    if not weak:
+        return None
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
         return "aac"
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
@@ -173,7 +179,7 @@ def decode_input(
         raise BadRequest(f"channels {channels} is out of range (1 to 8)", code="invalid_channels")
     if not data:
         raise BadRequest("the audio is empty", code="audio_too_short")
-    detected = sniff(data)
+    detected = sniff(data, weak=label not in RAW_ENCODINGS)
     if detected == "wav":
         wav = read_wav(data)
         return DecodedInput(downmix(wav.samples), wav.rate, "wav")
