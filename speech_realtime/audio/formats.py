@@ -324,7 +324,7 @@ class Encoder:
             self._compressed = StreamEncoder(
                 container or codec, encoder or codec, output.rate, output.bit_rate
             )
-        self._passthrough = codec in ("mulaw", "alaw") and output.upstream is source
+        self._passthrough = source is not PCM16 and output.upstream is source
 
     def push(self, wire: bytes, *, last: bool = False) -> bytes:
         if self._passthrough:
