@@ -163,12 +163,6 @@ class EngineSession:
                 self._response.cancelled.set()
         self._tasks.put(None)
 
-    def wait_idle(self, timeout: float = 30) -> None:
-        """Block until every queued task has run (tests and orderly shutdown)."""
-        done = threading.Event()
-        self._tasks.put(done.set)
-        done.wait(timeout)
-
     def _work(self) -> None:
         while (task := self._tasks.get()) is not None:
             try:
