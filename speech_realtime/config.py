@@ -54,6 +54,7 @@ class Settings:
     port: int = 5000
     request_timeout: float = 30.0
     connect_timeout: float = 10.0
+    receive_timeout: float = 15.0
     max_body_bytes: int = 25 * 1024 * 1024
     max_text_chars: int = 4096
     max_sessions: int = 32
@@ -110,6 +111,7 @@ class Settings:
             port=int(_number(env, "PORT", cls.port, minimum=0)),
             request_timeout=_number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
             connect_timeout=_number(env, "SPEECH_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.1),
+            receive_timeout=_number(env, "SPEECH_RECEIVE_TIMEOUT", cls.receive_timeout, minimum=0.1),
             max_body_bytes=int(_number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
             max_text_chars=int(_number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
             max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),

@@ -178,7 +178,7 @@ class SpeechService:
             conn.send(tts_session_update(self.endpoint.dialect, voice="alloy", audio_format="pcm16"))
             seen: set[Kind] = set()
             while Kind.SESSION_UPDATED not in seen:
-                event = parse_server_event(conn.receive(deadline))
+                event = parse_server_event(conn.receive(deadline, self.settings.receive_timeout))
                 if event.kind is Kind.ERROR:
                     raise error_from_event(event)
                 seen.add(event.kind)
@@ -254,6 +254,8 @@ class SpeechService:
             for event in turn.start():
                 conn.send(event)
             while not turn.done:
-                for event in turn.feed(parse_server_event(conn.receive(deadline))):
+                for event in turn.feed(
+                    parse_server_event(conn.receive(deadline, self.settings.receive_timeout))
+                ):
                     conn.send(event)
                 yield

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth
+from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth, UpstreamTimeout
 from speech_realtime.speech import SpeechService
 
 
@@ -73,3 +74,12 @@ def test_check_reports_refused_credentials(service, upstream) -> None:
     upstream.script.handshake_status = 401
     with pytest.raises(UpstreamAuth):
         service.check()
+
+
+def test_an_upstream_that_goes_quiet_fails_after_the_receive_timeout(settings, upstream) -> None:
+    service = SpeechService(settings.with_changes(request_timeout=30, receive_timeout=0.5))
+    upstream.script.mode = "silence"
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout, match=r"sent nothing for 0\.5 s"):
+        service.synthesize("Hello.")
+    assert time.monotonic() - started < 2

@@ -130,15 +130,17 @@ class Connection:
         except (OSError, websocket.WebSocketException):
             raise UpstreamError("upstream closed the connection while we were sending") from None
 
-    def receive(self, deadline: float) -> str | bytes:
-        """The next message, waiting no later than ``deadline`` (a ``time.monotonic`` value)."""
+    def receive(self, deadline: float, idle: float) -> str | bytes:
+        """The next message, waiting at most ``idle`` seconds and no later than ``deadline``."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout("upstream did not finish within the request deadline")
-        self._ws.settimeout(remaining)
+        self._ws.settimeout(min(idle, remaining))
         try:
             message = self._ws.recv()
         except (websocket.WebSocketTimeoutException, TimeoutError):
+            if idle < remaining:
+                raise UpstreamTimeout(f"upstream sent nothing for {idle:g} s") from None
             raise UpstreamTimeout("upstream did not finish within the request deadline") from None
         except (OSError, websocket.WebSocketException):
             raise UpstreamError("upstream closed the connection before the response finished") from None
