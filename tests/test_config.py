@@ -18,6 +18,7 @@ def test_defaults_match_the_reference() -> None:
     settings = Settings.from_mapping({})
     assert settings.port == 5000
     assert settings.request_timeout == 30
+    assert settings.receive_timeout == 15
     assert settings.transcribe_model == "whisper-1"
     assert settings.max_text_chars == 4096
 
