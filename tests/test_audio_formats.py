@@ -100,7 +100,11 @@ def test_raw_pcm_at_any_rate_resamples_to_24k_exact_to_one_sample(rate: int) -> 
 
 
 def test_raw_inputs_that_already_are_wire_formats_pass_untouched() -> None:
-    assert to_wire(decode_input(SOURCE_PCM, "pcm16")) == (SOURCE_PCM, PCM16)
+    passthrough = decode_input(SOURCE_PCM, "pcm16")
+    assert to_wire(passthrough) == (SOURCE_PCM, PCM16)
+    assert "samples" not in vars(passthrough), "a pass-through must not decode the body"
+    assert passthrough.duration == 2.0
+    assert np.allclose(passthrough.samples, SOURCE, atol=1e-4)
     mulaw = ulaw_encode(float_to_pcm16(signal(1.0, 8000)))
     assert to_wire(decode_input(mulaw, "g711_ulaw")) == (mulaw, G711_ULAW)
 

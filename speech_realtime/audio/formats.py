@@ -8,7 +8,8 @@ formats come from a format name and rate, or from Azure Speech's ``X-Microsoft-O
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .pcm import (
     resample,
     ulaw_decode,
 )
-from .wav import read_wav, wav_header
+from .wav import MAX_CHANNELS, MAX_RATE, MIN_RATE, read_wav, wav_header
 
 MIN_OUTPUT_RATE, MAX_OUTPUT_RATE = 8000, 48000
 
@@ -134,17 +135,25 @@ class DecodedInput:
     """What an input turned out to be.
 
     ``wire`` is set when the input already is a Realtime wire format (PCM16 at 24 kHz, G.711 at
-    8 kHz) and can be sent upstream untouched; otherwise ``samples``/``rate`` hold it decoded.
+    8 kHz, mono) and goes upstream untouched; its samples are then decoded only if asked for.
     """
 
-    samples: np.ndarray
     rate: int
     detected: str
     wire: tuple[bytes, WireFormat] | None = None
+    decoded: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        """Mono float32 at :attr:`rate`."""
+        if self.decoded is not None:
+            return self.decoded
+        assert self.wire is not None
+        return decode_wire(*self.wire)
 
     @property
     def duration(self) -> float:
-        return len(self.samples) / self.rate
+        return self.wire[1].duration(self.wire[0]) if self.wire else len(self.samples) / self.rate
 
 
 def _raw(data: bytes, encoding: str, rate: int | None, channels: int) -> DecodedInput:
@@ -155,14 +164,13 @@ def _raw(data: bytes, encoding: str, rate: int | None, channels: int) -> Decoded
             f"{encoding} audio must be whole {width * channels}-byte frames; got {len(data)} bytes",
             code="invalid_audio",
         )
+    wire_format = {"g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}.get(encoding, PCM16)
+    if channels == 1 and encoding != "pcm16be" and rate == wire_format.sample_rate:
+        return DecodedInput(rate, encoding, wire=(data, wire_format))
     if encoding == "pcm16be":
         data = np.frombuffer(data, dtype=">i2").astype("<i2").tobytes()
     pcm = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(encoding, lambda d: d)(data)
-    samples = downmix(pcm16_to_float(pcm).reshape(-1, channels))
-    wire_format = {"g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}.get(encoding, PCM16)
-    if channels == 1 and encoding != "pcm16be" and rate == wire_format.sample_rate:
-        return DecodedInput(samples, rate, encoding, (data, wire_format))
-    return DecodedInput(samples, rate, encoding)
+    return DecodedInput(rate, encoding, decoded=downmix(pcm16_to_float(pcm).reshape(-1, channels)))
 
 
 def decode_input(
@@ -173,24 +181,28 @@ def decode_input(
     :class:`BadRequest` for malformed audio or bad parameters, :class:`UnsupportedMedia` for bytes
     that are not audio or cannot be decoded.
     """
-    if rate is not None and not 1000 <= rate <= 384000:
-        raise BadRequest(f"sampleRate {rate} is out of range (1000 to 384000)", code="invalid_sample_rate")
-    if not 1 <= channels <= 8:
-        raise BadRequest(f"channels {channels} is out of range (1 to 8)", code="invalid_channels")
+    if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+        raise BadRequest(
+            f"sampleRate {rate} is out of range ({MIN_RATE} to {MAX_RATE})", code="invalid_sample_rate"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise BadRequest(
+            f"channels {channels} is out of range (1 to {MAX_CHANNELS})", code="invalid_channels"
+        )
     if not data:
         raise BadRequest("the audio is empty", code="audio_too_short")
     detected = sniff(data, weak=label not in RAW_ENCODINGS)
     if detected == "wav":
         wav = read_wav(data)
-        return DecodedInput(downmix(wav.samples), wav.rate, "wav")
+        return DecodedInput(wav.rate, "wav", decoded=downmix(wav.samples))
     if detected is not None:
         samples, decoded_rate = decode_compressed(data)
-        return DecodedInput(samples, decoded_rate, detected)
+        return DecodedInput(decoded_rate, detected, decoded=samples)
     if label in RAW_ENCODINGS:
         return _raw(data, label, rate, channels)
     if label:
         samples, decoded_rate = decode_compressed(data)
-        return DecodedInput(samples, decoded_rate, label)
+        return DecodedInput(decoded_rate, label, decoded=samples)
     raise UnsupportedMedia(
         "the audio format is not recognisable from its content; name it (format, or the Content-Type)",
         code="unsupported_media_type",
