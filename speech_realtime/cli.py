@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,18 +103,18 @@ class EngineProcess:
         command = [sys.executable, "-m", "speech_realtime", "engine", "--port", "0", "--exit-with-stdin"]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        for line in process.stdout:
-            if line.startswith(cls.READY):
-                print(
-                    f"speech-realtime: local engine ready at {line[len(cls.READY) :].strip()}",
-                    file=sys.stderr,
-                )
-                return cls(process, line[len(cls.READY) :].strip())
-            if time.monotonic() > deadline:
-                break
+        watchdog = threading.Timer(timeout, process.kill)
+        watchdog.start()
+        try:
+            for line in process.stdout:
+                if line.startswith(cls.READY):
+                    url = line[len(cls.READY) :].strip()
+                    print(f"speech-realtime: local engine ready at {url}", file=sys.stderr)
+                    return cls(process, url)
+        finally:
+            watchdog.cancel()
         process.kill()
-        raise SpeechError("the local engine did not start; see its log above")
+        raise SpeechError(f"the local engine did not start within {timeout:g} s; see its log above")
 
     def stop(self) -> None:
         self.process.terminate()

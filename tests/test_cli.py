@@ -153,3 +153,19 @@ def test_serve_with_no_cloud_configuration_runs_offline_on_one_engine(served_off
     assert "testing" in words(heard), heard
     engines = subprocess.run(["pgrep", "-f", "speech_realtime engine"], capture_output=True, text=True)
     assert len(engines.stdout.split()) == 1
+
+
+def test_an_engine_that_never_gets_ready_is_given_up_on(tmp_path, monkeypatch) -> None:
+    import time
+
+    from speech_realtime.cli import EngineProcess
+    from speech_realtime.errors import SpeechError
+
+    silent = tmp_path / "silent-engine"
+    silent.write_text("#!/bin/sh\nexec sleep 30\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(silent))
+    started = time.monotonic()
+    with pytest.raises(SpeechError, match=r"did not start within 0\.5 s"):
+        EngineProcess.start(timeout=0.5)
+    assert time.monotonic() - started < 5
