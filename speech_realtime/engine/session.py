@@ -526,31 +526,21 @@ class EngineSession:
         if in_conversation:
             self._add_item(item, self.items[-1].id if self.items else None, finished=False)
         where = {"response_id": response.id, "item_id": item.id, "output_index": 0, "content_index": 0}
-        kind = "audio" if audio_out else "text"
-        self.emit(
-            "response.content_part.added",
-            **where,
-            part={"type": kind, "transcript": ""} if audio_out else {"type": kind, "text": ""},
-        )
+        kind, field = ("audio", "transcript") if audio_out else ("text", "text")
+        self.emit("response.content_part.added", **where, part={"type": kind, field: ""})
         text = self._echo_text(items)
-        spoken, audio_bytes = (
-            self._voice(response, text, fmt, where, names)
-            if audio_out
-            else self._write(response, text, where, names)
-        )
-        status = "cancelled" if response.cancelled.is_set() else "completed"
         if audio_out:
+            spoken = self._voice(response, text, fmt, where, names)
             self.emit(names["audio.done"], **where)
             self.emit(names["transcript.done"], **where, transcript=spoken)
-            part = {"type": "output_audio", "transcript": spoken}
         else:
+            spoken = self._write(response, text, where, names)
             self.emit(names["text.done"], **where, text=spoken)
-            part = {"type": "output_text", "text": spoken}
-        item.parts = [part]
+        status = "cancelled" if response.cancelled.is_set() else "completed"
+        item.parts = [{"type": f"output_{kind}", field: spoken}]
         item.status = "completed" if status == "completed" else "incomplete"
         rendered = self.render_item(item)
-        finished_part = {"type": kind, "transcript": spoken} if audio_out else {"type": kind, "text": spoken}
-        self.emit("response.content_part.done", **where, part=finished_part)
+        self.emit("response.content_part.done", **where, part={"type": kind, field: spoken})
         self.emit("response.output_item.done", response_id=response.id, output_index=0, item=rendered)
         if in_conversation and self.dialect == GA:
             self.emit("conversation.item.done", item=rendered)
@@ -570,14 +560,12 @@ class EngineSession:
         if status == "cancelled":
             done["status_details"] = {"type": "cancelled", "reason": "client_cancelled"}
         self.emit("response.done", response=done)
-        log.debug("response %s %s: %d bytes of audio", response.id, status, audio_bytes)
 
     def _voice(
         self, response: Response, text: str, fmt: WireFormat, where: dict[str, Any], names: dict[str, str]
-    ) -> tuple[str, int]:
+    ) -> str:
         """Stream ``text`` as audio deltas sentence by sentence; returns what was spoken."""
         spoken: list[str] = []
-        total = 0
         step = int(DELTA_SECONDS * fmt.sample_rate)
         resampler = StreamResampler(ENGINE_RATE, fmt.sample_rate)
         pieces = self.models.synthesize(text)
@@ -588,19 +576,17 @@ class EngineSession:
             samples = resampler.push(audio, last=not sentence)
             for start in range(0, len(samples), step):
                 chunk = encode_wire(samples[start : start + step], fmt)
-                total += len(chunk)
                 self.emit(names["audio.delta"], **where, delta=base64.b64encode(chunk).decode("ascii"))
             if sentence:
                 self.emit(
                     names["transcript.delta"], **where, delta=sentence if not spoken else " " + sentence
                 )
                 spoken.append(sentence)
-        return " ".join(spoken), total
+        return " ".join(spoken)
 
-    def _write(
-        self, response: Response, text: str, where: dict[str, Any], names: dict[str, str]
-    ) -> tuple[str, int]:
+    def _write(self, response: Response, text: str, where: dict[str, Any], names: dict[str, str]) -> str:
+        """Send ``text`` as one text delta; returns what was written."""
         if text and not response.cancelled.is_set():
             self.emit(names["text.delta"], **where, delta=text)
-            return text, 0
-        return "", 0
+            return text
+        return ""
