@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -36,31 +38,49 @@ def events_until(conn: Any, dialect: str, last: str) -> list[dict[str, Any]]:
             return events
 
 
-def connect(engine, dialect: str):
+SESSIONS = {
+    "tts": {
+        "ga": {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "audio": {"input": {"turn_detection": None}, "output": {"voice": "marin"}},
+        },
+        "preview": {"modalities": ["text", "audio"], "voice": "sage", "turn_detection": None},
+    },
+    "stt": {
+        "ga": {
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},
+        },
+        "preview": {
+            "modalities": ["text"],
+            "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": None,
+        },
+    },
+}
+
+
+@contextmanager
+def configured(engine, dialect: str, turn: str) -> Iterator[Any]:
+    """An SDK connection of ``dialect`` whose session is set up for a ``turn`` (tts or stt)."""
     client = sdk(engine)
     if dialect == "ga":
-        return client.realtime.connect(model="gpt-realtime")
-    return client.beta.realtime.connect(model="gpt-4o-realtime-preview")
+        manager = client.realtime.connect(model="gpt-realtime")
+    else:
+        manager = client.beta.realtime.connect(model="gpt-4o-realtime-preview")
+    with manager as conn:
+        events_until(conn, dialect, "session.created")
+        conn.session.update(session=SESSIONS[turn][dialect])
+        events_until(conn, dialect, "session.updated")
+        yield conn
 
 
 @pytest.mark.parametrize("dialect", ["ga", "preview"])
 def test_sdk_tts_turn(engine, dialect: str) -> None:
     text = "The official client can talk to the engine."
-    with connect(engine, dialect) as conn:
-        events_until(conn, dialect, "session.created")
-        if dialect == "ga":
-            conn.session.update(
-                session={
-                    "type": "realtime",
-                    "output_modalities": ["audio"],
-                    "audio": {"input": {"turn_detection": None}, "output": {"voice": "marin"}},
-                }
-            )
-        else:
-            conn.session.update(
-                session={"modalities": ["text", "audio"], "voice": "sage", "turn_detection": None}
-            )
-        events_until(conn, dialect, "session.updated")
+    with configured(engine, dialect, "tts") as conn:
         conn.conversation.item.create(
             item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
         )
@@ -76,25 +96,7 @@ def test_sdk_tts_turn(engine, dialect: str) -> None:
 @pytest.mark.parametrize("dialect", ["ga", "preview"])
 def test_sdk_stt_turn(engine, models, dialect: str) -> None:
     text = "Recognition works through the official client."
-    with connect(engine, dialect) as conn:
-        events_until(conn, dialect, "session.created")
-        if dialect == "ga":
-            conn.session.update(
-                session={
-                    "type": "realtime",
-                    "output_modalities": ["text"],
-                    "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},
-                }
-            )
-        else:
-            conn.session.update(
-                session={
-                    "modalities": ["text"],
-                    "input_audio_transcription": {"model": "whisper-1"},
-                    "turn_detection": None,
-                }
-            )
-        events_until(conn, dialect, "session.updated")
+    with configured(engine, dialect, "stt") as conn:
         conn.input_audio_buffer.append(audio=base64.b64encode(speech_pcm(models, text)).decode())
         conn.input_audio_buffer.commit()
         events = events_until(conn, dialect, "conversation.item.input_audio_transcription.completed")
