@@ -255,3 +255,11 @@ def test_compressed_streams_send_bytes_before_synthesis_ends(client, upstream, n
     assert first_at < total - 0.5
     decoded = decode_input(first + rest, None)
     assert decoded.duration > 0.9 * len(scripted_pcm(TEXT * 4)) / 24000
+
+
+def test_multipart_raw_format_named_by_the_file_extension(client, upstream, dialect) -> None:
+    mulaw = ulaw_encode(float_to_pcm16(signal(1.0, 8000)))
+    data = {"file": (io.BytesIO(mulaw), "call.ulaw", "application/octet-stream")}
+    response = client.post("/api/speech-realtime/recognize", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200, response.json
+    assert appended(upstream) == mulaw
