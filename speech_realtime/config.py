@@ -9,13 +9,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-BACKENDS = ("auto", "azure", "openai", "local")
+
+class Backend(str, Enum):
+    """Where Realtime sessions go."""
+
+    AZURE = "azure"
+    OPENAI = "openai"
+    LOCAL = "local"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+BACKENDS = ("auto", *(backend.value for backend in Backend))
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -40,7 +54,7 @@ def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str 
 class Settings:
     """Everything configurable about the service. Secrets are kept out of ``repr``."""
 
-    backend: str = "local"
+    backend: Backend = Backend.LOCAL
     azure_endpoint: str | None = None
     azure_key: str | None = field(default=None, repr=False)
     azure_deployment: str = "gpt-realtime"
@@ -96,8 +110,11 @@ class Settings:
             raise ConfigError("SPEECH_BACKEND=openai needs OPENAI_API_KEY")
         if azure_endpoint and not azure_endpoint.startswith(("https://", "http://")):
             raise ConfigError("AZURE_OPENAI_ENDPOINT must start with https:// or http://")
+        log_level = (_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
         return cls(
-            backend=backend,
+            backend=Backend(backend),
             azure_endpoint=azure_endpoint,
             azure_key=_text(env, "AZURE_OPENAI_KEY") or _text(env, "AZURE_OPENAI_API_KEY"),
             azure_deployment=_text(env, "AZURE_OPENAI_REALTIME_DEPLOYMENT", cls.azure_deployment),
@@ -115,7 +132,7 @@ class Settings:
             max_body_bytes=int(_number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
             max_text_chars=int(_number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
             max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
-            log_level=(_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper(),
+            log_level=log_level,
         )
 
     @classmethod

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 
 class SpeechError(Exception):
-    """Base of every error the service reports to a client."""
+    """Base of every error the service reports to a client.
+
+    ``param`` names the semantic input at fault (``text``, ``voice``, ``format``, ``rate``,
+    ``audio``, ``language``, ...); each front end maps it onto its own field names.
+    """
 
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.param = param
         self.retry_after = retry_after
 
     @property
@@ -89,6 +101,13 @@ class UpstreamUnavailable(UpstreamError):
     """The upstream could not be reached at all."""
 
     code = "upstream_unavailable"
+
+
+class RequestTimeout(SpeechError):
+    """The client took longer than allowed to send its request."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class Saturated(SpeechError):

@@ -33,9 +33,22 @@ def upstream(realtime_server: ScriptedRealtimeServer) -> ScriptedRealtimeServer:
     return realtime_server
 
 
-@pytest.fixture(params=["ga", "preview"])
-def dialect(request: pytest.FixtureRequest) -> str:
-    return request.param
+pytest_plugins: list[str] = []
+
+MODEL_FIXTURES = {"models", "engine", "engine_settings", "engine_app", "engine_client"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the real neural models are marked ``models``, so the fast set skips them."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.models)
+
+
+@pytest.fixture
+def dialect() -> str:
+    """The GA dialect; tests where the protocol differs parametrize ``dialect`` with both."""
+    return "ga"
 
 
 @pytest.fixture
