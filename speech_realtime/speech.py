@@ -14,29 +14,36 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audio import MIN_COMMIT_SECONDS, WIRE_FORMATS, WireFormat
 from .audio.formats import Encoder, OutputFormat, decode_input, encode_all, output_format, to_wire
 from .config import Settings
 from .errors import BadRequest, Saturated, SpeechError
+from .options import RecognitionOptions, SynthesisOptions, Transcript
 from .realtime.auth import auth_for
 from .realtime.events import Kind, error_from_event, parse_server_event, tts_session_update
 from .realtime.session import Synthesis, Transcription, Turn
 from .realtime.transport import Connection, endpoint_for
 from .voices import resolve_voice, voices_for
 
+if TYPE_CHECKING:
+    from .audio.formats import WireAudio
+
 log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = output_format("pcm")
+DEFAULT_SYNTHESIS = SynthesisOptions()
+DEFAULT_RECOGNITION = RecognitionOptions()
 
 
 @dataclass(frozen=True)
-class Transcript:
-    text: str
+class _Wire:
+    """Wire audio, until the audio layer's ``input_to_wire`` gives a ``WireAudio``."""
+
+    data: bytes
+    format: WireFormat
     duration: float
-    language: str | None
-    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,30 +121,28 @@ class SpeechService:
 
     # -- operations -------------------------------------------------------------------------
 
-    def recognize(
-        self, audio: bytes, *, audio_format: str = "pcm16", language: str | None = None
-    ) -> Transcript:
-        """The transcript of ``audio`` (raw samples in one of the wire formats)."""
-        fmt = self.check_audio(audio, audio_format)
+    def recognize(self, audio: WireAudio, options: RecognitionOptions = DEFAULT_RECOGNITION) -> Transcript:
+        """The transcript of ``audio`` (samples already in one of the Realtime wire formats)."""
+        fmt = self.check_audio(audio.data, audio.format.name)
         turn = Transcription(
             self.endpoint.dialect,
-            audio,
+            audio.data,
             transcribe_model=self.settings.transcribe_model,
             audio_format=fmt.name,
-            language=language,
+            language=options.language,
         )
         for _ in self._drive(turn):
             pass
-        return Transcript(turn.text, fmt.duration(audio), language, turn.usage)
+        return Transcript(turn.text, fmt.duration(audio.data), options.language, usage=turn.usage)
 
     def recognize_media(
         self,
         data: bytes,
+        label: str | None = None,
         *,
-        label: str | None,
         rate: int | None = None,
         channels: int = 1,
-        language: str | None = None,
+        options: RecognitionOptions = DEFAULT_RECOGNITION,
     ) -> Transcript:
         """The transcript of audio in any input format (WAV, MP3, Ogg, FLAC, raw, ...).
 
@@ -145,28 +150,26 @@ class SpeechService:
         Audio that already is a wire format goes upstream untouched, the rest as PCM16 24 kHz.
         """
         wire, fmt = to_wire(decode_input(data, label, rate=rate, channels=channels))
-        return self.recognize(wire, audio_format=fmt.name, language=language)
+        return self.recognize(_Wire(wire, fmt, fmt.duration(wire)), options)
 
-    def synthesize(self, text: str, voice: str | None = None, output: OutputFormat | None = None) -> Speech:
+    def synthesize(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> Speech:
         """The whole reading of ``text``; retried once if the model clearly did not read it."""
-        output = output or DEFAULT_OUTPUT
-        turn, voice_id = self._synthesis(text, voice, output, retry=True)
+        output = options.output or DEFAULT_OUTPUT
+        turn, voice_id = self._synthesis(text, options.voice, output, retry=True)
         for _ in self._drive(turn):
             pass
         self._note_reading(turn)
         audio = encode_all(output, output.upstream, turn.take_audio())
         return Speech(audio, output, voice_id, turn.transcript, turn.verbatim, turn.attempts)
 
-    def synthesize_stream(
-        self, text: str, voice: str | None = None, output: OutputFormat | None = None
-    ) -> Iterator[bytes]:
+    def synthesize_stream(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> Iterator[bytes]:
         """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.
 
         Input is checked now; the connection opens when iteration starts. A failure after the
         first chunk raises from the iterator and is counted as ``streams_aborted``.
         """
-        output = output or DEFAULT_OUTPUT
-        turn, _ = self._synthesis(text, voice, output, retry=False)
+        output = options.output or DEFAULT_OUTPUT
+        turn, _ = self._synthesis(text, options.voice, output, retry=False)
         return self._stream(turn, Encoder(output, output.upstream, streaming=True))
 
     def check(self) -> dict[str, Any]:

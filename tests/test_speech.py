@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from speech_realtime.audio import PCM16
 from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth, UpstreamTimeout
-from speech_realtime.speech import SpeechService
+from speech_realtime.options import SynthesisOptions
+from speech_realtime.speech import SpeechService, _Wire
 
 
 @pytest.fixture
@@ -19,7 +21,7 @@ def service(settings) -> SpeechService:
 def test_sessions_beyond_the_limit_are_refused_with_503(settings, upstream) -> None:
     service = SpeechService(settings.with_changes(max_sessions=1))
     upstream.script.chunk_delay = 0.3
-    stream = service.synthesize_stream("A slow sentence.", "alloy")
+    stream = service.synthesize_stream("A slow sentence.", SynthesisOptions(voice="alloy"))
     assert next(stream)
     with pytest.raises(Saturated) as caught:
         service.synthesize("Another one.")
@@ -44,7 +46,7 @@ def test_concurrent_requests_each_get_their_own_session(service, upstream) -> No
 
 
 def test_stream_connects_only_when_iterated(service, upstream) -> None:
-    stream = service.synthesize_stream("Hello.", "alloy")
+    stream = service.synthesize_stream("Hello.", SynthesisOptions(voice="alloy"))
     assert upstream.connections == 0
     assert b"".join(stream)
     assert upstream.connections == 1
@@ -52,9 +54,9 @@ def test_stream_connects_only_when_iterated(service, upstream) -> None:
 
 def test_validation_happens_before_any_connection(service, upstream) -> None:
     with pytest.raises(BadRequest):
-        service.synthesize_stream("", "alloy")
+        service.synthesize_stream("", SynthesisOptions(voice="alloy"))
     with pytest.raises(BadRequest):
-        service.recognize(bytes(10))
+        service.recognize(_Wire(bytes(10), PCM16, PCM16.duration(bytes(10))))
     with pytest.raises(UnsupportedMedia):
         service.recognize_media(b"not audio at all", label=None)
     assert upstream.connections == 0

@@ -22,6 +22,7 @@ from ..audio.formats import (
     output_format,
 )
 from ..errors import BadRequest, SpeechError, UnsupportedMedia
+from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech, SpeechService
 from ..voices import ALIASES, AZURE_NAMES
 
@@ -154,7 +155,11 @@ def _upload() -> _Upload:
 def recognize() -> Response:
     upload = _upload()
     result = _service().recognize_media(
-        upload.data, label=upload.label, rate=upload.rate, channels=upload.channels, language=upload.language
+        upload.data,
+        upload.label,
+        rate=upload.rate,
+        channels=upload.channels,
+        options=RecognitionOptions(language=upload.language),
     )
     return jsonify({"text": result.text, "duration": round(result.duration, 3), "language": result.language})
 
@@ -177,7 +182,7 @@ def _audio_headers(output: OutputFormat) -> dict[str, str]:
 @speech_api.post("/synthesize")
 def synthesize() -> Response:
     text, voice, output = _synthesis_request()
-    speech: Speech = _service().synthesize(text, voice, output)
+    speech: Speech = _service().synthesize(text, SynthesisOptions(voice=voice, output=output))
     verbatim = {True: "true", False: "false", None: "unknown"}[speech.verbatim]
     headers = {
         **_audio_headers(output),
@@ -191,7 +196,7 @@ def synthesize() -> Response:
 @speech_api.post("/synthesize/stream")
 def synthesize_stream() -> Response:
     text, voice, output = _synthesis_request()
-    chunks = _service().synthesize_stream(text, voice, output)
+    chunks = _service().synthesize_stream(text, SynthesisOptions(voice=voice, output=output))
     first = next(chunks, b"")
 
     def body() -> Iterator[bytes]:

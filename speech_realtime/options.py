@@ -1,0 +1,220 @@
+"""What callers ask of the service and what it gives back: plain frozen records.
+
+Options are validated when they are built, so a front end that turns request fields into an
+options object gets a :class:`BadRequest` naming the semantic parameter (``language``,
+``prompt``, ``speed``, ``instructions``) before any upstream session exists. Results carry
+times in seconds from the start of the audio.
+
+How times are derived (the Realtime API gives none directly):
+
+- a :class:`Segment` spans one speech turn as the server's voice activity detection bounds it
+  (``speech_started`` / ``speech_stopped`` offsets); a whole-buffer recognition without VAD is
+  one segment over the whole audio;
+- :class:`Word` times are *estimated*: the segment's span is shared among its words in
+  proportion to their length in characters, unless the backend reports word times;
+- a :class:`WordTiming` of synthesized speech comes from the response's audio transcript
+  deltas: a word starts at the audio position reached when its delta arrived, and its duration
+  is estimated the same proportional way over the audio that follows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .audio.formats import OutputFormat
+from .errors import BadRequest
+
+#: The output speeds the Realtime API accepts (``audio.output.speed`` / preview ``speed``).
+SPEED_RANGE = (0.25, 1.5)
+MAX_PROMPT_CHARS = 1024
+MAX_INSTRUCTIONS_CHARS = 2048
+#: A short BCP-47-like tag: ``en``, ``en-US``, ``zh-Hant-TW``, ``es-419``.
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
+MAX_LANGUAGE_CHARS = 35
+
+
+def _bounded_text(value: str | None, name: str, limit: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string", code="invalid_field", param=name)
+    if len(value) > limit:
+        raise BadRequest(
+            f"'{name}' has {len(value)} characters; the limit is {limit}", code="invalid_field", param=name
+        )
+
+
+def check_language(language: str | None) -> str | None:
+    """``language`` if it is a short BCP-47-like tag (``en``, ``en-US``); None for none."""
+    if language is None or language == "":
+        return None
+    if (
+        not isinstance(language, str)
+        or len(language) > MAX_LANGUAGE_CHARS
+        or not _LANGUAGE.fullmatch(language)
+    ):
+        shown = language[:40] if isinstance(language, str) else type(language).__name__
+        raise BadRequest(
+            f"language {shown!r} is not a language tag such as 'en' or 'en-US'",
+            code="invalid_language",
+            param="language",
+        )
+    return language
+
+
+def clamp_speed(speed: float) -> float:
+    """``speed`` moved into :data:`SPEED_RANGE` (for front ends whose own scale is wider)."""
+    low, high = SPEED_RANGE
+    return min(high, max(low, speed))
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to read a text aloud.
+
+    ``voice``: any accepted name (a Realtime voice, an alias, an Azure name), resolved per
+    backend by the service. ``output``: None for PCM16 24 kHz. ``speed``: the speaking rate,
+    1.0 normal, within :data:`SPEED_RANGE` (the Realtime API's own range; anything outside is a
+    400 with param ``speed``: a front end with a wider scale clamps with :func:`clamp_speed`).
+    ``instructions``: style guidance appended after the verbatim rule, never replacing it.
+    """
+
+    voice: str | None = None
+    output: OutputFormat | None = None
+    speed: float = 1.0
+    instructions: str | None = None
+
+    def __post_init__(self) -> None:
+        speed = self.speed
+        low, high = SPEED_RANGE
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed):
+            raise BadRequest("'speed' must be a number", code="invalid_speed", param="speed")
+        if not low <= speed <= high:
+            raise BadRequest(
+                f"speed {speed:g} is out of range ({low:g} to {high:g})", code="invalid_speed", param="speed"
+            )
+        _bounded_text(self.instructions, "instructions", MAX_INSTRUCTIONS_CHARS)
+
+
+@dataclass(frozen=True)
+class RecognitionOptions:
+    """How to transcribe: the spoken ``language`` (a short tag; None: detect) and a ``prompt``
+    (words or style to expect, passed to the transcription model)."""
+
+    language: str | None = None
+    prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "language", check_language(self.language))
+        _bounded_text(self.prompt, "prompt", MAX_PROMPT_CHARS)
+        if self.prompt == "":
+            object.__setattr__(self, "prompt", None)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognized word and when it was spoken (seconds; estimated unless the backend says)."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One utterance (a VAD turn, or the whole audio) with its words where known."""
+
+    text: str
+    start: float
+    end: float
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The result of a recognition: all the text, the audio's duration and its segments."""
+
+    text: str
+    duration: float
+    language: str | None
+    segments: tuple[Segment, ...] = ()
+    usage: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Synthesized audio in the requested output format, as it arrives."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word of synthesized speech: seconds from the start of the audio, and its length."""
+
+    text: str
+    offset: float
+    duration: float
+
+
+# -- streaming recognition events ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The backend heard speech begin, ``offset`` seconds into the stream."""
+
+    offset: float
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """Interim text of the utterance in progress (the text so far, not a delta)."""
+
+    text: str
+    offset: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """The final text of one utterance, with its place in the stream."""
+
+    text: str
+    offset: float
+    duration: float
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """The backend heard speech end, ``offset`` seconds into the stream."""
+
+    offset: float
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The stream is over: every phrase has been delivered."""
+
+
+RecognitionEvent = SpeechStarted | Hypothesis | Phrase | SpeechStopped | Ended
+
+
+def spread_words(text: str, start: float, end: float) -> tuple[Word, ...]:
+    """``text``'s words over ``start``..``end``, each given time in proportion to its length."""
+    tokens = text.split()
+    total = sum(len(token) for token in tokens)
+    if not total or end <= start:
+        return tuple(Word(token, start, start) for token in tokens)
+    span = end - start
+    words: list[Word] = []
+    position = start
+    for token in tokens:
+        length = span * len(token) / total
+        words.append(Word(token, round(position, 3), round(position + length, 3)))
+        position += length
+    return tuple(words)
