@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from rapidfuzz.distance import Levenshtein
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:([.:])(\d+))?(%?)")
 _ONES = (
@@ -61,15 +63,14 @@ def words(text: str) -> list[str]:
 
 
 def word_edits(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, reference words), by edit distance over words."""
+    """(substitutions + deletions + insertions, reference words), by edit distance over words.
+
+    rapidfuzz computes the distance over the word sequences in C (bit-parallel), so a check of a
+    4,096-character text costs well under a millisecond instead of holding the GIL for tenths
+    of a second.
+    """
     ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return previous[-1], len(ref)
+    return Levenshtein.distance(ref, hyp), len(ref)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
