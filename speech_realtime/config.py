@@ -72,6 +72,8 @@ class Settings:
     max_body_bytes: int = 25 * 1024 * 1024
     max_text_chars: int = 4096
     max_sessions: int = 32
+    client_timeout: float = 10.0
+    max_websockets: int = 64
     log_level: str = "INFO"
 
     @property
@@ -132,6 +134,8 @@ class Settings:
             max_body_bytes=int(_number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
             max_text_chars=int(_number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
             max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
+            client_timeout=_number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
+            max_websockets=int(_number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
             log_level=log_level,
         )
 
