@@ -1,0 +1,167 @@
+"""SSML parses into voiced parts; anything unsafe or malformed is a clear 400 before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from speech_realtime.errors import BadRequest
+from speech_realtime.ssml import MAX_SSML_BYTES, Break, Mark, Text, parse_rate, parse_ssml
+
+AZURE_SAMPLE = """<speak version='1.0' xml:lang='en-US'><voice xml:lang='en-US' xml:gender='Male'
+    name='en-US-ChristopherNeural'>
+        I'm excited to try text to speech!
+</voice></speak>"""
+
+
+def speak(body: str) -> str:
+    return (
+        "<speak version='1.0' xmlns='http://www.w3.org/2001/10/synthesis' "
+        f"xmlns:mstts='https://www.w3.org/2001/mstts' xml:lang='en-US'>{body}</speak>"
+    )
+
+
+def test_azures_documented_request_body() -> None:
+    document = parse_ssml(AZURE_SAMPLE.encode())
+    assert document.parts == (Text("I'm excited to try text to speech!", "en-US-ChristopherNeural"),)
+    assert document.language == "en-US"
+
+
+def test_several_voices_are_voiced_in_order_and_text_outside_uses_the_default() -> None:
+    document = parse_ssml(
+        speak(
+            "Intro. <voice name='en-US-JennyNeural'>One.</voice><voice name='GuyNeural'>Two.</voice> Outro."
+        ),
+        default_voice="alloy",
+    )
+    assert [(t.text, t.voice) for t in document.texts] == [
+        ("Intro.", "alloy"),
+        ("One.", "en-US-JennyNeural"),
+        ("Two.", "GuyNeural"),
+        ("Outro.", "alloy"),
+    ]
+    assert parse_ssml(speak("Hi.")).parts == (Text("Hi.", None),)
+
+
+def test_same_voice_text_is_one_reading_with_words_kept_apart() -> None:
+    document = parse_ssml(
+        speak(
+            "<voice name='Jenny'><p><s>First.</s><s>Second</s></p></voice><voice name='Jenny'>third</voice>"
+        )
+    )
+    assert document.parts == (Text("First. Second third", "Jenny"),)
+
+
+@pytest.mark.parametrize(
+    ("rate", "speed"),
+    [
+        ("x-slow", 0.5),
+        ("slow", 0.64),
+        ("medium", 1.0),
+        ("fast", 1.55),
+        ("x-fast", 2.0),
+        ("+20%", 1.2),
+        ("-10%", 0.9),
+        ("30%", 1.3),
+        ("1.5", 1.5),
+        ("0.75", 0.75),
+        ("+300%", 2.0),
+        ("0.1", 0.5),
+    ],
+)
+def test_prosody_rate_becomes_speed_on_azures_scale(rate: str, speed: float) -> None:
+    (text,) = parse_ssml(speak(f"<prosody rate='{rate}'>Words.</prosody>")).texts
+    assert text.speed == pytest.approx(speed)
+
+
+def test_nested_relative_rates_compound_and_unknown_rates_are_refused() -> None:
+    assert parse_rate("+50%", 0.8) == pytest.approx(1.2)
+    with pytest.raises(BadRequest) as caught:
+        parse_ssml(speak("<prosody rate='warp'>x</prosody>"))
+    assert caught.value.param == "speed" and "warp" in caught.value.message
+
+
+def test_breaks_become_silence() -> None:
+    document = parse_ssml(
+        speak(
+            "A<break time='500ms'/>B<break time='2s'/>C<break strength='x-weak'/>D<break/>E"
+            "<break strength='none'/>F<break time='90s'/>G"
+        )
+    )
+    assert document.parts == (
+        Text("A"), Break(0.5), Text("B"), Break(2.0), Text("C"), Break(0.25), Text("D"), Break(0.75),
+        Text("EF"), Break(20.0), Text("G"),
+    )  # fmt: skip
+    with pytest.raises(BadRequest, match="soon"):
+        parse_ssml(speak("A<break time='soon'/>"))
+
+
+def test_bookmarks_mark_positions_in_the_text() -> None:
+    document = parse_ssml(
+        speak("<bookmark mark='start'/>Hello <bookmark mark='mid'/>world.<bookmark mark='end'/><break/>"
+              "<bookmark mark='after'/>Again.<bookmark mark='last'/>")
+    )  # fmt: skip
+    first, pause, second = document.parts
+    assert first == Text("Hello world.", marks=(Mark("start", 0), Mark("mid", 6), Mark("end", 12)))
+    assert pause == Break(0.75)
+    assert second == Text("Again.", marks=(Mark("after", 0), Mark("last", 6)))
+
+
+def test_unsupported_elements_are_read_as_their_text_never_as_markup() -> None:
+    document = parse_ssml(
+        speak(
+            "<voice name='Aria'><say-as interpret-as='date'>2024-01-02</say-as> "
+            "<phoneme alphabet='ipa' ph='t&#601;me&#618;to&#650;'>tomato</phoneme> "
+            "<emphasis level='strong'>re</emphasis>ally <sub alias='World Wide Web'>WWW</sub> "
+            "<lang xml:lang='de-DE'>Hallo</lang> <audio src='http://example.invalid/a.wav'>beep</audio> "
+            "&lt;b&gt;bold&lt;/b&gt; &amp; more<!-- a comment --></voice>"
+        )
+    )
+    assert document.texts[0].text == "2024-01-02 tomato really World Wide Web Hallo beep <b>bold</b> & more"
+
+
+def test_express_as_style_is_a_style_hint() -> None:
+    (text,) = parse_ssml(speak("<mstts:express-as style='cheerful'>Great news!</mstts:express-as>")).texts
+    assert text.style == "cheerful"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # entity expansion ("billion laughs")
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        "<speak>&lol2;</speak>",
+        # external entity
+        '<?xml version="1.0"?><!DOCTYPE speak [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><speak>&xxe;</speak>',
+        # external DTD
+        '<!DOCTYPE speak SYSTEM "http://example.invalid/ssml.dtd"><speak>hi</speak>',
+    ],
+)
+def test_dtds_and_entities_are_refused(body: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        parse_ssml(body.encode())
+    assert caught.value.status == 400 and "DOCTYPE" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("<speak>unclosed", "malformed SSML"),
+        ("<speak>&undefined;</speak>", "undefined entity"),
+        ("<speak><voice name='a'>x</speak>", "mismatched tag"),
+        ("just some text", "malformed SSML"),
+        ("<voice name='a'>x</voice>", "root element must be <speak>"),
+        ("<speak> <break/> </speak>", "no text"),
+        ("   ", "empty"),
+    ],
+)
+def test_malformed_ssml_is_a_clear_bad_request(body: str, message: str) -> None:
+    with pytest.raises(BadRequest, match=message) as caught:
+        parse_ssml(body)
+    assert caught.value.param == "text"
+
+
+def test_the_size_and_the_depth_are_limited() -> None:
+    with pytest.raises(BadRequest, match="limit is"):
+        parse_ssml(speak("a" * MAX_SSML_BYTES))
+    with pytest.raises(BadRequest, match="nested"):
+        parse_ssml(speak("<emphasis>" * 100 + "x" + "</emphasis>" * 100))
