@@ -33,7 +33,7 @@ def upstream(realtime_server: ScriptedRealtimeServer) -> ScriptedRealtimeServer:
     return realtime_server
 
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["openai_fixtures"]
 
 MODEL_FIXTURES = {"models", "engine", "engine_settings", "engine_app", "engine_client"}
 

@@ -9,6 +9,7 @@ from flask import Flask
 from ..config import Settings
 from ..speech import SpeechService
 from . import errors
+from .openai_audio import openai_audio
 from .speech_api import speech_api
 
 
@@ -20,4 +21,5 @@ def create_app(settings: Settings, *, service: SpeechService | None = None, **se
     app.extensions["speech"] = service or SpeechService(settings, **service_options)
     errors.install(app)
     app.register_blueprint(speech_api)
+    app.register_blueprint(openai_audio)
     return app
