@@ -6,13 +6,13 @@ import argparse
 import contextlib
 import logging
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from .config import Settings
+from .engine.process import EngineProcess
 from .errors import SpeechError
 from .voices import ALIASES, voices_for
 
@@ -84,44 +84,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if engine is not None:
             engine.stop()
     return 0
-
-
-class EngineProcess:
-    """One engine in a child process, shared by every gunicorn worker.
-
-    The child reads its stdin until EOF, so it exits when this process does, however it ends.
-    """
-
-    READY = "engine listening on "
-
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    @classmethod
-    def start(cls, timeout: float = 120) -> EngineProcess:
-        command = [sys.executable, "-m", "speech_realtime", "engine", "--port", "0", "--exit-with-stdin"]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        watchdog = threading.Timer(timeout, process.kill)
-        watchdog.start()
-        try:
-            for line in process.stdout:
-                if line.startswith(cls.READY):
-                    url = line[len(cls.READY) :].strip()
-                    print(f"speech-realtime: local engine ready at {url}", file=sys.stderr)
-                    return cls(process, url)
-        finally:
-            watchdog.cancel()
-        process.kill()
-        raise SpeechError(f"the local engine did not start within {timeout:g} s; see its log above")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def _engine(args: argparse.Namespace) -> int:

@@ -1,0 +1,54 @@
+"""The engine's child process, with a stand-in engine script (no models, no real engine)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from speech_realtime.engine.process import EngineProcess
+
+
+def fake_engine(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "fake-engine"
+    script.write_text(f"#!/bin/sh\necho '{EngineProcess.READY}http://127.0.0.1:9'\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def wait_for(path: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_chatty_engine_is_drained_after_its_ready_line(tmp_path, monkeypatch) -> None:
+    done = tmp_path / "wrote-everything"
+    # 400 KiB of output: far more than a pipe holds, so undrained the script blocks before the touch.
+    chatty = (
+        f"i=0; while [ $i -lt 4000 ]; do printf '%0100d\\n' $i; i=$((i+1)); done; touch {done}; exec sleep 30"
+    )
+    monkeypatch.setattr(sys, "executable", str(fake_engine(tmp_path, chatty)))
+    engine = EngineProcess.start(timeout=5)
+    try:
+        assert engine.url == "http://127.0.0.1:9"
+        assert wait_for(done, 10), "the engine blocked writing to its stdout"
+    finally:
+        engine.stop()
+    assert engine.process.poll() is not None
+
+
+def test_an_engine_that_exits_before_ready_is_an_error(tmp_path, monkeypatch) -> None:
+    script = tmp_path / "failing-engine"
+    script.write_text("#!/bin/sh\necho 'loading'\nexit 3\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(script))
+    from speech_realtime.errors import SpeechError
+
+    with pytest.raises(SpeechError, match="did not start"):
+        EngineProcess.start(timeout=5)
