@@ -1,0 +1,255 @@
+"""The USP recognition state machine with scripted client messages and service events."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from speech_realtime.errors import BadRequest, RateLimited, UpstreamAuth, UpstreamError
+from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped
+from speech_realtime.usp.frames import binary_frame, parse, text_frame
+from speech_realtime.usp.recognition import (
+    Close,
+    Finish,
+    Mode,
+    Open,
+    Push,
+    Recognition,
+    Release,
+    Send,
+    State,
+)
+
+RID = "a" * 32
+RID2 = "b" * 32
+
+
+def wav_header(rate: int = 16000, channels: int = 1, bits: int = 16) -> bytes:
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, bits)
+    return b"RIFF\0\0\0\0WAVEfmt " + struct.pack("<I", 16) + fmt + b"data\0\0\0\0"
+
+
+def ctx(rid: str = RID, **body) -> object:
+    return parse(text_frame("speech.context", rid, body))
+
+
+def audio(data: bytes, rid: str = RID) -> object:
+    return parse(binary_frame("audio", rid, data, {"X-StreamId": "1"}))
+
+
+def sent(effects) -> list[tuple[str, dict]]:
+    out = []
+    for effect in effects:
+        if isinstance(effect, Send):
+            message = parse(effect.frame)
+            assert message.request_id in (RID, RID2)
+            out.append((message.path, message.json()))
+    return out
+
+
+def start(machine: Recognition, rid: str = RID, **context) -> list:
+    effects = machine.receive(ctx(rid, **context))
+    effects += machine.receive(audio(wav_header() + bytes(3200), rid))
+    return effects
+
+
+def test_interactive_turn_phrase_then_turn_end_and_socket_reuse():
+    machine = Recognition(Mode.INTERACTIVE, {"language": "en-us"})
+    effects = start(machine)
+    assert sent(effects)[0][0] == "turn.start"
+    opened = next(e for e in effects if isinstance(e, Open))
+    assert (opened.rate, opened.channels, opened.options.language) == (16000, 1, "en")
+    assert next(e for e in effects if isinstance(e, Push)).pcm == bytes(3200)  # WAV header stripped
+    out = machine.event(SpeechStarted(0.5))
+    out += machine.event(Hypothesis("hello", 0.5, 0.3))
+    effects = machine.event(Phrase("Hello world.", 0.5, 1.25))
+    paths = [p for p, _ in sent(out + effects)]
+    assert paths == [
+        "speech.startDetected",
+        "speech.hypothesis",
+        "speech.endDetected",
+        "speech.phrase",
+        "turn.end",
+    ]
+    phrase = sent(effects)[1][1]
+    assert phrase == {
+        "RecognitionStatus": "Success",
+        "DisplayText": "Hello world.",
+        "Offset": 5_000_000,
+        "Duration": 12_500_000,
+        "Channel": 0,
+    }
+    assert isinstance(effects[-1], Release) and machine.state is State.IDLE
+    # late audio of the finished turn is ignored; a new turn on the same socket works
+    assert machine.receive(audio(bytes(3200))) == []
+    assert machine.receive(audio(b"")) == []
+    assert sent(start(machine, RID2))[0][0] == "turn.start"
+
+
+def test_detailed_format_nbest_and_word_times():
+    machine = Recognition(Mode.INTERACTIVE, {"format": "detailed", "wordLevelTimestamps": "true"})
+    start(machine)
+    phrase = sent(machine.event(Phrase("It costs 25 dollars, Dr. Smith!", 0.0, 2.0)))[-2][1]
+    best = phrase["NBest"][0]
+    assert best["Display"] == "It costs 25 dollars, Dr. Smith!"
+    assert best["ITN"] == best["MaskedITN"] == "it costs 25 dollars dr smith"
+    assert best["Lexical"] == "it costs twenty five dollars doctor smith"
+    assert isinstance(best["Confidence"], float)
+    assert [w["Word"] for w in best["Words"]][:2] == ["It", "costs"]
+    assert best["Words"][-1]["Offset"] + best["Words"][-1]["Duration"] == pytest.approx(20_000_000, abs=10)
+
+
+def test_format_from_speech_context_phrase_output():
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine, phraseOutput={"format": "Detailed"}, phraseDetection={"language": "de-DE"})
+    phrase = sent(machine.event(Phrase("Hallo", 0.0, 1.0)))[-1][1]
+    assert "NBest" in phrase
+
+
+def test_language_and_mode_from_speech_context():
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = start(machine, phraseDetection={"language": "fr-FR", "mode": "INTERACTIVE"})
+    assert next(e for e in effects if isinstance(e, Open)).options.language == "fr"
+    assert machine.mode is Mode.INTERACTIVE
+
+
+def test_language_identification_leaves_language_to_detection():
+    machine = Recognition(Mode.INTERACTIVE, {"language": "en-us", "lidEnabled": "en-US,de-DE"})
+    assert next(e for e in start(machine) if isinstance(e, Open)).options.language is None
+
+
+def test_continuous_phrases_then_end_of_stream():
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    out = machine.event(Phrase("one", 0.1, 0.4))
+    out += machine.event(Phrase("two", 1.1, 0.4))
+    assert [p for p, _ in sent(out)] == ["speech.phrase", "speech.phrase"]
+    assert machine.state is State.LISTENING
+    assert machine.receive(audio(b"")) == [Finish()]
+    assert machine.state is State.DRAINING
+    end = machine.event(Ended())
+    assert [p for p, _ in sent(end)] == ["speech.endDetected", "turn.end"]
+    assert sent(end)[0][1]["Offset"] == 1_000_000  # 3200 bytes at 16 kHz = 0.1 s
+    assert isinstance(end[-1], Release)
+
+
+@pytest.mark.parametrize(
+    ("events", "status"), [([], "InitialSilenceTimeout"), ([SpeechStarted(0.2)], "NoMatch")]
+)
+def test_silence_gives_no_match_statuses(events, status):
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    for event in events:
+        machine.event(event)
+    machine.receive(audio(b""))
+    out = sent(machine.event(Ended()))
+    assert [p for p, _ in out][-2:] == ["speech.endDetected", "turn.end"]
+    assert out[0] == (
+        "speech.phrase",
+        {"RecognitionStatus": status, "Offset": 0, "Duration": 1_000_000, "Channel": 0},
+    )
+
+
+def test_empty_phrase_is_no_match():
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    out = sent(machine.event(Phrase("  ", 0.1, 0.2)))
+    assert out[0][1]["RecognitionStatus"] == "NoMatch" and out[-1][0] == "turn.end"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (RateLimited("slow down"), "TooManyRequests"),
+        (UpstreamAuth("bad key"), "Forbidden"),
+        (BadRequest("bad"), "BadRequest"),
+        (UpstreamError("boom"), "Error"),
+    ],
+)
+def test_upstream_failures_end_the_turn_with_matching_status(error, status):
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    effects = machine.fail(error)
+    out = sent(effects)
+    assert out[0][1]["RecognitionStatus"] == status and out[0][1]["Message"] == error.message
+    assert out[-1][0] == "turn.end" and isinstance(effects[-1], Release)
+
+
+def test_watchdog_finishes_then_fails_a_silent_turn():
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    assert machine.idle() == [Finish()]
+    out = sent(machine.idle())
+    assert out[0][1]["RecognitionStatus"] == "Error" and out[-1][0] == "turn.end"
+    assert machine.idle() == []
+
+
+def test_continuation_context_is_tolerated():
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    machine.event(Phrase("one", 0.1, 0.4))
+    machine.receive(audio(b""))
+    machine.event(Ended())
+    effects = start(machine, RID2, continuation={"previousServiceTag": "abc", "previousAudioOffset": 10})
+    assert sent(effects)[0][0] == "turn.start"
+
+
+@pytest.mark.parametrize(
+    ("context", "feature"),
+    [
+        ({"translation": {"targetLanguages": ["de"]}}, "translation"),
+        (
+            {"phraseDetection": {"enrichment": {"pronunciationAssessment": {"gradingSystem": "x"}}}},
+            "pronunciation",
+        ),
+        ({"pronunciationScore": {"enableProsodyAssessment": True}}, "pronunciation"),
+    ],
+)
+def test_unsupported_features_close_1007_naming_them(context, feature):
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(ctx(**context))
+    assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and feature in effects[-1].reason
+    assert machine.state is State.CLOSED
+
+
+def test_bad_input_closes_1007():
+    machine = Recognition(Mode.INTERACTIVE, {})
+    effects = start(machine, phraseDetection={"language": "not a language!"})
+    assert effects[-1].code == 1007 and "language" in effects[-1].reason
+    machine = Recognition(Mode.INTERACTIVE, {})
+    machine.receive(ctx())
+    effects = machine.receive(audio(wav_header(bits=8)))
+    assert effects[-1].code == 1007 and "16-bit" in effects[-1].reason
+    machine = Recognition(Mode.INTERACTIVE, {})
+    effects = machine.receive(parse(text_frame("speech.context", RID, "{not json")))
+    assert effects[-1].code == 1007
+
+
+def test_audio_without_context_starts_a_turn_and_odd_bytes_carry_over():
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(audio(b"\x01\x02\x03"))
+    assert sent(effects)[0][0] == "turn.start"
+    assert [e.pcm for e in effects if isinstance(e, Push)] == [b"\x01\x02"]
+    assert [e.pcm for e in machine.receive(audio(b"\x04"))] == [b"\x03\x04"]
+
+
+def test_speech_config_sets_the_default_audio_format():
+    machine = Recognition(Mode.CONVERSATION, {})
+    config = {"context": {"audio": {"source": {"samplerate": 8000, "channelcount": 2, "bitspersample": 16}}}}
+    machine.receive(parse(text_frame("speech.config", RID, config)))
+    opened = next(e for e in machine.receive(audio(bytes(8))) if isinstance(e, Open))
+    assert (opened.rate, opened.channels) == (8000, 2)
+
+
+def test_stop_detected_and_hypotheses_in_ticks():
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    out = sent(machine.event(Hypothesis("hel", 1.0, 0.25)) + machine.event(SpeechStopped(2.0)))
+    assert out == [
+        ("speech.hypothesis", {"Text": "hel", "Offset": 10_000_000, "Duration": 2_500_000}),
+        ("speech.endDetected", {"Offset": 20_000_000}),
+    ]
+    assert json.dumps(out)  # plain JSON types
