@@ -1,8 +1,9 @@
-"""The service layer: recognize, synthesize and stream, each on a fresh Realtime session.
+"""The service layer: recognition and synthesis, whole or streamed, on Realtime sessions.
 
-Input is validated here, before any connection is opened, so that every caller (the web layer,
-the CLI, tests) gets the same checks; the protocol is driven by the sans-I/O machines in
-:mod:`.realtime.session` over a :class:`.realtime.transport.Connection`.
+Input is validated here (or when the options objects are built), before any session opens, so
+that every front end gets the same checks. Sessions are opened, counted and driven by the
+:class:`~.realtime.runner.SessionRunner`; the protocol is the sans-I/O machines of
+:mod:`.realtime.session` and :mod:`.realtime.recognition`.
 """
 
 from __future__ import annotations
@@ -11,24 +12,30 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .audio import MIN_COMMIT_SECONDS, WIRE_FORMATS, WireFormat
-from .audio.formats import Encoder, OutputFormat, decode_input, encode_all, output_format, to_wire
+from .audio import MIN_COMMIT_SECONDS, WireFormat
+from .audio.formats import Encoder, OutputFormat, WireAudio, encode_all, input_to_wire, output_format
+from .audio.wav import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from .config import Settings
-from .errors import BadRequest, Saturated, SpeechError
-from .options import RecognitionOptions, SynthesisOptions, Transcript
+from .errors import BadRequest, SpeechError
+from .options import (
+    AudioChunk,
+    RecognitionOptions,
+    SynthesisOptions,
+    Transcript,
+    WordTiming,
+)
 from .realtime.auth import auth_for
-from .realtime.events import Kind, error_from_event, parse_server_event, tts_session_update
-from .realtime.session import Synthesis, Transcription, Turn
+from .realtime.recognition import StreamingRecognition
+from .realtime.runner import Connector, DirectConnector, SessionRunner, TurnStream
+from .realtime.session import Check, Synthesis, Transcription
+from .realtime.stream import RecognitionStream
 from .realtime.transport import Connection, endpoint_for
 from .voices import resolve_voice, voices_for
-
-if TYPE_CHECKING:
-    from .audio.formats import WireAudio
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +43,8 @@ DEFAULT_OUTPUT = output_format("pcm")
 DEFAULT_SYNTHESIS = SynthesisOptions()
 DEFAULT_RECOGNITION = RecognitionOptions()
 
-
-@dataclass(frozen=True)
-class _Wire:
-    """Wire audio, until the audio layer's ``input_to_wire`` gives a ``WireAudio``."""
-
-    data: bytes
-    format: WireFormat
-    duration: float
+#: A synthesis stream: audio chunks as they arrive; ``close()`` releases the session at once.
+AudioStream = TurnStream[bytes]
 
 
 @dataclass(frozen=True)
@@ -75,65 +76,74 @@ class Counters:
 
 
 class SpeechService:
-    """STT and TTS over the configured Realtime backend, at most ``max_sessions`` at a time."""
+    """STT and TTS over the configured Realtime backend, at most ``max_sessions`` at a time.
 
-    def __init__(self, settings: Settings, *, engine_url: str | None = None, credential: Any = None) -> None:
+    ``connector`` replaces the default fresh-connection-per-session one (a pool, a test
+    double); ``credential`` is an azure-identity credential for Entra ID.
+    """
+
+    def __init__(
+        self, settings: Settings, *, connector: Connector | None = None, credential: Any = None
+    ) -> None:
         self.settings = settings
-        self.endpoint = endpoint_for(settings, engine_url)
+        self.endpoint = endpoint_for(settings)
         self.auth = auth_for(settings, credential)
+        self.runner = SessionRunner(settings, connector or DirectConnector(self.endpoint, self.auth))
         self.counters = Counters()
-        self._slots = threading.BoundedSemaphore(settings.max_sessions)
 
     @property
     def voices(self) -> tuple[str, ...]:
         return voices_for(self.endpoint.dialect)
 
+    def hold(self) -> AbstractContextManager[None]:
+        """One session slot for a long-lived front end (:class:`Saturated` if none is free)."""
+        return self.runner.hold()
+
     # -- validation -------------------------------------------------------------------------
 
     def check_text(self, text: object) -> str:
         if not isinstance(text, str):
-            raise BadRequest("'text' must be a string", code="invalid_text")
+            raise BadRequest("'text' must be a string", code="invalid_text", param="text")
         if not text.strip():
-            raise BadRequest("'text' is empty", code="empty_text")
+            raise BadRequest("'text' is empty", code="empty_text", param="text")
         limit = self.settings.max_text_chars
         if len(text) > limit:
-            raise BadRequest(f"'text' has {len(text)} characters; the limit is {limit}", code="text_too_long")
+            raise BadRequest(
+                f"'text' has {len(text)} characters; the limit is {limit}", code="text_too_long", param="text"
+            )
         return text
 
     @staticmethod
-    def check_audio(audio: bytes, audio_format: str) -> WireFormat:
-        fmt = WIRE_FORMATS.get(audio_format)
-        if fmt is None:
-            valid = ", ".join(WIRE_FORMATS)
-            raise BadRequest(f"unknown audio format {audio_format!r}; valid: {valid}", code="invalid_format")
-        if len(audio) % fmt.sample_width:
+    def check_audio(data: bytes, fmt: WireFormat) -> None:
+        if len(data) % fmt.sample_width:
             raise BadRequest(
-                f"{fmt.name} audio must be whole {fmt.sample_width}-byte samples; got {len(audio)} bytes",
+                f"{fmt.name} audio must be whole {fmt.sample_width}-byte samples; got {len(data)} bytes",
                 code="invalid_audio",
+                param="audio",
             )
-        if fmt.duration(audio) < MIN_COMMIT_SECONDS:
+        if fmt.duration(data) < MIN_COMMIT_SECONDS:
             raise BadRequest(
-                f"audio is {fmt.duration(audio) * 1000:.0f} ms long; at least "
+                f"audio is {fmt.duration(data) * 1000:.0f} ms long; at least "
                 f"{MIN_COMMIT_SECONDS * 1000:.0f} ms is needed",
                 code="audio_too_short",
+                param="audio",
             )
-        return fmt
 
-    # -- operations -------------------------------------------------------------------------
+    # -- recognition ------------------------------------------------------------------------
 
     def recognize(self, audio: WireAudio, options: RecognitionOptions = DEFAULT_RECOGNITION) -> Transcript:
-        """The transcript of ``audio`` (samples already in one of the Realtime wire formats)."""
-        fmt = self.check_audio(audio.data, audio.format.name)
+        """The transcript of ``audio`` (already in a Realtime wire format), as one segment."""
+        self.check_audio(audio.data, audio.format)
         turn = Transcription(
             self.endpoint.dialect,
             audio.data,
             transcribe_model=self.settings.transcribe_model,
-            audio_format=fmt.name,
+            audio_format=audio.format.name,
             language=options.language,
+            prompt=options.prompt,
         )
-        for _ in self._drive(turn):
-            pass
-        return Transcript(turn.text, fmt.duration(audio.data), options.language, usage=turn.usage)
+        self.runner.complete(turn)
+        return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage)
 
     def recognize_media(
         self,
@@ -147,84 +157,134 @@ class SpeechService:
         """The transcript of audio in any input format (WAV, MP3, Ogg, FLAC, raw, ...).
 
         The content decides the format; ``label`` (a format name) is needed only for raw samples.
-        Audio that already is a wire format goes upstream untouched, the rest as PCM16 24 kHz.
         """
-        wire, fmt = to_wire(decode_input(data, label, rate=rate, channels=channels))
-        return self.recognize(_Wire(wire, fmt, fmt.duration(wire)), options)
+        return self.recognize(input_to_wire(data, label, rate=rate, channels=channels), options)
+
+    def recognition_stream(
+        self, options: RecognitionOptions = DEFAULT_RECOGNITION, *, rate: int = 16000, channels: int = 1
+    ) -> RecognitionStream:
+        """A streaming recognition turn on one upstream session with server VAD.
+
+        Push PCM16 little-endian audio at ``rate`` and ``channels`` as it arrives; poll for
+        events. The session (and its slot) is taken now and kept until the stream ends or is
+        closed.
+        """
+        if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
+            raise BadRequest(
+                f"sample rate {rate} is out of range ({MIN_RATE} to {MAX_RATE})",
+                code="invalid_rate",
+                param="rate",
+            )
+        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
+            raise BadRequest(
+                f"channels {channels} is out of range (1 to {MAX_CHANNELS})",
+                code="invalid_channels",
+                param="channels",
+            )
+        machine = StreamingRecognition(
+            self.endpoint.dialect,
+            transcribe_model=self.settings.transcribe_model,
+            language=options.language,
+            prompt=options.prompt,
+        )
+        return RecognitionStream(
+            self.runner, machine, rate=rate, channels=channels, idle=self.settings.receive_timeout
+        )
+
+    # -- synthesis --------------------------------------------------------------------------
 
     def synthesize(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> Speech:
         """The whole reading of ``text``; retried once if the model clearly did not read it."""
-        output = options.output or DEFAULT_OUTPUT
-        turn, voice_id = self._synthesis(text, options.voice, output, retry=True)
-        for _ in self._drive(turn):
-            pass
+        turn, voice, output = self._synthesis(text, options, retry=True)
+        self.runner.complete(turn)
         self._note_reading(turn)
         audio = encode_all(output, output.upstream, turn.take_audio())
-        return Speech(audio, output, voice_id, turn.transcript, turn.verbatim, turn.attempts)
+        return Speech(audio, output, voice, turn.transcript, turn.verbatim, turn.attempts)
 
-    def synthesize_stream(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> Iterator[bytes]:
+    def synthesize_stream(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> AudioStream:
         """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.
 
-        Input is checked now; the connection opens when iteration starts. A failure after the
-        first chunk raises from the iterator and is counted as ``streams_aborted``.
+        Input is checked now; the session opens when iteration starts and is released at once by
+        ``close()``. A failure after the first chunk raises from the iterator and is counted as
+        ``streams_aborted``.
         """
-        output = options.output or DEFAULT_OUTPUT
-        turn, _ = self._synthesis(text, options.voice, output, retry=False)
-        return self._stream(turn, Encoder(output, output.upstream, streaming=True))
+        turn, _, output = self._synthesis(text, options, retry=False)
+
+        def chunks(connected: Callable[[Connection], None]) -> Iterator[bytes]:
+            for item in self._stream(turn, output, connected):
+                if isinstance(item, AudioChunk):
+                    yield item.data
+
+        return TurnStream(chunks)
+
+    def synthesize_events(
+        self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS
+    ) -> TurnStream[AudioChunk | WordTiming]:
+        """Audio chunks and word timings of the reading of ``text``, in the order they are known.
+
+        A :class:`WordTiming` (seconds from the start of the audio) comes from the response's
+        audio transcript and the audio position (see :mod:`.options`); the Azure Speech SDK
+        front end turns them into word boundaries. Checked and released like
+        :meth:`synthesize_stream`.
+        """
+        turn, _, output = self._synthesis(text, options, retry=False)
+        return TurnStream(lambda connected: self._stream(turn, output, connected))
 
     def check(self) -> dict[str, Any]:
         """Open a session, configure it, and time the handshake and the session round trip."""
-        deadline = time.monotonic() + self.settings.request_timeout
         started = time.monotonic()
-        with self._connect(deadline) as conn:
-            connected = time.monotonic()
-            conn.send(tts_session_update(self.endpoint.dialect, voice="alloy", audio_format="pcm16"))
-            seen: set[Kind] = set()
-            while Kind.SESSION_UPDATED not in seen:
-                event = parse_server_event(conn.receive(deadline, self.settings.receive_timeout))
-                if event.kind is Kind.ERROR:
-                    raise error_from_event(event)
-                seen.add(event.kind)
-            finished = time.monotonic()
+        turn = Check(self.endpoint.dialect)
+        self.runner.complete(turn)
         return {
             "backend": self.endpoint.backend,
             "protocol": self.endpoint.dialect,
             "model": self.endpoint.model,
             "host": self.endpoint.host,
             "auth": self.auth.mode,
-            "sessionCreated": Kind.SESSION_CREATED in seen,
-            "handshakeMs": round((connected - started) * 1000, 1),
-            "sessionMs": round((finished - connected) * 1000, 1),
+            "sessionCreated": turn.session_created,
+            "handshakeMs": round((turn.connected_at - started) * 1000, 1),
+            "sessionMs": round((turn.finished_at - turn.connected_at) * 1000, 1),
         }
 
     # -- internals --------------------------------------------------------------------------
 
     def _synthesis(
-        self, text: str, voice: str | None, output: OutputFormat, *, retry: bool
-    ) -> tuple[Synthesis, str]:
+        self, text: str, options: SynthesisOptions, *, retry: bool
+    ) -> tuple[Synthesis, str, OutputFormat]:
         text = self.check_text(text)
-        voice_id = resolve_voice(voice, self.endpoint.dialect)
+        voice = resolve_voice(options.voice, self.endpoint.dialect)
+        output = options.output or DEFAULT_OUTPUT
         turn = Synthesis(
-            self.endpoint.dialect, text, voice_id, audio_format=output.upstream.name, retry=retry
+            self.endpoint.dialect,
+            text,
+            voice,
+            audio_format=output.upstream.name,
+            retry=retry,
+            speed=options.speed,
+            instructions=options.instructions,
         )
-        return turn, voice_id
+        return turn, voice, output
 
-    def _stream(self, turn: Synthesis, encoder: Encoder) -> Iterator[bytes]:
+    def _stream(
+        self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]
+    ) -> Iterator[AudioChunk | WordTiming]:
         sent = False
-        try:
-            for _ in self._drive(turn):
-                chunk = encoder.push(turn.take_audio())
-                if chunk:
-                    sent = True
-                    yield chunk
-            tail = encoder.finish()
-            if tail:
-                yield tail
-        except SpeechError as exc:
-            if sent:
-                self.counters.add("streams_aborted")
-                log.warning("stream aborted after its first bytes: %s", exc.message)
-            raise
+        with Encoder(output, output.upstream, streaming=True) as encoder:
+            try:
+                for _ in self.runner.run(turn, connected=connected):
+                    chunk = encoder.push(turn.take_audio())
+                    if chunk:
+                        sent = True
+                        yield AudioChunk(chunk)
+                    yield from turn.take_words()
+                tail = encoder.finish()
+                if tail:
+                    yield AudioChunk(tail)
+            except SpeechError as exc:
+                if sent:
+                    self.counters.add("streams_aborted")
+                    log.warning("stream aborted after its first bytes: %s", exc.message)
+                raise
         self._note_reading(turn)
 
     def _note_reading(self, turn: Synthesis) -> None:
@@ -233,32 +293,3 @@ class SpeechService:
         if turn.verbatim is False:
             self.counters.add("tts_mismatches")
             log.warning("TTS reading does not match the requested text (attempts: %d)", turn.attempts)
-
-    @contextmanager
-    def _slot(self) -> Iterator[None]:
-        if not self._slots.acquire(blocking=False):
-            raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
-        try:
-            yield
-        finally:
-            self._slots.release()
-
-    @contextmanager
-    def _connect(self, deadline: float) -> Iterator[Connection]:
-        with self._slot():
-            timeout = max(0.01, min(self.settings.connect_timeout, deadline - time.monotonic()))
-            with Connection.open(self.endpoint, self.auth.headers(), timeout=timeout) as conn:
-                yield conn
-
-    def _drive(self, turn: Turn) -> Iterator[None]:
-        """Run ``turn`` on a fresh session, yielding after each server event it is fed."""
-        deadline = time.monotonic() + self.settings.request_timeout
-        with self._connect(deadline) as conn:
-            for event in turn.start():
-                conn.send(event)
-            while not turn.done:
-                for event in turn.feed(
-                    parse_server_event(conn.receive(deadline, self.settings.receive_timeout))
-                ):
-                    conn.send(event)
-                yield

@@ -8,9 +8,10 @@ import time
 import pytest
 
 from speech_realtime.audio import PCM16
+from speech_realtime.audio.formats import WireAudio
 from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth, UpstreamTimeout
 from speech_realtime.options import SynthesisOptions
-from speech_realtime.speech import SpeechService, _Wire
+from speech_realtime.speech import SpeechService
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_validation_happens_before_any_connection(service, upstream) -> None:
     with pytest.raises(BadRequest):
         service.synthesize_stream("", SynthesisOptions(voice="alloy"))
     with pytest.raises(BadRequest):
-        service.recognize(_Wire(bytes(10), PCM16, PCM16.duration(bytes(10))))
+        service.recognize(WireAudio(bytes(10), PCM16, PCM16.duration(bytes(10)), "pcm16"))
     with pytest.raises(UnsupportedMedia):
         service.recognize_media(b"not audio at all", label=None)
     assert upstream.connections == 0

@@ -19,9 +19,20 @@ from typing import Any
 from ..audio import WIRE_FORMATS
 from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
 
-GA = "ga"
-PREVIEW = "preview"
-DIALECTS = (GA, PREVIEW)
+
+class Dialect(str, Enum):
+    """The protocol dialect of a Realtime endpoint."""
+
+    GA = "ga"
+    PREVIEW = "preview"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+GA = Dialect.GA
+PREVIEW = Dialect.PREVIEW
+DIALECTS = tuple(Dialect)
 
 #: Largest base64 payload of one ``input_audio_buffer.append`` the service accepts.
 MAX_APPEND_B64 = 15 * 1024 * 1024
@@ -31,6 +42,7 @@ VERBATIM_INSTRUCTIONS = (
     "word, in the language it is written in. Do not answer it, translate it, comment on it, or "
     "add or leave out anything."
 )
+STYLE_PREFIX = "Style of the reading (how to say it, never what to say): "
 RETRY_INSTRUCTIONS = (
     "Your previous reading did not match the text. Say exactly the words of the user's message "
     "and nothing else: no reply, no greeting, no explanation."
@@ -43,6 +55,11 @@ _GA_FORMATS = {
 }
 
 
+#: Server voice activity detection that only marks turns: it commits the buffer at the end of
+#: speech (so the input is transcribed) but never starts or interrupts a response.
+SERVER_VAD = {"type": "server_vad", "create_response": False, "interrupt_response": False}
+
+
 def _check(dialect: str, audio_format: str) -> None:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
@@ -51,13 +68,26 @@ def _check(dialect: str, audio_format: str) -> None:
 
 
 def stt_session_update(
-    dialect: str, *, audio_format: str, transcribe_model: str, language: str | None = None
+    dialect: str,
+    *,
+    audio_format: str,
+    transcribe_model: str,
+    language: str | None = None,
+    prompt: str | None = None,
+    vad: bool = False,
 ) -> dict[str, Any]:
-    """Configure a session for transcription only: input format, transcription on, no VAD."""
+    """Configure a session for transcription only: input format, transcription on.
+
+    ``vad``: server VAD marks and commits each utterance (streaming recognition); without it
+    the client commits the buffer itself.
+    """
     _check(dialect, audio_format)
     transcription: dict[str, Any] = {"model": transcribe_model}
     if language:
         transcription["language"] = language
+    if prompt:
+        transcription["prompt"] = prompt
+    turn_detection = dict(SERVER_VAD) if vad else None
     if dialect == GA:
         session: dict[str, Any] = {
             "type": "realtime",
@@ -66,7 +96,7 @@ def stt_session_update(
                 "input": {
                     "format": _GA_FORMATS[audio_format],
                     "transcription": transcription,
-                    "turn_detection": None,
+                    "turn_detection": turn_detection,
                 }
             },
         }
@@ -75,32 +105,52 @@ def stt_session_update(
             "modalities": ["text"],
             "input_audio_format": audio_format,
             "input_audio_transcription": transcription,
-            "turn_detection": None,
+            "turn_detection": turn_detection,
         }
     return {"type": "session.update", "session": session}
 
 
-def tts_session_update(dialect: str, *, voice: str, audio_format: str) -> dict[str, Any]:
-    """Configure a session to read text aloud: voice, output format, audio out, no VAD."""
+def reading_instructions(style: str | None = None) -> str:
+    """The verbatim rule, with the caller's style guidance after it (never instead of it)."""
+    if style and style.strip():
+        return f"{VERBATIM_INSTRUCTIONS} {STYLE_PREFIX}{style.strip()}"
+    return VERBATIM_INSTRUCTIONS
+
+
+def tts_session_update(
+    dialect: str,
+    *,
+    voice: str,
+    audio_format: str,
+    speed: float = 1.0,
+    instructions: str | None = None,
+) -> dict[str, Any]:
+    """Configure a session to read text aloud: voice, output format and speed, audio out, no VAD.
+
+    ``speed`` (GA ``audio.output.speed``, preview ``speed``) is sent only when it is not 1.0;
+    ``instructions`` is style guidance appended to the verbatim rule.
+    """
     _check(dialect, audio_format)
+    output: dict[str, Any] = {"format": _GA_FORMATS[audio_format], "voice": voice}
     if dialect == GA:
+        if speed != 1.0:
+            output["speed"] = speed
         session: dict[str, Any] = {
             "type": "realtime",
             "output_modalities": ["audio"],
-            "instructions": VERBATIM_INSTRUCTIONS,
-            "audio": {
-                "input": {"turn_detection": None},
-                "output": {"format": _GA_FORMATS[audio_format], "voice": voice},
-            },
+            "instructions": reading_instructions(instructions),
+            "audio": {"input": {"turn_detection": None}, "output": output},
         }
     else:
         session = {
             "modalities": ["text", "audio"],
-            "instructions": VERBATIM_INSTRUCTIONS,
+            "instructions": reading_instructions(instructions),
             "voice": voice,
             "output_audio_format": audio_format,
             "turn_detection": None,
         }
+        if speed != 1.0:
+            session["speed"] = speed
     return {"type": "session.update", "session": session}
 
 
@@ -142,14 +192,14 @@ def create_response() -> dict[str, Any]:
     return {"type": "response.create"}
 
 
-def create_out_of_band_response(text: str) -> dict[str, Any]:
+def create_out_of_band_response(text: str, style: str | None = None) -> dict[str, Any]:
     """A response outside the conversation, over ``text`` alone, with stricter instructions."""
     return {
         "type": "response.create",
         "response": {
             "conversation": "none",
             "input": [user_message(text)],
-            "instructions": f"{VERBATIM_INSTRUCTIONS} {RETRY_INSTRUCTIONS}",
+            "instructions": f"{reading_instructions(style)} {RETRY_INSTRUCTIONS}",
         },
     }
 
@@ -160,6 +210,9 @@ class Kind(str, Enum):
     SESSION_CREATED = "session.created"
     SESSION_UPDATED = "session.updated"
     INPUT_COMMITTED = "input.committed"
+    SPEECH_STARTED = "speech.started"
+    SPEECH_STOPPED = "speech.stopped"
+    TRANSCRIPTION_DELTA = "transcription.delta"
     ITEM_ADDED = "item.added"
     TRANSCRIPTION_COMPLETED = "transcription.completed"
     TRANSCRIPTION_FAILED = "transcription.failed"
@@ -177,6 +230,9 @@ _KINDS = {
     "session.created": Kind.SESSION_CREATED,
     "session.updated": Kind.SESSION_UPDATED,
     "input_audio_buffer.committed": Kind.INPUT_COMMITTED,
+    "input_audio_buffer.speech_started": Kind.SPEECH_STARTED,
+    "input_audio_buffer.speech_stopped": Kind.SPEECH_STOPPED,
+    "conversation.item.input_audio_transcription.delta": Kind.TRANSCRIPTION_DELTA,
     "conversation.item.created": Kind.ITEM_ADDED,
     "conversation.item.added": Kind.ITEM_ADDED,
     "conversation.item.input_audio_transcription.completed": Kind.TRANSCRIPTION_COMPLETED,
@@ -210,6 +266,12 @@ class ServerEvent:
         """A string field of the event ('' when absent or not a string)."""
         value = self.data.get(key)
         return value if isinstance(value, str) else ""
+
+    def milliseconds(self, key: str) -> float:
+        """A millisecond field of the event in seconds (0 when absent or not a number)."""
+        value = self.data.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        return value / 1000 if ok else 0.0
 
     def audio(self) -> bytes:
         """The decoded audio of an audio delta."""

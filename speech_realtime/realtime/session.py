@@ -8,13 +8,17 @@ the service's exceptions the moment the event that shows them arrives.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
 from ..errors import UpstreamError
+from ..options import Segment, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
     MAX_APPEND_B64,
+    Dialect,
     Kind,
     ServerEvent,
     append_audio_events,
@@ -42,20 +46,52 @@ class Turn(Protocol):
     def feed(self, event: ServerEvent) -> list[ClientEvent]: ...
 
 
+class Check:
+    """A health check: configure a session and wait for the server to confirm it.
+
+    ``connected_at`` is when :meth:`start` ran (the session was open), ``finished_at`` when
+    ``session.updated`` arrived, both by ``clock``.
+    """
+
+    def __init__(self, dialect: Dialect, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._dialect = dialect
+        self._clock = clock
+        self.done = False
+        self.session_created = False
+        self.connected_at = 0.0
+        self.finished_at = 0.0
+
+    def start(self) -> list[ClientEvent]:
+        self.connected_at = self._clock()
+        return [tts_session_update(self._dialect, voice="alloy", audio_format="pcm16")]
+
+    def feed(self, event: ServerEvent) -> list[ClientEvent]:
+        if event.kind is Kind.ERROR:
+            raise error_from_event(event)
+        if event.kind is Kind.SESSION_CREATED:
+            self.session_created = True
+        elif event.kind is Kind.SESSION_UPDATED:
+            self.finished_at = self._clock()
+            self.done = True
+        return []
+
+
 class Transcription:
     """STT: configure, append the audio, commit, wait for the transcription of that item.
 
-    No ``response.create`` is sent: only the input transcription is wanted.
+    No ``response.create`` is sent: only the input transcription is wanted. The result is one
+    segment over the whole audio (no VAD runs), its words spread in proportion to length.
     """
 
     def __init__(
         self,
-        dialect: str,
+        dialect: Dialect,
         audio: bytes,
         *,
         transcribe_model: str,
         audio_format: str = "pcm16",
         language: str | None = None,
+        prompt: str | None = None,
         max_append_b64: int = MAX_APPEND_B64,
     ) -> None:
         if not audio:
@@ -65,11 +101,19 @@ class Transcription:
         self._format = WIRE_FORMATS[audio_format]
         self._model = transcribe_model
         self._language = language
+        self._prompt = prompt
         self._max_append_b64 = max_append_b64
         self._item_id: str | None = None
         self.done = False
         self.text = ""
         self.usage: dict[str, Any] | None = None
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        if not self.text:
+            return ()
+        end = round(self._format.duration(self._audio), 3)
+        return (Segment(self.text, 0.0, end, spread_words(self.text, 0.0, end)),)
 
     def start(self) -> list[ClientEvent]:
         update = stt_session_update(
@@ -77,6 +121,7 @@ class Transcription:
             audio_format=self._format.name,
             transcribe_model=self._model,
             language=self._language,
+            prompt=self._prompt,
         )
         appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
         return [update, *appends, commit_audio()]
@@ -109,10 +154,23 @@ class Synthesis:
     ``retry`` is allowed, one out-of-band response with stricter instructions replaces it; the
     audio of the first attempt is dropped. Streaming callers take audio as it arrives with
     :meth:`take_audio` and so cannot retry.
+
+    Word timings (:meth:`take_words`) come from the audio transcript deltas: the words of a
+    delta are taken to describe the audio received since the previous delta that followed new
+    audio, and share that span in proportion to their length. A word split across deltas is
+    completed first; words still pending at ``response.done`` share the rest of the audio.
     """
 
     def __init__(
-        self, dialect: str, text: str, voice: str, *, audio_format: str = "pcm16", retry: bool = True
+        self,
+        dialect: Dialect,
+        text: str,
+        voice: str,
+        *,
+        audio_format: str = "pcm16",
+        retry: bool = True,
+        speed: float = 1.0,
+        instructions: str | None = None,
     ) -> None:
         if not text.strip():
             raise ValueError("no text to synthesize")
@@ -121,9 +179,15 @@ class Synthesis:
         self._voice = voice
         self._format = WIRE_FORMATS[audio_format]
         self._retry = retry
+        self._speed = speed
+        self._style = instructions
         self._chunks: list[bytes] = []
         self._transcript_parts: list[str] = []
         self._transcript_done: str | None = None
+        self._audio_bytes = 0
+        self._anchor = 0.0
+        self._pending_text = ""
+        self._words: list[WordTiming] = []
         self.attempts = 1
         self.done = False
         self.transcript = ""
@@ -131,7 +195,13 @@ class Synthesis:
         self.first_transcript = ""
 
     def start(self) -> list[ClientEvent]:
-        update = tts_session_update(self._dialect, voice=self._voice, audio_format=self._format.name)
+        update = tts_session_update(
+            self._dialect,
+            voice=self._voice,
+            audio_format=self._format.name,
+            speed=self._speed,
+            instructions=self._style,
+        )
         return [update, create_item(user_message(self._text)), create_response()]
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
@@ -142,8 +212,10 @@ class Synthesis:
             chunk = event.audio()
             if chunk:
                 self._chunks.append(chunk)
+                self._audio_bytes += len(chunk)
         elif kind is Kind.TRANSCRIPT_DELTA:
             self._transcript_parts.append(event.text("delta"))
+            self._time_words(event.text("delta"), final=False)
         elif kind is Kind.TRANSCRIPT_DONE:
             self._transcript_done = event.text("transcript")
         elif kind is Kind.RESPONSE_DONE:
@@ -156,10 +228,37 @@ class Synthesis:
         self._chunks.clear()
         return audio
 
+    def take_words(self) -> list[WordTiming]:
+        """The word timings known since the last call."""
+        words, self._words = self._words, []
+        return words
+
+    @property
+    def audio_seconds(self) -> float:
+        """Seconds of audio received in this attempt."""
+        return self._audio_bytes / self._format.bytes_per_second
+
+    def _time_words(self, delta: str, *, final: bool) -> None:
+        self._pending_text += delta
+        position = self.audio_seconds
+        if position <= self._anchor and not final:
+            return
+        text = self._pending_text
+        held = ""
+        if not final and text and not text[-1].isspace():
+            text, _, held = text.rpartition(" ")
+            if not text.strip():
+                return
+        for word in spread_words(text, self._anchor, position):
+            self._words.append(WordTiming(word.text, word.start, round(word.end - word.start, 3)))
+        self._pending_text = held
+        self._anchor = position
+
     def _finish(self, response: object) -> list[ClientEvent]:
         response = response if isinstance(response, dict) else {}
         if response.get("status") != "completed":
             raise error_from_response(response)
+        self._time_words("", final=True)
         heard = self._transcript_done
         if heard is None:
             heard = "".join(self._transcript_parts)
@@ -171,6 +270,10 @@ class Synthesis:
             self._chunks.clear()
             self._transcript_parts.clear()
             self._transcript_done = None
-            return [create_out_of_band_response(self._text)]
+            self._audio_bytes = 0
+            self._anchor = 0.0
+            self._pending_text = ""
+            self._words.clear()
+            return [create_out_of_band_response(self._text, self._style)]
         self.done = True
         return []

@@ -1,24 +1,30 @@
 """The WebSocket connection to a Realtime service: URLs, handshake, timeouts, error translation.
 
 The only module that imports ``websocket``. Every failure leaves it as one of the service's
-exceptions, with the handshake status kept (and ``Retry-After`` for 429).
+exceptions, with the handshake status kept (and ``Retry-After`` for 429); a configuration that
+cannot give a URL is a :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import socket
 import ssl
+import struct
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import websocket
 
-from ..config import Settings
+from ..config import Backend, Settings
 from ..errors import (
+    ConfigError,
     RateLimited,
     UpstreamAuth,
     UpstreamConfig,
@@ -26,16 +32,19 @@ from ..errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .events import GA, PREVIEW
+from .events import GA, PREVIEW, Dialect
+
+#: The longest ``Retry-After`` passed on to clients (seconds); longer or odd values are clamped.
+MAX_RETRY_AFTER = 3600
 
 
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how a backend's Realtime sessions are opened."""
 
-    backend: str
+    backend: Backend
     url: str
-    dialect: str
+    dialect: Dialect
     model: str
 
     @property
@@ -47,13 +56,13 @@ def _ws_base(http_url: str) -> str:
     parts = urlsplit(http_url.strip())
     scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme)
     if scheme is None or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {http_url!r}")
+        raise ConfigError(f"not an http(s) URL: {http_url!r}")
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-def endpoint_for(settings: Settings, engine_url: str | None = None) -> Endpoint:
-    """The Realtime endpoint for the configured backend (``engine_url`` overrides for local)."""
-    if settings.backend == "azure":
+def endpoint_for(settings: Settings) -> Endpoint:
+    """The Realtime endpoint for the configured backend; :class:`ConfigError` if there is none."""
+    if settings.backend == Backend.AZURE:
         base = _ws_base(settings.azure_endpoint or "")
         deployment = quote(settings.azure_deployment, safe="")
         if settings.dialect == PREVIEW:
@@ -61,23 +70,44 @@ def endpoint_for(settings: Settings, engine_url: str | None = None) -> Endpoint:
             url = f"{base}/openai/realtime?api-version={version}&deployment={deployment}"
         else:
             url = f"{base}/openai/v1/realtime?model={deployment}"
-        return Endpoint("azure", url, settings.dialect, settings.azure_deployment)
-    if settings.backend == "openai":
+        return Endpoint(Backend.AZURE, url, Dialect(settings.dialect), settings.azure_deployment)
+    if settings.backend == Backend.OPENAI:
         url = f"{_ws_base(settings.openai_base_url)}/realtime?model={quote(settings.openai_model)}"
-        return Endpoint("openai", url, GA, settings.openai_model)
-    engine = engine_url or settings.engine_url
-    if not engine:
-        raise ValueError("the local backend needs the engine's URL")
-    url = f"{_ws_base(engine)}/v1/realtime?model={quote(settings.model)}"
-    return Endpoint("local", url, GA, settings.model)
+        return Endpoint(Backend.OPENAI, url, GA, settings.openai_model)
+    if not settings.engine_url:
+        raise ConfigError("the local backend needs the engine's URL (SPEECH_ENGINE_URL)")
+    url = f"{_ws_base(settings.engine_url)}/v1/realtime?model={quote(settings.model)}"
+    return Endpoint(Backend.LOCAL, url, GA, settings.model)
 
 
-def _retry_after(headers: Any) -> int:
-    value = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
-    try:
-        return max(0, int(float(value)))
-    except (TypeError, ValueError):
+def retry_after(value: str | None, *, now: float | None = None) -> int:
+    """Seconds from a ``Retry-After`` header (delay or HTTP date), clamped to 0..MAX_RETRY_AFTER.
+
+    Absent or unreadable: 1. ``inf``, ``nan``, negative and huge values never escape as a 500
+    or as an absurd header.
+    """
+    if value is None or not value.strip():
         return 1
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return 1
+        if when.tzinfo is None:
+            return 1
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return 1
+    return math.ceil(min(max(seconds, 0.0), MAX_RETRY_AFTER))
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
 
 
 def _handshake_error(exc: websocket.WebSocketBadStatusException) -> Exception:
@@ -88,16 +118,25 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException) -> Exception:
         return UpstreamConfig(f"upstream does not know the deployment or model (HTTP {status})")
     if status == 429:
         return RateLimited(
-            "upstream rate limit reached (HTTP 429)", retry_after=_retry_after(exc.resp_headers)
+            "upstream rate limit reached (HTTP 429)",
+            retry_after=retry_after(_header(exc.resp_headers, "retry-after")),
         )
     return UpstreamError(f"upstream refused the WebSocket handshake (HTTP {status})")
 
 
 class Connection:
-    """One open Realtime WebSocket. Use as a context manager so it is always closed."""
+    """One open Realtime WebSocket. Use as a context manager so it is always closed.
+
+    Requests use :meth:`receive` (idle timeout and a deadline); long-lived duplex users (relay,
+    pass-through) use :meth:`receive_idle`, :meth:`ping` and :attr:`close_reason`. Pings from
+    the server are answered inside the receive calls. One thread may receive while another
+    sends; :meth:`abort` wakes a receiving thread from any other.
+    """
 
     def __init__(self, ws: websocket.WebSocket) -> None:
         self._ws = ws
+        #: (status, reason) of the close frame the server sent, once it has closed.
+        self.close_reason: tuple[int, str] | None = None
 
     @classmethod
     def open(cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float) -> Connection:
@@ -135,22 +174,56 @@ class Connection:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout("upstream did not finish within the request deadline")
-        self._ws.settimeout(min(idle, remaining))
         try:
-            message = self._ws.recv()
-        except (websocket.WebSocketTimeoutException, TimeoutError):
+            return self._receive(min(idle, remaining))
+        except UpstreamTimeout:
             if idle < remaining:
-                raise UpstreamTimeout(f"upstream sent nothing for {idle:g} s") from None
+                raise
             raise UpstreamTimeout("upstream did not finish within the request deadline") from None
-        except (OSError, websocket.WebSocketException):
-            raise UpstreamError("upstream closed the connection before the response finished") from None
-        if not message:
-            raise UpstreamError("upstream closed the connection before the response finished")
-        return message
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError, websocket.WebSocketException):
-            self._ws.close(timeout=1)
+    def receive_idle(self, idle: float | None) -> str | bytes:
+        """The next message, waiting at most ``idle`` seconds (None: until one comes)."""
+        return self._receive(idle)
+
+    def _receive(self, timeout: float | None) -> str | bytes:
+        self._ws.settimeout(timeout)
+        try:
+            opcode, frame = self._ws.recv_data_frame()
+        except (websocket.WebSocketTimeoutException, TimeoutError):
+            raise UpstreamTimeout(f"upstream sent nothing for {timeout:g} s") from None
+        except (OSError, websocket.WebSocketException, AttributeError):
+            self.release()
+            raise UpstreamError("upstream closed the connection before the response finished") from None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            self.close_reason = _close_reason(frame.data)
+            self.release()
+            raise UpstreamError("upstream closed the connection before the response finished")
+        data = frame.data
+        return data.decode("utf-8", "replace") if opcode == websocket.ABNF.OPCODE_TEXT else data
+
+    def ping(self, payload: bytes = b"") -> None:
+        try:
+            self._ws.ping(payload)
+        except (OSError, websocket.WebSocketException):
+            raise UpstreamError("upstream closed the connection") from None
+
+    def abort(self) -> None:
+        """Wake a thread blocked in a receive call (it gets an :class:`UpstreamError`)."""
+        sock = self._ws.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self, status: int = 1000, reason: str = "") -> None:
+        """Say goodbye (briefly) and release the socket, whatever state the connection is in."""
+        with contextlib.suppress(OSError, websocket.WebSocketException, ValueError):
+            self._ws.close(status=status, reason=reason.encode(), timeout=1)
+        self.release()
+
+    def release(self) -> None:
+        """Close the socket now. websocket-client's ``close()`` returns early once the peer has
+        closed, which would leave the socket in CLOSE-WAIT until garbage collection."""
+        self._ws.shutdown()
 
     def __enter__(self) -> Connection:
         return self
@@ -159,3 +232,9 @@ class Connection:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _close_reason(data: bytes) -> tuple[int, str]:
+    if len(data) < 2:
+        return 1005, ""
+    return struct.unpack("!H", data[:2])[0], data[2:].decode("utf-8", "replace")
