@@ -1,0 +1,220 @@
+"""Streamed answers on a real server: a failed stream is visibly truncated, a gone client frees it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Blueprint
+from realtime_server import audio_for
+from werkzeug.serving import make_server
+
+from speech_realtime.errors import UpstreamError
+from speech_realtime.web import create_app
+from speech_realtime.web.errors import ErrorInfo
+from speech_realtime.web.streaming import audio_response, sse_response
+
+STREAM = "/api/speech-realtime/synthesize/stream"
+TEXT = "A sentence long enough to arrive in several chunks."
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    complete: bool  # the terminating chunk arrived
+
+
+def parse_chunked(raw: bytes) -> Reply:
+    """A raw HTTP/1.1 answer read to EOF: status, de-chunked body, and whether it ended properly."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"transfer-encoding: chunked" in head.lower()
+    body = bytearray()
+    while True:
+        size_line, sep, rest = rest.partition(b"\r\n")
+        if not sep:
+            return Reply(status, bytes(body), False)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return Reply(status, bytes(body), rest.startswith(b"\r\n"))
+        if len(rest) < size + 2:
+            return Reply(status, bytes(body + rest[:size]), False)
+        body += rest[:size]
+        rest = rest[size + 2 :]
+
+
+def request_bytes(address: str, path: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+def exchange(address: str, path: str, body: bytes) -> bytes:
+    """Send one request on a raw socket and read until the server closes (5 s limit per read)."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request_bytes(address, path, body))
+        received = bytearray()
+        while data := sock.recv(65536):
+            received += data
+    return bytes(received)
+
+
+def serve(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def served(app) -> Iterator[str]:
+    """The reference app over the scripted upstream, on a real werkzeug server."""
+    yield from serve(app)
+
+
+def test_a_complete_stream_ends_with_the_terminating_chunk(served, upstream) -> None:
+    reply = parse_chunked(exchange(served, STREAM, b'{"text": "%s"}' % TEXT.encode()))
+    assert reply.status == 200
+    assert reply.complete
+    assert reply.body == b"".join(audio_for(TEXT, 4, 2))
+
+
+def test_a_stream_failing_after_its_first_bytes_drops_the_connection(served, upstream, caplog) -> None:
+    upstream.reset(mode="close_before_done")
+    with caplog.at_level(logging.WARNING):
+        reply = parse_chunked(exchange(served, STREAM, b'{"text": "%s"}' % TEXT.encode()))
+    assert reply.status == 200
+    assert not reply.complete
+    assert 0 < len(reply.body) < len(b"".join(audio_for(TEXT, 4, 2)))
+    logged = [r for r in caplog.records if r.name.startswith("speech_realtime.web")]
+    assert [r.levelname for r in logged] == ["WARNING"]
+    assert "stream aborted" in logged[0].getMessage()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.parametrize(("mode", "exit_code"), [("ok", 0), ("close_before_done", 18)])
+def test_curl_sees_a_truncated_stream(served, upstream, mode, exit_code) -> None:
+    upstream.reset(mode=mode)
+    curl = subprocess.run(
+        [
+            *("curl", "-sS", "-o", "/dev/null", "--max-time", "10"),
+            *("-H", "Content-Type: application/json", "-d", f'{{"text": "{TEXT}"}}'),
+            f"http://{served}{STREAM}",
+        ],
+        capture_output=True,
+        timeout=20,
+    )
+    assert curl.returncode == exit_code, curl.stderr
+
+
+class EndlessService:
+    """A fake service whose stream never ends by itself and reports when it is closed."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.closed = threading.Event()
+
+    def synthesize_stream(self, text, options) -> Iterator[bytes]:
+        def chunks() -> Iterator[bytes]:
+            try:
+                while True:
+                    self.started.set()
+                    yield bytes(32768)
+                    self.closed.wait(0.002)  # pace the producer; returns at once when closed
+            finally:
+                self.closed.set()
+
+        return chunks()
+
+
+def test_a_client_that_goes_away_closes_the_services_stream(settings) -> None:
+    service = EndlessService()
+    for address in serve(create_app(settings, service=service)):
+        host, port = address.split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(request_bytes(address, STREAM, b'{"text": "Hello."}'))
+            assert sock.recv(65536)
+            assert service.started.wait(5)
+        assert service.closed.wait(5), "the stream was not closed after the client left"
+
+
+# -- the helpers on their own (test client) ---------------------------------------------------
+
+
+def failing(items: list, exc: Exception) -> Iterator:
+    yield from items
+    raise exc
+
+
+@pytest.fixture
+def helper_client(settings):
+    """An app with routes that stream from generators the tests choose."""
+    app = create_app(settings)
+    blueprint = Blueprint("streams", __name__)
+    app.config["SOURCE"] = None
+
+    @blueprint.post("/t/audio")
+    def audio():
+        return audio_response(app.config["SOURCE"], "audio/pcm", {"X-Extra": "1"})
+
+    @blueprint.post("/t/sse")
+    def events():
+        return sse_response(app.config["SOURCE"])
+
+    @blueprint.post("/t/sse-with-errors")
+    def events_with_errors():
+        def on_error(info: ErrorInfo) -> dict:
+            return {"type": "error", "error": {"code": info.code, "message": info.message}}
+
+        return sse_response(app.config["SOURCE"], on_error=on_error)
+
+    app.register_blueprint(blueprint)
+    return app, app.test_client()
+
+
+def test_sse_frames_each_event_as_a_data_line(helper_client) -> None:
+    app, client = helper_client
+    app.config["SOURCE"] = iter([{"type": "a", "n": 1}, {"type": "done"}])
+    response = client.post("/t/sse")
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.data == b'data: {"type":"a","n":1}\n\ndata: {"type":"done"}\n\n'
+
+
+def test_sse_failure_after_the_first_event_becomes_the_familys_error_event(helper_client) -> None:
+    app, client = helper_client
+    app.config["SOURCE"] = failing([{"type": "a"}], UpstreamError("upstream broke"))
+    response = client.post("/t/sse-with-errors")
+    assert response.status_code == 200
+    assert response.data.endswith(
+        b'data: {"type":"error","error":{"code":"upstream_error","message":"upstream broke"}}\n\n'
+    )
+
+
+def test_a_failure_before_the_first_item_is_an_ordinary_error_answer(helper_client) -> None:
+    app, client = helper_client
+    for path in ("/t/audio", "/t/sse"):
+        app.config["SOURCE"] = failing([], UpstreamError("refused"))
+        response = client.post(path)
+        assert response.status_code == 502
+        assert response.json == {"error": {"code": "upstream_error", "message": "refused"}}
+
+
+def test_an_empty_stream_is_an_empty_answer(helper_client) -> None:
+    app, client = helper_client
+    app.config["SOURCE"] = iter([])
+    response = client.post("/t/audio")
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["X-Extra"] == "1"
