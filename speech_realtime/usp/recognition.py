@@ -428,6 +428,10 @@ class Recognition:
         """True while a turn holds an upstream stream (the watchdog watches only then)."""
         return self.state in (State.LISTENING, State.DRAINING)
 
+    def refuse(self, reason: str) -> list[Effect]:
+        """A frame the protocol does not allow: close 1007 with ``reason``."""
+        return self._close(BAD_INPUT, reason)
+
     # -- transitions ------------------------------------------------------------------------
 
     def _end_turn(self) -> list[Effect]:

@@ -353,6 +353,10 @@ class Synthesis:
         body = {"Metadata": [{"Type": "Bookmark", "Data": {"Offset": ticks(offset), "Bookmark": name}}]}
         return [Send(text_frame("audio.metadata", turn.request_id, body))]
 
+    def refuse(self, reason: str) -> list[Effect]:
+        """A frame the protocol does not allow: close 1007 with ``reason``."""
+        return self._close(BAD_INPUT, reason)
+
     # -- transitions ------------------------------------------------------------------------
 
     def _end_turn(self, turn: _Turn) -> list[Effect]:

@@ -1,0 +1,291 @@
+"""The Azure Speech SDK's WebSocket protocol (USP) on the paths the SDKs use with ``host=``.
+
+A thin flask-sock layer: each socket gets a sans-I/O machine from :mod:`speech_realtime.usp`,
+and this module only moves frames and service events in and carries the machine's effects out
+(send a frame, open/feed/finish/release a recognition stream, run/cancel a synthesis job, close).
+Sessions are per turn: an idle socket holds no upstream session and no slot. While a turn runs,
+a watchdog ends it when neither the client nor the service made progress for
+``SPEECH_CLIENT_TIMEOUT`` seconds, so no SDK call waits forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask_sock import ConnectionClosed, Sock
+
+from ..audio import PCM16
+from ..audio.encoder import Encoder
+from ..errors import SpeechError, UpstreamError
+from ..options import AudioChunk, SynthesisOptions, WordTiming, clamp_speed
+from ..speech import SpeechService
+from ..ssml import Break, Document
+from ..usp import recognition as rec
+from ..usp import synthesis as syn
+from ..usp.frames import FrameError, parse
+from ..voices import resolve_voice
+
+log = logging.getLogger(__name__)
+
+azure_sdk = Blueprint("azure_sdk", __name__)
+_sock = Sock()
+
+RECOGNITION_PATHS = {
+    "/speech/recognition/interactive/cognitiveservices/v1": rec.Mode.INTERACTIVE,
+    "/speech/recognition/conversation/cognitiveservices/v1": rec.Mode.CONVERSATION,
+    "/speech/recognition/dictation/cognitiveservices/v1": rec.Mode.DICTATION,
+    "/speech/universal/v2": rec.Mode.CONVERSATION,
+    # endpoint= without a path: the mode comes in speech.context (phraseDetection.mode)
+    "/stt/speech/universal/v2": rec.Mode.CONVERSATION,
+}
+SYNTHESIS_PATHS = ("/cognitiveservices/websocket/v1", "/tts/cognitiveservices/websocket/v1")
+
+#: How long the loop waits for one source while a turn runs before looking at the other.
+TICK_SECONDS = 0.02
+#: How long an idle socket blocks in receive between checks (no turn, nothing to watch).
+IDLE_RECEIVE_SECONDS = 5.0
+
+
+def _service() -> SpeechService:
+    return current_app.extensions["speech"]
+
+
+class _Socket:
+    """The loop shared by both machines: receive, collect service events, watch, apply."""
+
+    def __init__(self, ws: Any, machine: rec.Recognition | syn.Synthesis, idle_limit: float) -> None:
+        self.ws = ws
+        self.machine = machine
+        self.idle_limit = idle_limit
+        self.progress = time.monotonic()
+        self.open = True
+
+    def run(self) -> None:
+        try:
+            while self.open:
+                busy = self.machine.busy
+                data = self.ws.receive(timeout=0 if busy else IDLE_RECEIVE_SECONDS)
+                effects: list[Any] = []
+                if data is not None:
+                    self.progress = time.monotonic()
+                    try:
+                        effects += self.machine.receive(parse(data))
+                    except FrameError as exc:
+                        effects += self.machine.refuse(str(exc))
+                if busy:
+                    events = self.service_effects(TICK_SECONDS if data is None else 0)
+                    if events:
+                        self.progress = time.monotonic()
+                    effects += events
+                if self.machine.busy and time.monotonic() - self.progress > self.idle_limit:
+                    log.info("azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
+                    self.progress = time.monotonic()
+                    effects += self.machine.idle()
+                self.apply(effects)
+        except ConnectionClosed:
+            log.debug("azure sdk: client closed the socket")
+        finally:
+            self.release()
+
+    def apply(self, effects: Iterable[Any]) -> None:
+        pending = deque(effects)
+        while pending and self.open:
+            effect = pending.popleft()
+            try:
+                if isinstance(effect, (rec.Send, syn.Send)):
+                    self.ws.send(effect.frame)
+                elif isinstance(effect, rec.Close):
+                    log.info("azure sdk: closing %d: %s", effect.code, effect.reason)
+                    self.open = False
+                    self.ws.close(reason=effect.code, message=effect.reason)
+                else:
+                    self.carry_out(effect)
+            except SpeechError as exc:
+                pending.extendleft(reversed(self.machine.fail(exc)))
+
+    # -- per machine ---------------------------------------------------------------------------
+
+    def service_effects(self, timeout: float) -> list[Any]:
+        raise NotImplementedError
+
+    def carry_out(self, effect: Any) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class _RecognitionSocket(_Socket):
+    def __init__(self, ws: Any, machine: rec.Recognition, service: SpeechService, idle_limit: float) -> None:
+        super().__init__(ws, machine, idle_limit)
+        self.service = service
+        self.stream: Any = None
+
+    def service_effects(self, timeout: float) -> list[Any]:
+        effects: list[Any] = []
+        while self.stream is not None:
+            try:
+                event = self.stream.poll(timeout)
+            except SpeechError as exc:
+                return effects + self.machine.fail(exc)
+            if event is None:
+                return effects
+            timeout = 0
+            effects += self.machine.event(event)
+        return effects
+
+    def carry_out(self, effect: Any) -> None:
+        if isinstance(effect, rec.Open):
+            self.release()
+            self.stream = self.service.recognition_stream(
+                effect.options, rate=effect.rate, channels=effect.channels
+            )
+        elif isinstance(effect, rec.Push) and self.stream is not None:
+            self.stream.push(effect.pcm)
+        elif isinstance(effect, rec.Finish) and self.stream is not None:
+            self.stream.finish()
+        elif isinstance(effect, rec.Release):
+            self.release()
+
+    def release(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.close()
+
+
+class _Job:
+    """One synthesis request on a thread: each SSML part read in turn, results into a queue."""
+
+    def __init__(self, service: SpeechService, document: Document) -> None:
+        self.results: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._service = service
+        self._document = document
+        self._cancelled = threading.Event()
+        self._current: Any = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="azure-sdk-synthesis", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for part in self._document.parts:
+                if not isinstance(part, Break):
+                    self._read(part)
+                if self._cancelled.is_set():
+                    return
+                self.results.put(("part", None))
+            self.results.put(("done", None))
+        except SpeechError as exc:
+            self.results.put(("error", exc))
+        except Exception:  # a bug must not leave the SDK waiting: report it and end the turn
+            log.exception("azure sdk: synthesis job failed")
+            self.results.put(("error", UpstreamError("the synthesis failed; see the service log")))
+
+    def _read(self, part: Any) -> None:
+        options = SynthesisOptions(
+            voice=part.voice,
+            speed=clamp_speed(part.speed),
+            instructions=f"Speak in a {part.style} style." if part.style else None,
+        )
+        stream = self._service.synthesize_events(part.text, options)
+        with self._lock:
+            self._current = stream
+            if self._cancelled.is_set():
+                stream.close()
+                return
+        try:
+            for item in stream:
+                if self._cancelled.is_set():
+                    return
+                if isinstance(item, AudioChunk):
+                    self.results.put(("audio", item.data))
+                elif isinstance(item, WordTiming):
+                    self.results.put(("word", item))
+        finally:
+            stream.close()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.close()
+
+
+class _SynthesisSocket(_Socket):
+    def __init__(self, ws: Any, machine: syn.Synthesis, service: SpeechService, idle_limit: float) -> None:
+        super().__init__(ws, machine, idle_limit)
+        self.service = service
+        self.job: _Job | None = None
+
+    def service_effects(self, timeout: float) -> list[Any]:
+        effects: list[Any] = []
+        handlers: dict[str, Callable[[Any], list[Any]]] = {
+            "audio": self.machine.audio,
+            "word": self.machine.word,
+            "part": lambda _: self.machine.part_done(),
+            "done": lambda _: self.machine.done(),
+            "error": self.machine.fail,
+        }
+        while self.job is not None:
+            try:
+                kind, value = self.job.results.get(timeout=timeout)
+            except queue.Empty:
+                return effects
+            timeout = 0
+            effects += handlers[kind](value)
+            if kind in ("done", "error"):
+                self.job = None
+        return effects
+
+    def carry_out(self, effect: Any) -> None:
+        if isinstance(effect, syn.Speak):
+            self.job = _Job(self.service, effect.document)
+        elif isinstance(effect, syn.Cancel):
+            self.release()
+
+    def release(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.cancel()
+
+
+def _query() -> dict[str, str]:
+    return {key: value for key, value in request.args.items()}
+
+
+def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
+    def route(ws: Any) -> None:
+        service = _service()
+        machine = rec.Recognition(mode, _query())
+        _RecognitionSocket(ws, machine, service, service.settings.client_timeout).run()
+
+    return route
+
+
+def _synthesis_route(ws: Any) -> None:
+    service = _service()
+    dialect = service.endpoint.dialect
+    machine = syn.Synthesis(
+        lambda output: Encoder(output, PCM16, streaming=True),
+        check_voice=lambda name: resolve_voice(name, dialect),
+        query=_query(),
+    )
+    _SynthesisSocket(ws, machine, service, service.settings.client_timeout).run()
+
+
+def _endpoint(path: str) -> str:
+    return "usp_" + path.strip("/").replace("/", "_")
+
+
+for _path, _mode in RECOGNITION_PATHS.items():
+    _sock.route(_path, bp=azure_sdk, endpoint=_endpoint(_path))(_recognition_route(_mode))
+for _path in SYNTHESIS_PATHS:
+    _sock.route(_path, bp=azure_sdk, endpoint=_endpoint(_path))(_synthesis_route)
