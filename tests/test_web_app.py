@@ -16,6 +16,10 @@ def test_unknown_path_and_method_are_json(client) -> None:
     wrong = client.get("/api/speech-realtime/synthesize")
     assert wrong.status_code == 405
     assert wrong.json["error"]["code"] == "method_not_allowed"
+    assert set(wrong.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    elsewhere = client.get("/no/such/path")
+    assert elsewhere.status_code == 404
+    assert elsewhere.json["error"]["code"] == "not_found"
 
 
 def test_body_over_the_limit_is_413(settings, upstream) -> None:
@@ -26,19 +30,32 @@ def test_body_over_the_limit_is_413(settings, upstream) -> None:
     assert upstream.connections == 0
 
 
-def test_an_unexpected_exception_is_a_json_500_without_details(settings, caplog) -> None:
-    class Exploding:
-        def recognize(self, *args, **kwargs):
-            raise RuntimeError(f"internal detail {API_KEY}")
+class Exploding:
+    """A service whose recognition (the method the route calls) fails unexpectedly."""
 
-    client = create_app(settings, service=Exploding()).test_client()
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def recognize_media(self, *args, **kwargs):
+        self.calls += 1
+        raise RuntimeError(f"internal detail {API_KEY}")
+
+
+def test_an_unexpected_exception_is_a_json_500_without_details(settings, caplog) -> None:
+    service = Exploding()
+    client = create_app(settings, service=service).test_client()
     with caplog.at_level(logging.ERROR):
         response = client.post("/api/speech-realtime/recognize", json={"audioData": "AAAA" * 2000})
+    assert service.calls == 1, "the route never reached the service"
     assert response.status_code == 500
     assert response.json == {
         "error": {"code": "internal_error", "message": "internal error; see the service log"}
     }
-    assert "Traceback" not in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and "internal detail" not in body
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1
+    assert logged[0].exc_info[0] is RuntimeError
 
 
 def test_the_key_never_reaches_logs(client, upstream, caplog) -> None:
