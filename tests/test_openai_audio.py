@@ -286,8 +286,11 @@ def test_bad_speech_requests_are_bad_request_errors(openai_client, upstream, opt
 
 
 def test_input_of_exactly_4096_characters_is_accepted(openai_client, upstream) -> None:
-    upstream.script.chunks = 1
-    openai_client.audio.speech.create(model="tts-1", voice="alloy", input="a " * 2048, response_format="pcm")
+    with openai_client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input="a " * 2048, response_format="pcm"
+    ) as response:
+        assert response.status_code == 200
+        assert next(response.iter_bytes())
 
 
 @pytest.mark.parametrize(
