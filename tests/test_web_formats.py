@@ -11,8 +11,7 @@ import pytest
 from media import encode_file, signal
 from realtime_server import audio_for
 
-from speech_realtime.audio import float_to_pcm16, pcm16_to_float, resample, ulaw_encode
-from speech_realtime.audio.formats import decode_input
+from speech_realtime.audio import float_to_pcm16, input_to_wire, pcm16_to_float, resample, ulaw_encode
 from speech_realtime.audio.wav import write_wav
 
 SPEECH = signal(1.5, 16000)
@@ -177,7 +176,7 @@ def test_output_formats(client, upstream, path, body, mime, rate) -> None:
     assert response.headers["X-Audio-Sample-Rate"] == str(rate)
     expected_seconds = len(scripted_pcm()) / 24000 if response.mimetype not in ("audio/basic",) else None
     label = {"audio/pcm": "pcm16", "audio/basic": "g711_ulaw", "audio/x-alaw-basic": "g711_alaw"}.get(mime)
-    decoded = decode_input(response.data, label, rate=rate if label else None)
+    decoded = input_to_wire(response.data, label, rate=rate if label else None)
     if expected_seconds is not None:
         assert abs(decoded.duration - expected_seconds) < 0.1
 
@@ -253,7 +252,7 @@ def test_compressed_streams_send_bytes_before_synthesis_ends(client, upstream, n
     total = time.monotonic() - started
     assert first and rest
     assert first_at < total - 0.5
-    decoded = decode_input(first + rest, None)
+    decoded = input_to_wire(first + rest, None)
     assert decoded.duration > 0.9 * len(scripted_pcm(TEXT * 4)) / 24000
 
 

@@ -1,10 +1,33 @@
 """Pure audio functions on bytes and arrays: no Flask, no I/O.
 
 ``pcm``: the Realtime wire formats, PCM16 <-> float, G.711, downmix, resampling.
-``wav``: WAV read and write. ``codec``: compressed audio through PyAV.
-``formats``: input detection and decoding, output formats and the streaming encoder.
+``wav``: WAV read and write. ``codec``: compressed audio through PyAV, locked down.
+``output``: output formats as typed records and their one validation. ``encoder``: wire audio
+to the client's format, as a stream. ``formats``: input detection and streaming decoding to
+wire audio, and the whole format API (everything below is importable from here or from
+``speech_realtime.audio``).
 """
 
+from .formats import (
+    AZURE_OUTPUT_FORMATS,
+    CONTENT_TYPES,
+    INPUT_NAMES,
+    MAX_WIRE_SECONDS,
+    OPENAI_RESPONSE_FORMATS,
+    OUTPUT_NAMES,
+    Codec,
+    Container,
+    Encoder,
+    OutputFormat,
+    WireAudio,
+    azure_output_format,
+    encode_all,
+    input_name,
+    input_to_wire,
+    openai_output_format,
+    output_format,
+    sniff,
+)
 from .pcm import (
     G711_ALAW,
     G711_ULAW,
@@ -26,21 +49,39 @@ from .pcm import (
 )
 
 __all__ = [
+    "AZURE_OUTPUT_FORMATS",
+    "CONTENT_TYPES",
     "G711_ALAW",
     "G711_ULAW",
+    "INPUT_NAMES",
+    "MAX_WIRE_SECONDS",
     "MIN_COMMIT_SECONDS",
+    "OPENAI_RESPONSE_FORMATS",
+    "OUTPUT_NAMES",
     "PCM16",
     "WIRE_FORMATS",
+    "Codec",
+    "Container",
+    "Encoder",
+    "OutputFormat",
     "StreamResampler",
+    "WireAudio",
     "WireFormat",
     "alaw_decode",
     "alaw_encode",
+    "azure_output_format",
     "decode_wire",
     "downmix",
+    "encode_all",
     "encode_wire",
     "float_to_pcm16",
+    "input_name",
+    "input_to_wire",
+    "openai_output_format",
+    "output_format",
     "pcm16_to_float",
     "resample",
+    "sniff",
     "ulaw_decode",
     "ulaw_encode",
 ]

@@ -1,20 +1,38 @@
-"""Audio as users send and want it: input detection and decoding, output formats and encoding.
+"""Audio as users send and want it: the format API the service and the front ends use.
 
 Input is identified by its content (RIFF, OggS, fLaC, ID3 or MPEG sync, EBML, ``ftyp``, ADTS),
-not by its label; a label is needed only for raw samples, which carry no signature. Output
-formats come from a format name and rate, or from Azure Speech's ``X-Microsoft-OutputFormat``.
+not by its label; a label is needed only for raw samples, which carry no signature.
+:func:`input_to_wire` decodes and resamples it as a stream, one bounded block at a time, into
+what the Realtime API takes (PCM16 24 kHz, or G.711/PCM16 that already is a wire format, passed
+through undecoded), and stops at :data:`MAX_WIRE_SECONDS` of wire audio. So a request holds its
+body, at most 600 s of wire audio (28.8 MB) and about one second of working buffers, whatever
+the file's rate, channels or compression.
+
+Outputs (:mod:`.output`) and the encoder (:mod:`.encoder`) are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from functools import cached_property
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadRequest, UnsupportedMedia
-from .codec import StreamEncoder, decode_compressed
+from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from .codec import decode_blocks
+from .encoder import Encoder, encode_all
+from .output import (
+    AZURE_OUTPUT_FORMATS,
+    OPENAI_RESPONSE_FORMATS,
+    OUTPUT_NAMES,
+    Codec,
+    Container,
+    OutputFormat,
+    azure_output_format,
+    openai_output_format,
+    output_format,
+)
 from .pcm import (
     G711_ALAW,
     G711_ULAW,
@@ -22,17 +40,38 @@ from .pcm import (
     StreamResampler,
     WireFormat,
     alaw_decode,
-    decode_wire,
     downmix,
-    encode_wire,
     float_to_pcm16,
     pcm16_to_float,
-    resample,
     ulaw_decode,
 )
-from .wav import MAX_CHANNELS, MAX_RATE, MIN_RATE, read_wav, wav_header
+from .wav import MAX_CHANNELS, MAX_RATE, MIN_RATE, parse_wav
 
-MIN_OUTPUT_RATE, MAX_OUTPUT_RATE = 8000, 48000
+__all__ = [
+    "AZURE_OUTPUT_FORMATS",
+    "CONTENT_TYPES",
+    "INPUT_NAMES",
+    "MAX_WIRE_SECONDS",
+    "OPENAI_RESPONSE_FORMATS",
+    "OUTPUT_NAMES",
+    "Codec",
+    "Container",
+    "Encoder",
+    "OutputFormat",
+    "WireAudio",
+    "azure_output_format",
+    "encode_all",
+    "input_name",
+    "input_to_wire",
+    "openai_output_format",
+    "output_format",
+    "sniff",
+]
+
+#: Longest audio the service takes from one request, in seconds of wire audio.
+MAX_WIRE_SECONDS = 600
+#: Input frames (per channel) converted at a time: bounds the working buffers of one request.
+BLOCK_FRAMES = 16384
 
 # -- input -------------------------------------------------------------------------------------
 
@@ -125,265 +164,145 @@ def input_name(name: str) -> str:
     key = INPUT_NAMES.get(name.strip().lower())
     if key is None:
         raise BadRequest(
-            f"unsupported format {name!r}; valid: {', '.join(INPUT_NAMES)}", code="invalid_format"
+            f"unsupported format {name[:60]!r}; valid: {', '.join(INPUT_NAMES)}",
+            code="invalid_format",
+            param="format",
         )
     return key
 
 
 @dataclass(frozen=True)
-class DecodedInput:
-    """What an input turned out to be.
+class WireAudio:
+    """Audio as the Realtime API takes it, and what the input was (``detected``)."""
 
-    ``wire`` is set when the input already is a Realtime wire format (PCM16 at 24 kHz, G.711 at
-    8 kHz, mono) and goes upstream untouched; its samples are then decoded only if asked for.
-    """
-
-    rate: int
+    data: bytes
+    format: WireFormat
+    duration: float
     detected: str
-    wire: tuple[bytes, WireFormat] | None = None
-    decoded: np.ndarray | None = field(default=None, repr=False)
-
-    @cached_property
-    def samples(self) -> np.ndarray:
-        """Mono float32 at :attr:`rate`."""
-        if self.decoded is not None:
-            return self.decoded
-        assert self.wire is not None
-        return decode_wire(*self.wire)
-
-    @property
-    def duration(self) -> float:
-        return self.wire[1].duration(self.wire[0]) if self.wire else len(self.samples) / self.rate
 
 
-def _raw(data: bytes, encoding: str, rate: int | None, channels: int) -> DecodedInput:
+def _check_length(seconds: float) -> None:
+    if seconds > MAX_WIRE_SECONDS:
+        raise PayloadTooLarge(f"audio longer than {MAX_WIRE_SECONDS} seconds", param="audio")
+
+
+def _to_pcm16_24k(blocks: Iterable[tuple[np.ndarray, int]]) -> bytes:
+    """Mono float blocks at any rate (the rate may change between blocks) as PCM16 24 kHz.
+
+    Each block is resampled in slices of :data:`BLOCK_FRAMES`, so no slice expands past a fixed
+    size, and the total is checked after every slice against :data:`MAX_WIRE_SECONDS`.
+    """
+    out = io.BytesIO()
+    written = 0
+    resampler: StreamResampler | None = None
+    current = 0
+
+    def emit(samples: np.ndarray) -> None:
+        nonlocal written
+        written += len(samples)
+        _check_length(written / PCM16.sample_rate)
+        out.write(float_to_pcm16(samples))
+
+    for samples, rate in blocks:
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise UnsupportedMedia(
+                f"a sample rate of {rate} Hz is not supported", code="undecodable_audio", param="audio"
+            )
+        if rate != current:
+            if resampler is not None:
+                emit(resampler.push(np.zeros(0, np.float32), last=True))
+            resampler, current = StreamResampler(rate, PCM16.sample_rate), rate
+        for start in range(0, len(samples), BLOCK_FRAMES):
+            emit(resampler.push(samples[start : start + BLOCK_FRAMES]))
+    if resampler is not None:
+        emit(resampler.push(np.zeros(0, np.float32), last=True))
+    return out.getvalue()
+
+
+def _wav_blocks(data: bytes) -> Iterator[tuple[np.ndarray, int]]:
+    layout = parse_wav(data)
+    for start in range(0, layout.frames, BLOCK_FRAMES):
+        yield downmix(layout.samples(start, min(start + BLOCK_FRAMES, layout.frames))), layout.rate
+
+
+def _raw_blocks(data: bytes, encoding: str, rate: int, channels: int) -> Iterator[tuple[np.ndarray, int]]:
+    width = 2 if encoding.startswith("pcm16") else 1
+    step = BLOCK_FRAMES * width * channels
+    decode = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(encoding)
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        if encoding == "pcm16be":
+            piece = np.frombuffer(piece, dtype=">i2").astype("<i2").tobytes()
+        elif decode is not None:
+            piece = decode(piece)
+        yield downmix(pcm16_to_float(piece).reshape(-1, channels)), rate
+
+
+def _raw(data: bytes, encoding: str, rate: int | None, channels: int) -> WireAudio:
     rate = rate or RAW_ENCODINGS[encoding]
     width = 2 if encoding.startswith("pcm16") else 1
     if len(data) % (width * channels):
         raise BadRequest(
             f"{encoding} audio must be whole {width * channels}-byte frames; got {len(data)} bytes",
             code="invalid_audio",
+            param="audio",
         )
     wire_format = {"g711_ulaw": G711_ULAW, "g711_alaw": G711_ALAW}.get(encoding, PCM16)
     if channels == 1 and encoding != "pcm16be" and rate == wire_format.sample_rate:
-        return DecodedInput(rate, encoding, wire=(data, wire_format))
-    if encoding == "pcm16be":
-        data = np.frombuffer(data, dtype=">i2").astype("<i2").tobytes()
-    pcm = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(encoding, lambda d: d)(data)
-    return DecodedInput(rate, encoding, decoded=downmix(pcm16_to_float(pcm).reshape(-1, channels)))
+        _check_length(wire_format.duration(data))
+        return WireAudio(data, wire_format, wire_format.duration(data), encoding)
+    _check_length(len(data) / (width * channels * rate))  # refused before any decoding
+    wire = _to_pcm16_24k(_raw_blocks(data, encoding, rate, channels))
+    return WireAudio(wire, PCM16, PCM16.duration(wire), encoding)
 
 
-def decode_input(
-    data: bytes, label: str | None, *, rate: int | None = None, channels: int = 1
-) -> DecodedInput:
-    """Decode audio bytes; the content's signature wins over ``label`` (a format name).
+def input_to_wire(
+    data: bytes, label: str | None = None, *, rate: int | None = None, channels: int = 1
+) -> WireAudio:
+    """Any input audio as wire audio; the content's signature wins over ``label`` (a format name).
 
-    :class:`BadRequest` for malformed audio or bad parameters, :class:`UnsupportedMedia` for bytes
-    that are not audio or cannot be decoded.
+    Wire formats (PCM16 24 kHz, G.711 8 kHz, mono) pass through undecoded; everything else is
+    decoded, downmixed and resampled as a stream into PCM16 24 kHz. :class:`BadRequest` for
+    malformed audio or bad parameters (``param`` ``rate``, ``channels``, ``audio``),
+    :class:`UnsupportedMedia` for bytes that are not decodable audio, :class:`PayloadTooLarge`
+    past :data:`MAX_WIRE_SECONDS`.
     """
-    if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE
+    ):
         raise BadRequest(
-            f"sampleRate {rate} is out of range ({MIN_RATE} to {MAX_RATE})", code="invalid_sample_rate"
+            f"sampleRate {rate} is out of range ({MIN_RATE} to {MAX_RATE})",
+            code="invalid_sample_rate",
+            param="rate",
         )
-    if not 1 <= channels <= MAX_CHANNELS:
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
         raise BadRequest(
-            f"channels {channels} is out of range (1 to {MAX_CHANNELS})", code="invalid_channels"
+            f"channels {channels} is out of range (1 to {MAX_CHANNELS})",
+            code="invalid_channels",
+            param="channels",
         )
     if not data:
-        raise BadRequest("the audio is empty", code="audio_too_short")
+        raise BadRequest("the audio is empty", code="audio_too_short", param="audio")
     detected = sniff(data, weak=label not in RAW_ENCODINGS)
     if detected == "wav":
-        wav = read_wav(data)
-        return DecodedInput(wav.rate, "wav", decoded=downmix(wav.samples))
-    if detected is not None:
-        samples, decoded_rate = decode_compressed(data)
-        return DecodedInput(decoded_rate, detected, decoded=samples)
-    if label in RAW_ENCODINGS:
+        blocks: Iterable[tuple[np.ndarray, int]] = _wav_blocks(data)
+    elif detected is not None:
+        blocks = decode_blocks(data, detected)
+    elif label in RAW_ENCODINGS:
         return _raw(data, label, rate, channels)
-    if label:
-        samples, decoded_rate = decode_compressed(data)
-        return DecodedInput(decoded_rate, label, decoded=samples)
-    raise UnsupportedMedia(
-        "the audio format is not recognisable from its content; name it (format, or the Content-Type)",
-        code="unsupported_media_type",
-    )
-
-
-def to_wire(audio: DecodedInput) -> tuple[bytes, WireFormat]:
-    """Audio as the Realtime API takes it: the input itself if it already is, else PCM16 24 kHz."""
-    if audio.wire is not None:
-        return audio.wire
-    return float_to_pcm16(resample(audio.samples, audio.rate, PCM16.sample_rate)), PCM16
-
-
-# -- output ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutputFormat:
-    """An output encoding at a rate, with what to label it and what to ask of the upstream."""
-
-    codec: str
-    rate: int
-    mime: str
-    bit_rate: int | None = None
-
-    @property
-    def upstream(self) -> WireFormat:
-        """G.711 straight from the upstream when the client wants 8 kHz G.711, else PCM16 24 kHz."""
-        if self.rate == 8000 and self.codec in ("mulaw", "alaw"):
-            return G711_ULAW if self.codec == "mulaw" else G711_ALAW
-        return PCM16
-
-
-#: codec -> (default rate, MIME type, container, FFmpeg encoder, default bit rate)
-OUTPUT_CODECS: dict[str, tuple[int, str, str | None, str | None, int | None]] = {
-    "pcm": (24000, "audio/pcm", None, None, None),
-    "wav": (24000, "audio/wav", None, None, None),
-    "mulaw": (8000, "audio/basic", None, None, None),
-    "alaw": (8000, "audio/x-alaw-basic", None, None, None),
-    "mp3": (24000, "audio/mpeg", "mp3", "libmp3lame", 48000),
-    "opus": (48000, "audio/ogg", "ogg", "libopus", 32000),
-    "flac": (24000, "audio/flac", "flac", "flac", None),
-    "aac": (24000, "audio/aac", "adts", "aac", 64000),
-}
-OUTPUT_NAMES = {
-    **{name: name for name in OUTPUT_CODECS},
-    "pcm16": "pcm",
-    "raw": "pcm",
-    "riff": "wav",
-    "g711_ulaw": "mulaw",
-    "ulaw": "mulaw",
-    "pcmu": "mulaw",
-    "g711_alaw": "alaw",
-    "pcma": "alaw",
-    "ogg": "opus",
-}
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-
-
-def output_format(name: str | None, rate: int | None = None) -> OutputFormat:
-    """The output for a format name and rate; :class:`BadRequest` naming what is allowed."""
-    codec = OUTPUT_NAMES.get((name or "pcm").strip().lower())
-    if codec is None:
-        valid = ", ".join(OUTPUT_CODECS)
-        raise BadRequest(f"unsupported output format {name!r}; valid: {valid}", code="invalid_format")
-    default_rate, mime, _, _, bit_rate = OUTPUT_CODECS[codec]
-    rate = default_rate if rate is None else rate
-    if not MIN_OUTPUT_RATE <= rate <= MAX_OUTPUT_RATE:
-        raise BadRequest(f"sampleRate must be 8000 to 48000, not {rate}", code="invalid_sample_rate")
-    allowed = {"opus": OPUS_RATES, "mp3": MP3_RATES, "aac": AAC_RATES}.get(codec)
-    if allowed and rate not in allowed:
-        raise BadRequest(
-            f"{codec} supports sampleRate {', '.join(map(str, allowed))}, not {rate}",
-            code="invalid_sample_rate",
+    elif label:
+        raise UnsupportedMedia(
+            f"the audio is not {label}: its content has no signature of a supported format",
+            code="unsupported_media_type",
+            param="audio",
         )
-    return OutputFormat(codec, rate, mime, bit_rate)
-
-
-_AZURE_RAW = re.compile(r"^(raw|riff)-(\d+)(khz|hz)-(8|16)bit-mono-(pcm|mulaw|alaw)$")
-_AZURE_MP3 = re.compile(r"^audio-(\d+)khz-(\d+)kbitrate-mono-mp3$")
-_AZURE_OPUS = re.compile(r"^ogg-(\d+)khz-16bit-mono-opus$")
-
-
-def _khz(value: str, unit: str) -> int:
-    rate = int(value) * (1000 if unit == "khz" else 1)
-    return 44100 if rate == 44000 else 22050 if rate == 22000 else rate
-
-
-def azure_output_format(header: str) -> OutputFormat:
-    """The output an Azure Speech ``X-Microsoft-OutputFormat`` value names."""
-    value = header.strip().lower()
-    if match := _AZURE_RAW.match(value):
-        kind, number, unit, bits, codec = match.groups()
-        if (codec == "pcm") != (bits == "16"):
-            raise BadRequest(f"unsupported X-Microsoft-OutputFormat {header!r}", code="invalid_format")
-        rate = _khz(number, unit)
-        if kind == "riff":
-            return OutputFormat("wav" if codec == "pcm" else f"wav-{codec}", rate, "audio/wav")
-        return output_format(codec, rate)
-    if match := _AZURE_MP3.match(value):
-        return OutputFormat("mp3", _khz(match.group(1), "khz"), "audio/mpeg", int(match.group(2)) * 1000)
-    if match := _AZURE_OPUS.match(value):
-        return output_format("opus", _khz(match.group(1), "khz"))
-    raise BadRequest(
-        f"unsupported X-Microsoft-OutputFormat {header!r}; supported: raw-*/riff-* (pcm, mulaw, alaw), "
-        "audio-*-mono-mp3, ogg-*-16bit-mono-opus",
-        code="invalid_format",
-    )
-
-
-class Encoder:
-    """Upstream wire audio in, the client's format out, chunk by chunk.
-
-    ``streaming`` selects the WAV form with unknown sizes (0xFFFFFFFF), which players accept for
-    a body of unknown length; otherwise :meth:`finish` returns a WAV with exact sizes.
-    """
-
-    def __init__(self, output: OutputFormat, source: WireFormat, *, streaming: bool) -> None:
-        self.output = output
-        self._source = source
-        self._streaming = streaming
-        self._resampler = StreamResampler(source.sample_rate, output.rate)
-        self._compressed: StreamEncoder | None = None
-        self._header_sent = False
-        self._body: list[bytes] = []
-        codec = output.codec
-        if codec in ("mp3", "opus", "flac", "aac"):
-            _, _, container, encoder, _ = OUTPUT_CODECS[codec]
-            self._compressed = StreamEncoder(
-                container or codec, encoder or codec, output.rate, output.bit_rate
-            )
-        self._passthrough = source is not PCM16 and output.upstream is source
-
-    def push(self, wire: bytes, *, last: bool = False) -> bytes:
-        if self._passthrough:
-            return wire
-        samples = self._resampler.push(decode_wire(wire, self._source), last=last)
-        if self._compressed is not None:
-            return self._compressed.push(samples)
-        data = self._raw(samples)
-        if self.output.codec.startswith("wav"):
-            if not self._streaming:
-                self._body.append(data)
-                return b""
-            if not self._header_sent:
-                self._header_sent = True
-                data = self._wav_header(None) + data
-        return data
-
-    def finish(self) -> bytes:
-        """The end of the output (for a whole WAV file: all of it)."""
-        tail = self.push(b"", last=True)
-        if self._compressed is not None:
-            return tail + self._compressed.finish()
-        if self.output.codec.startswith("wav") and not self._streaming:
-            body = b"".join(self._body)
-            return self._wav_header(len(body)) + body
-        if self.output.codec.startswith("wav") and not self._header_sent:
-            self._header_sent = True
-            return self._wav_header(None) + tail
-        return tail
-
-    def _raw(self, samples: np.ndarray) -> bytes:
-        codec = self.output.codec.removeprefix("wav-")
-        if codec == "mulaw":
-            return encode_wire(samples, G711_ULAW)
-        if codec == "alaw":
-            return encode_wire(samples, G711_ALAW)
-        return float_to_pcm16(samples)
-
-    def _wav_header(self, size: int | None) -> bytes:
-        codec = self.output.codec
-        if codec == "wav":
-            return wav_header(self.output.rate, 1, 16, size)
-        tag = 7 if codec == "wav-mulaw" else 6
-        return wav_header(self.output.rate, 1, 8, size, tag=tag)
-
-
-def encode_all(output: OutputFormat, source: WireFormat, wire: bytes) -> bytes:
-    """The whole of ``wire`` audio in the output format."""
-    encoder = Encoder(output, source, streaming=False)
-    return encoder.push(wire) + encoder.finish()
+    else:
+        raise UnsupportedMedia(
+            "the audio format is not recognisable from its content; name it (format, or the Content-Type)",
+            code="unsupported_media_type",
+            param="audio",
+        )
+    wire = _to_pcm16_24k(blocks)
+    if not wire:
+        raise UnsupportedMedia("the file holds no decodable audio", code="undecodable_audio", param="audio")
+    return WireAudio(wire, PCM16, PCM16.duration(wire), detected)

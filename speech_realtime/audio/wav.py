@@ -43,7 +43,7 @@ class WavAudio:
 
 
 def _bad(message: str) -> BadRequest:
-    return BadRequest(f"invalid WAV file: {message}", code="invalid_audio")
+    return BadRequest(f"invalid WAV file: {message}", code="invalid_audio", param="audio")
 
 
 def _chunks(data: bytes) -> dict[bytes, memoryview]:
@@ -114,8 +114,32 @@ def _samples(raw: memoryview, tag: int, bits: int) -> np.ndarray:
     return values.astype(np.float32) / 8388608.0
 
 
-def read_wav(data: bytes) -> WavAudio:
-    """Decode a WAV file; :class:`BadRequest` for anything malformed."""
+@dataclass(frozen=True)
+class WavLayout:
+    """A checked WAV header and a view of its whole frames, for decoding piece by piece."""
+
+    tag: int
+    channels: int
+    rate: int
+    bits: int
+    data: memoryview
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.channels * self.bits // 8
+
+    @property
+    def frames(self) -> int:
+        return len(self.data) // self.frame_bytes
+
+    def samples(self, start: int, stop: int) -> np.ndarray:
+        """float32 samples of frames ``start`` to ``stop``, shape ``(frames, channels)``."""
+        raw = self.data[start * self.frame_bytes : stop * self.frame_bytes]
+        return _samples(raw, self.tag, self.bits).reshape(-1, self.channels)
+
+
+def parse_wav(data: bytes) -> WavLayout:
+    """The layout of a WAV file, nothing decoded; :class:`BadRequest` for anything malformed."""
     chunks = _chunks(data)
     if b"fmt " not in chunks:
         raise _bad("no fmt chunk")
@@ -124,9 +148,13 @@ def read_wav(data: bytes) -> WavAudio:
     tag, channels, rate, bits = _format(chunks[b"fmt "])
     raw = chunks[b"data"]
     frame = channels * bits // 8
-    raw = raw[: len(raw) - len(raw) % frame]
-    samples = _samples(raw, tag, bits).reshape(-1, channels)
-    return WavAudio(samples, rate)
+    return WavLayout(tag, channels, rate, bits, raw[: len(raw) - len(raw) % frame])
+
+
+def read_wav(data: bytes) -> WavAudio:
+    """Decode a whole WAV file; :class:`BadRequest` for anything malformed."""
+    layout = parse_wav(data)
+    return WavAudio(layout.samples(0, layout.frames), layout.rate)
 
 
 def wav_header(

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..audio.formats import INPUT_NAMES, OUTPUT_CODECS, OutputFormat, azure_output_format, output_format
+from ..audio.formats import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
 from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech, SpeechService
 from ..voices import ALIASES, AZURE_NAMES
@@ -97,7 +97,7 @@ def info() -> Response:
                 **{name: ALIASES[name.lower()] for name in AZURE_NAMES},
                 **{name: ALIASES[name] for name in ("nova", "onyx", "fable")},
             },
-            "formats": {"input": sorted(set(INPUT_NAMES.values())), "output": sorted(OUTPUT_CODECS)},
+            "formats": {"input": sorted(set(INPUT_NAMES.values())), "output": sorted(OUTPUT_NAMES)},
             "stats": service.counters.snapshot(),
         }
     )
