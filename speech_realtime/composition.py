@@ -1,0 +1,81 @@
+"""Voicing an SSML document: its parts read in order into one audio stream.
+
+Each :class:`~.ssml.Text` is one reading through the service's public API (one upstream session
+at a time, PCM16 24 kHz), each :class:`~.ssml.Break` is silence, and everything goes through one
+:class:`~.audio.Encoder`, so the client gets one continuous stream in its format (one WAV header,
+one Ogg stream). Bookmarks have no place in a plain audio stream and are skipped (the SDK
+protocol times them itself). Every part is checked before the first reading starts: a bad voice, speed or
+length in the last part is a 400 before any audio, not a truncated stream.
+
+Speeds come on Azure's scale (0.5 .. 2.0) and are moved into the Realtime API's range
+(:func:`~.options.clamp_speed`); an ``express-as`` style becomes style instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .audio import PCM16, Encoder, OutputFormat
+from .options import SynthesisOptions, clamp_speed
+from .speech import SpeechService
+from .ssml import Break, Document
+from .voices import resolve_voice
+
+
+@dataclass(frozen=True)
+class _Reading:
+    text: str
+    options: SynthesisOptions
+
+
+def _close(items: object) -> None:
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
+
+
+class Composition:
+    """The plan for voicing ``document`` in ``output``; checked when built, run when iterated."""
+
+    def __init__(self, service: SpeechService, document: Document, output: OutputFormat) -> None:
+        self.service = service
+        self.output = output
+        service.check_text(document.text)
+        dialect = service.endpoint.dialect
+        steps: list[_Reading | Break] = []
+        for part in document.parts:
+            if isinstance(part, Break):
+                steps.append(part)
+                continue
+            resolve_voice(part.voice, dialect)
+            options = SynthesisOptions(
+                voice=part.voice,
+                speed=clamp_speed(part.speed),
+                instructions=f"Speak in a {part.style} style." if part.style else None,
+            )
+            steps.append(_Reading(part.text, options))
+        self.steps = tuple(steps)
+
+    def audio(self) -> Iterator[bytes]:
+        """The encoded audio, chunk by chunk as the readings arrive (lazy: nothing runs until
+        iterated; closing the iterator closes the reading in progress and the encoder)."""
+        encoder = Encoder(self.output, PCM16, streaming=True)
+        try:
+            for step in self.steps:
+                if isinstance(step, Break):
+                    silence = bytes(PCM16.sample_width * round(step.seconds * PCM16.sample_rate))
+                    if data := encoder.push(silence):
+                        yield data
+                    continue
+                stream = self.service.synthesize_stream(step.text, step.options)
+                try:
+                    for wire in stream:
+                        if data := encoder.push(wire):
+                            yield data
+                finally:
+                    _close(stream)
+            if tail := encoder.finish():
+                yield tail
+        finally:
+            encoder.close()

@@ -1,0 +1,163 @@
+"""The Azure Speech REST API, so Azure REST clients work by changing only the host.
+
+- ``POST /cognitiveservices/v1``: SSML in (``application/ssml+xml``), audio out in the
+  ``X-Microsoft-OutputFormat`` (``riff-16khz-16bit-mono-pcm``, the Speech SDK's default, when
+  the header is absent), streamed as it is produced (chunked);
+- ``GET /cognitiveservices/voices/list``: the voice catalogue in Azure's shape;
+- ``POST /speech/recognition/{conversation,interactive,dictation}/cognitiveservices/v1``: short
+  audio (WAV PCM, Ogg Opus, or raw PCM described by ``codecs=audio/pcm; samplerate=N``),
+  ``language``, ``format=simple|detailed``, ``profanity=masked|removed|raw``; no speech in the
+  audio is ``RecognitionStatus: InitialSilenceTimeout`` with status 200, as Azure answers;
+- ``POST /sts/v1.0/issueToken``: a signed token valid for ten minutes (text/plain).
+
+Errors are Azure's: the status and a short plain-text body. Requests are accepted with or
+without ``Ocp-Apim-Subscription-Key`` / ``Authorization: Bearer`` until inbound keys exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..audio import CONTENT_TYPES, azure_output_format
+from ..composition import Composition
+from ..errors import BadRequest, UnsupportedMedia
+from ..options import RecognitionOptions, Transcript
+from ..speech import SpeechService
+from ..ssml import MAX_SSML_BYTES, parse_ssml
+from ..tokens import issue_token, token_secret
+from ..usp.recognition import nbest, ticks
+from ..voices import azure_voice_list
+from .errors import ErrorInfo, register_family
+from .inputs import read_body
+from .streaming import audio_response
+
+azure_speech = Blueprint("azure_speech", __name__)
+
+DEFAULT_OUTPUT_FORMAT = "riff-16khz-16bit-mono-pcm"
+SSML_TYPES = ("application/ssml+xml", "application/xml", "text/xml")
+RECOGNITION_MODES = ("conversation", "interactive", "dictation")
+RESULT_FORMATS = ("simple", "detailed")
+PROFANITY_OPTIONS = ("masked", "removed", "raw")
+#: ``codecs=audio/pcm`` (werkzeug's parameter parser stops a value at the slash).
+_CODECS = re.compile(r"codecs\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
+#: The paths of this family (404/405 under them answer in Azure's way too).
+PREFIXES = ("/cognitiveservices", "/speech/recognition", "/sts")
+
+
+def _service() -> SpeechService:
+    return current_app.extensions["speech"]
+
+
+def render_azure(error: ErrorInfo) -> Response:
+    """Azure's REST errors: the status and a short plain-text body (no JSON envelope)."""
+    response = Response(error.message, status=error.status, mimetype="text/plain")
+    response.headers.update(dict(error.headers))
+    return response
+
+
+register_family(azure_speech, PREFIXES, render_azure)
+
+
+# -- text to speech --------------------------------------------------------------------------------
+
+
+@azure_speech.post("/cognitiveservices/v1")
+def synthesize() -> Response:
+    """SSML to audio, streamed in the requested ``X-Microsoft-OutputFormat``."""
+    if request.mimetype not in SSML_TYPES:
+        raise UnsupportedMedia(
+            f"Content-Type must be application/ssml+xml, not {request.mimetype or 'none'!r}", param="body"
+        )
+    output = azure_output_format(request.headers.get("X-Microsoft-OutputFormat") or DEFAULT_OUTPUT_FORMAT)
+    document = parse_ssml(read_body(MAX_SSML_BYTES))
+    composition = Composition(_service(), document, output)
+    return audio_response(composition.audio(), output.mime)
+
+
+@azure_speech.get("/cognitiveservices/voices/list")
+def voices() -> Response:
+    return jsonify(azure_voice_list())
+
+
+# -- speech to text (short audio) ------------------------------------------------------------------
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str, param: str | None = None) -> str:
+    value = request.args.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise BadRequest(
+            f"{name} {value[:40]!r} is not one of {', '.join(allowed)}", code="invalid_field", param=param
+        )
+    return value
+
+
+def _audio_label(data: bytes) -> tuple[str | None, int | None]:
+    """The input format and rate the Content-Type names; raw PCM only if the body has no header.
+
+    Azure documents ``audio/wav; codecs=audio/pcm; samplerate=16000`` (WAV) and
+    ``audio/ogg; codecs=opus``; a body without a RIFF header under the first is raw samples.
+    """
+    codecs = _CODECS.search(request.headers.get("Content-Type", ""))
+    if codecs and codecs.group(1).lower() == "audio/pcm" and not data.startswith(b"RIFF"):
+        rate = request.mimetype_params.get("samplerate", "16000")
+        if not rate.isdigit():
+            raise BadRequest(f"samplerate {rate[:20]!r} is not a number", code="invalid_field", param="rate")
+        return "pcm16", int(rate)
+    return CONTENT_TYPES.get(request.mimetype) or None, None
+
+
+def recognition_result(transcript: Transcript, *, detailed: bool) -> dict[str, Any]:
+    """Azure's short-audio result for ``transcript``: Success, or InitialSilenceTimeout for no words.
+
+    Offset and Duration (100-ns ticks) span the transcript's segments (the whole audio when the
+    backend gives none); NBest has the shape the Speech SDK protocol uses too.
+    """
+    text = transcript.text.strip()
+    if not text:
+        return {
+            "RecognitionStatus": "InitialSilenceTimeout",
+            "Offset": ticks(transcript.duration),
+            "Duration": 0,
+        }
+    segments = transcript.segments
+    start = segments[0].start if segments else 0.0
+    end = segments[-1].end if segments else transcript.duration
+    result: dict[str, Any] = {
+        "RecognitionStatus": "Success",
+        "DisplayText": text,
+        "Offset": ticks(start),
+        "Duration": ticks(end - start),
+    }
+    if detailed:
+        result["NBest"] = [nbest(text, start, end - start, None)]
+    return result
+
+
+def recognize() -> Response:
+    """Short audio to text; the three modes answer alike (one utterance, final result only)."""
+    detailed = _choice("format", RESULT_FORMATS, "simple") == "detailed"
+    _choice("profanity", PROFANITY_OPTIONS, "masked")
+    options = RecognitionOptions(language=request.args.get("language") or None)
+    data = read_body()
+    label, rate = _audio_label(data)
+    transcript = _service().recognize_media(data, label, rate=rate, options=options)
+    return jsonify(recognition_result(transcript, detailed=detailed))
+
+
+for _mode in RECOGNITION_MODES:
+    azure_speech.add_url_rule(
+        f"/speech/recognition/{_mode}/cognitiveservices/v1", f"recognize_{_mode}", recognize, methods=["POST"]
+    )
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+
+
+@azure_speech.post("/sts/v1.0/issueToken")
+def issue() -> Response:
+    """A token valid for ten minutes, as Azure's token service answers (plain text)."""
+    secret = current_app.extensions.setdefault("azure_token_secret", token_secret())
+    return Response(issue_token(secret), mimetype="text/plain")
