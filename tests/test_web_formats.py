@@ -262,3 +262,60 @@ def test_multipart_raw_format_named_by_the_file_extension(client, upstream, dial
     response = client.post("/api/speech-realtime/recognize", data=data, content_type="multipart/form-data")
     assert response.status_code == 200, response.json
     assert appended(upstream) == mulaw
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "riff-99999999999999999999khz-16bit-mono-pcm",  # segfaulted the worker
+        "riff-999999khz-16bit-mono-pcm",  # allocated 11.7 GB
+        "riff-48000khz-16bit-mono-pcm",  # 69 MB for one sentence
+        "riff-0khz-16bit-mono-pcm",
+        "riff-0khz",
+        "audio-24khz-33kbitrate-mono-mp3",
+        "audio-16khz-320kbitrate-mono-mp3",
+    ],
+)
+@pytest.mark.parametrize("path", ["/synthesize", "/synthesize/stream"])
+def test_bad_x_microsoft_output_formats_are_400_before_any_upstream_session(
+    client, upstream, path, header
+) -> None:
+    response = client.post(
+        "/api/speech-realtime" + path, json={"text": TEXT}, headers={"X-Microsoft-OutputFormat": header}
+    )
+    assert response.status_code == 400, response.data[:200]
+    assert response.json["error"]["code"] == "invalid_format"
+    assert header in response.json["error"]["message"]
+    assert upstream.connections == 0
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"json": {"audioData": base64.b64encode(PCM16_16K).decode(), "sampleRate": 16000, "channels": 0}},
+        {"data": PCM16_16K, "content_type": "audio/pcm;rate=16000;channels=0"},
+        {
+            "data": {"file": (io.BytesIO(PCM16_16K), "a.raw"), "format": "pcm16", "channels": "0"},
+            "content_type": "multipart/form-data",
+        },
+    ],
+)
+def test_zero_channels_is_400_not_mono(client, upstream, request_args) -> None:
+    response = client.post("/api/speech-realtime/recognize", **request_args)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "invalid_channels"
+    assert upstream.connections == 0
+
+
+@pytest.mark.parametrize("content_type", ["audio/mpeg", "audio/ogg", "application/octet-stream", "audio/mp4"])
+def test_an_uploaded_playlist_naming_a_file_on_disk_is_415_and_reads_nothing(
+    client, upstream, tmp_path, monkeypatch, content_type
+) -> None:
+    (tmp_path / "memo.flac").write_bytes(encode_file("flac", "flac", SPEECH, 16000))
+    monkeypatch.chdir(tmp_path)
+    for body in (b"ffconcat version 1.0\nfile 'memo.flac'\n", f"file '{tmp_path}/memo.flac'\n".encode()):
+        response = client.post("/api/speech-realtime/recognize", data=body, content_type=content_type)
+        assert response.status_code == 415, response.json
+        assert "memo" not in response.json["error"]["message"]
+        assert "Error" not in response.json["error"]["message"]
+    assert upstream.connections == 0
