@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask import Blueprint
 from realtime_server import audio_for
 from werkzeug.serving import make_server
 
+from speech_realtime.config import Settings
 from speech_realtime.errors import UpstreamError
 from speech_realtime.web import create_app
 from speech_realtime.web.errors import ErrorInfo
@@ -218,3 +223,47 @@ def test_an_empty_stream_is_an_empty_answer(helper_client) -> None:
     assert response.status_code == 200
     assert response.data == b""
     assert response.headers["X-Extra"] == "1"
+
+
+# -- under gunicorn, the production server -----------------------------------------------------
+
+
+class FailingService:
+    """Two chunks, then an upstream failure."""
+
+    def synthesize_stream(self, text, options) -> Iterator[bytes]:
+        yield b"x" * 1000
+        yield b"y" * 1000
+        raise UpstreamError("upstream closed mid-stream")
+
+
+def failing_app():
+    """The app gunicorn loads in the test below (``test_web_streaming:failing_app()``)."""
+    return create_app(Settings.from_mapping({}), service=FailingService())
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("worker", ["sync", "gthread"])
+def test_under_gunicorn_a_failed_stream_drops_the_connection(worker) -> None:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "-k", worker, "-b", "127.0.0.1:0", "--chdir", str(Path(__file__).parent)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with subprocess.Popen(
+        [*command, "test_web_streaming:failing_app()"], stderr=subprocess.PIPE, text=True, env=env
+    ) as server:
+        try:
+            address = None
+            for line in iter(server.stderr.readline, ""):  # gunicorn logs its address first
+                if match := re.search(r"Listening at: http://([\d.]+:\d+)", line):
+                    address = match.group(1)
+                    break
+            assert address, "gunicorn did not start"
+            reply = parse_chunked(exchange(address, STREAM, b'{"text": "Hello."}'))
+            assert reply.status == 200
+            assert reply.body == b"x" * 1000 + b"y" * 1000
+            assert not reply.complete
+        finally:
+            server.terminate()
+            log = server.communicate(timeout=10)[1]
+    assert log.count("stream aborted after its first bytes") == 1
+    assert "Traceback" not in log
