@@ -130,7 +130,9 @@ class EngineServer:
 
     def start(self) -> EngineServer:
         """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="engine", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="engine", daemon=True
+        )
         self._thread.start()
         return self
 

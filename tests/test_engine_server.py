@@ -1,0 +1,121 @@
+"""The engine's WebSocket server on loopback, on fake models: paths, dialects, and clients that misbehave."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import websocket
+from engine_client import EngineConnection
+from engine_fixtures import FakeModels, user_text
+
+from speech_realtime.engine.server import EngineServer
+
+PATHS = [
+    ("/v1/realtime?model=local-echo", "ga"),
+    ("/openai/v1/realtime?model=gpt-realtime", "ga"),
+    ("/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-realtime-preview", "preview"),
+]
+
+
+@pytest.fixture
+def fake_models() -> FakeModels:
+    return FakeModels()
+
+
+@pytest.fixture
+def fake_engine(fake_models: FakeModels) -> Iterator[EngineServer]:
+    server = EngineServer(models=fake_models).start()
+    yield server
+    server.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def session_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("engine-sess_")]
+
+
+@pytest.mark.parametrize(("path", "dialect"), PATHS)
+def test_session_created_on_every_path_shape(fake_engine, path: str, dialect: str) -> None:
+    with EngineConnection(fake_engine.url, path, dialect=dialect) as conn:
+        session = conn.created["session"]
+        assert session["id"].startswith("sess_")
+        assert session["turn_detection" if dialect == "preview" else "audio"]
+
+
+def test_openai_beta_header_selects_the_preview_dialect(fake_engine) -> None:
+    ws = websocket.create_connection(
+        fake_engine.url.replace("http", "ws") + PATHS[0][0], header={"OpenAI-Beta": "realtime=v1"}, timeout=5
+    )
+    try:
+        ws.send('{"type": "session.update", "session": {"modalities": ["text"]}}')
+        assert json.loads(ws.recv())["type"] == "session.created"
+        assert json.loads(ws.recv())["type"] == "session.updated"
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [b"\x00\xff binary", "[]", '{"type": "session.update", "session": {"audio": {"input": 5}}}'],
+    ids=["binary", "array", "wrong-type"],
+)
+def test_a_bad_message_gets_an_error_and_the_socket_stays_open(fake_engine, message) -> None:
+    with EngineConnection(fake_engine.url) as conn:
+        if isinstance(message, bytes):
+            conn.ws.send_binary(message)
+        else:
+            conn.send_raw(message)
+        assert conn.expect("error")["error"]["type"] == "invalid_request_error"
+        conn.send("input_audio_buffer.clear")
+        conn.expect("input_audio_buffer.cleared")
+
+
+def test_a_response_streams_and_the_next_event_is_handled_while_it_runs(fake_engine, fake_models) -> None:
+    fake_models.gate = threading.Event()
+    with EngineConnection(fake_engine.url) as conn:
+        conn.send("conversation.item.create", item=user_text("One. Two. Three."))
+        conn.send("response.create")
+        conn.until("response.output_audio.delta")
+        conn.send("response.cancel")
+        fake_models.gate.set()
+        done = conn.until("response.done")[-1]["response"]
+    assert done["status"] == "cancelled"
+
+
+def test_a_client_that_goes_away_mid_response_cancels_it_quietly(
+    fake_engine, fake_models, caplog, monkeypatch
+) -> None:
+    crashes: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    fake_models.gate = threading.Event()
+    conn = EngineConnection(fake_engine.url)
+    conn.send("conversation.item.create", item=user_text("One. Two. Three. Four."))
+    conn.send("response.create")
+    conn.until("response.output_audio.delta")
+    assert session_threads()
+    conn.close()
+    fake_models.gate.set()  # the model finishes its sentence; the session finds the client gone
+    assert wait_until(lambda: fake_engine.open_sessions == 0 and not session_threads())
+    assert fake_models.synthesis_closed == 1
+    assert not crashes
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_health(fake_engine) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(fake_engine.url + "/health", timeout=5) as answer:
+        assert json.load(answer)["status"] == "ok"
