@@ -6,7 +6,10 @@ The requests follow "Text to speech REST API" and "Speech to text REST API for s
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
+import json
 import struct
 import time
 import wave
@@ -278,8 +281,6 @@ def test_the_issued_token_is_accepted_as_bearer(client, upstream) -> None:
 
 def test_api_speech_routes_answer_like_api_speech_realtime(client, upstream) -> None:
     pcm = bytes(48000)
-    import base64
-
     body = {"audioData": base64.b64encode(pcm).decode()}
     old = client.post("/api/speech/recognize", json=body)
     new = client.post("/api/speech-realtime/recognize", json=body)
@@ -288,3 +289,37 @@ def test_api_speech_routes_answer_like_api_speech_realtime(client, upstream) -> 
     assert spoken.status_code == 200 and spoken.data == spoken_pcm("Hello there.")
     bad = client.post("/api/speech/synthesize", json={"text": ""})
     assert bad.status_code == 400 and "error" in bad.json
+
+
+# -- over a real loopback server: chunked upload as Azure documents it, chunked audio out --------
+
+
+CHUNKED_HEADERS = {
+    "Accept": "application/json;text/xml",
+    "Ocp-Apim-Subscription-Key": "K",
+    "Transfer-Encoding": "chunked",
+    "Expect": "100-continue",
+}
+
+
+def test_chunked_upload_with_expect_100_continue_and_chunked_audio_over_http(served, upstream) -> None:
+    host, port = served.removeprefix("http://").split(":")
+    audio = wav_16k()
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(
+            "POST",
+            f"{STT_PATH}?language=en-US&format=detailed",
+            body=iter([audio[:1024], audio[1024:]]),  # only the first chunk has the header
+            headers={**CHUNKED_HEADERS, "Content-Type": WAV_16K},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["NBest"][0]["Display"] == "hello from the scripted server"
+        conn.request("POST", "/cognitiveservices/v1", body=AZURE_SSML.encode(), headers=TTS_HEADERS)
+        response = conn.getresponse()
+        assert response.status == 200 and response.getheader("Transfer-Encoding") == "chunked"
+        assert response.read()[44:] == spoken_pcm("I'm excited to try text to speech!")
+    finally:
+        conn.close()
