@@ -52,3 +52,12 @@ def test_an_engine_that_exits_before_ready_is_an_error(tmp_path, monkeypatch) ->
 
     with pytest.raises(SpeechError, match="did not start"):
         EngineProcess.start(timeout=5)
+
+
+def test_the_engine_leaves_the_process_environment_alone() -> None:
+    """Only config reads the environment, and nothing writes it (the models load by local path)."""
+    import speech_realtime.engine as engine
+
+    for module in Path(engine.__file__).parent.glob("*.py"):
+        source = module.read_text()
+        assert "os.environ" not in source and "getenv" not in source, module.name
