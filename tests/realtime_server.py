@@ -40,7 +40,12 @@ class Script:
 
     mode: ``ok``, ``error_event``, ``rate_limit_event``, ``transcription_failed``,
     ``close_before_done``, ``silence``, ``content_filter``, ``failed``, ``malformed``,
-    ``answer_once`` (answers instead of reading on the first response), ``answer_always``.
+    ``answer_once`` (answers instead of reading on the first response), ``answer_always``,
+    ``close_after_update`` (closes with ``close_code``/``close_reason`` after ``session.updated``).
+
+    When a session asks for server VAD, 20 ms frames of PCM16 louder than ``vad_threshold``
+    (RMS) are speech; ``vad_silence_ms`` of quiet ends an utterance, which is committed and
+    transcribed (``transcripts`` in turn, then ``transcript``), with a delta per word.
     """
 
     mode: str = "ok"
@@ -49,6 +54,11 @@ class Script:
     transcript: str = "hello from the scripted server"
     chunks: int = 4
     chunk_delay: float = 0.0
+    transcripts: tuple[str, ...] = ()
+    vad_threshold: int = 500
+    vad_silence_ms: int = 200
+    close_code: int = 1000
+    close_reason: str = ""
 
 
 def _id(prefix: str) -> str:
@@ -75,6 +85,11 @@ class _Session:
         self.audio = bytearray()
         self.last_text = ""
         self.responses = 0
+        self.committed = 0
+        self.utterances = 0
+        self.vad_position = 0
+        self.speech_item: str | None = None
+        self.quiet_ms = 0
 
     def send(self, event: dict[str, Any]) -> None:
         event.setdefault("event_id", _id("event"))
@@ -105,10 +120,25 @@ class _Session:
         if kind == "session.update":
             self.config.update(event["session"])
             self.send({"type": "session.updated", "session": self.config})
+            if self.script.mode == "close_after_update":
+                self.ws.close(reason=self.script.close_code, message=self.script.close_reason)
+                return "close"
         elif kind == "input_audio_buffer.append":
             self.audio += base64.b64decode(event["audio"])
+            if self.server_vad():
+                self.detect_speech()
         elif kind == "input_audio_buffer.commit":
-            return self.transcribe()
+            if self.server_vad() and len(self.audio) - self.committed < 4800:
+                error = {"type": "invalid_request_error", "code": "input_audio_buffer_commit_empty"}
+                self.send({"type": "error", "error": {**error, "message": "buffer too small"}})
+                return None
+            heard = (
+                not self.server_vad()
+                or self.speech_item is not None
+                or self.loud(self.audio[self.committed :])
+            )
+            self.committed = len(self.audio)
+            return self.transcribe(self.speech_item, heard=heard)
         elif kind == "conversation.item.create":
             self.last_text = event["item"]["content"][0]["text"]
             self.send({"type": self.names["item.added"], "item": {**event["item"], "id": _id("item")}})
@@ -116,11 +146,64 @@ class _Session:
             return self.respond()
         return None
 
-    def transcribe(self) -> str | None:
+    def server_vad(self) -> bool:
+        if self.dialect == "ga":
+            detection = self.config.get("audio", {}).get("input", {}).get("turn_detection")
+        else:
+            detection = self.config.get("turn_detection")
+        return isinstance(detection, dict) and detection.get("type") == "server_vad"
+
+    def loud(self, pcm: bytes | bytearray) -> bool:
+        samples = memoryview(bytes(pcm[: len(pcm) - len(pcm) % 2])).cast("h")
+        return (
+            bool(samples) and (sum(x * x for x in samples) / len(samples)) ** 0.5 > self.script.vad_threshold
+        )
+
+    def detect_speech(self) -> None:
+        """Energy VAD over whole 20 ms frames of PCM16 24 kHz not yet examined."""
+        frame = 960
+        while self.vad_position + frame <= len(self.audio):
+            loud = self.loud(self.audio[self.vad_position : self.vad_position + frame])
+            self.vad_position += frame
+            now_ms = self.vad_position // 48
+            if loud and self.speech_item is None:
+                self.speech_item = _id("item")
+                self.send(
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": now_ms - 20,
+                        "item_id": self.speech_item,
+                    }
+                )
+            if loud:
+                self.quiet_ms = 0
+            elif self.speech_item is not None:
+                self.quiet_ms += 20
+                if self.quiet_ms >= self.script.vad_silence_ms:
+                    item_id, self.speech_item = self.speech_item, None
+                    self.send(
+                        {
+                            "type": "input_audio_buffer.speech_stopped",
+                            "audio_end_ms": now_ms,
+                            "item_id": item_id,
+                        }
+                    )
+                    self.committed = self.vad_position
+                    self.transcribe(item_id)
+
+    def next_transcript(self) -> str:
+        self.utterances += 1
+        if self.utterances <= len(self.script.transcripts):
+            return self.script.transcripts[self.utterances - 1]
+        return self.script.transcript
+
+    def transcribe(self, item_id: str | None = None, *, heard: bool = True) -> str | None:
+        """Commit and transcribe; audio with no speech in it (``heard``) transcribes to ''."""
         mode = self.script.mode
         if mode == "silence":
             return None
-        item_id = _id("item")
+        item_id = item_id or _id("item")
+        self.speech_item = None
         self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
         self.send({"type": self.names["item.added"], "item": {"id": item_id, "type": "message"}})
         if mode == "error_event":
@@ -139,12 +222,22 @@ class _Session:
                 }
             )
         else:
+            transcript = self.next_transcript() if heard else ""
+            for word in transcript.split(" ") if transcript else ():
+                self.send(
+                    {
+                        "type": "conversation.item.input_audio_transcription.delta",
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "delta": word + " ",
+                    }
+                )
             self.send(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
                     "item_id": item_id,
                     "content_index": 0,
-                    "transcript": self.script.transcript,
+                    "transcript": transcript,
                     "usage": {"type": "duration", "seconds": len(self.audio) / 48000},
                 }
             )

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from speech_realtime.errors import ContentFiltered, RateLimited, UpstreamError
+from speech_realtime.options import Segment, Word, WordTiming
 from speech_realtime.realtime.events import parse_server_event
-from speech_realtime.realtime.session import Synthesis, Transcription
+from speech_realtime.realtime.session import Check, Synthesis, Transcription
 
 AUDIO = bytes(4800)
 
@@ -182,3 +183,47 @@ def test_take_audio_drains_for_streaming() -> None:
     tts.feed(delta(b"cd"))
     assert tts.take_audio() == b"cd"
     assert tts.take_audio() == b""
+
+
+def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() -> None:
+    stt = Transcription("ga", bytes(48000), transcribe_model="whisper-1", prompt="Expect names.")
+    update = stt.start()[0]
+    assert update["session"]["audio"]["input"]["transcription"]["prompt"] == "Expect names."
+    stt.feed(event("conversation.item.input_audio_transcription.completed", transcript="ab abcd"))
+    (segment,) = stt.segments
+    assert segment == Segment("ab abcd", 0.0, 1.0, (Word("ab", 0.0, 0.333), Word("abcd", 0.333, 1.0)))
+
+
+def test_tts_word_timings_follow_the_audio_position_of_transcript_deltas() -> None:
+    tts = Synthesis("ga", "Hello there big world", "alloy", retry=False)
+    tts.feed(delta(bytes(24000)))  # 0.5 s of PCM16 24 kHz
+    tts.feed(event("response.output_audio_transcript.delta", delta="Hello the"))
+    assert tts.take_words() == [WordTiming("Hello", 0.0, 0.5)]
+    tts.feed(event("response.output_audio_transcript.delta", delta="re "))  # no new audio: held
+    assert tts.take_words() == []
+    tts.feed(delta(bytes(48000)))
+    tts.feed(event("response.output_audio_transcript.delta", delta="big "))
+    assert tts.take_words() == [WordTiming("there", 0.5, 0.625), WordTiming("big", 1.125, 0.375)]
+    tts.feed(event("response.output_audio_transcript.delta", delta="world"))
+    tts.feed(delta(bytes(24000)))
+    tts.feed(done())
+    assert tts.take_words() == [WordTiming("world", 1.5, 0.5)]
+
+
+def test_tts_session_carries_speed_and_style() -> None:
+    update = Synthesis("ga", "Hi.", "alloy", speed=0.5, instructions="Slowly.").start()[0]["session"]
+    assert update["audio"]["output"]["speed"] == 0.5
+    assert update["instructions"].endswith("Slowly.")
+
+
+def test_check_is_a_turn_that_ends_on_session_updated() -> None:
+    clock = iter([1.0, 1.25])
+    check = Check("ga", clock=lambda: next(clock))
+    assert [e["type"] for e in check.start()] == ["session.update"]
+    check.feed(event("session.created"))
+    assert not check.done
+    check.feed(event("session.updated"))
+    assert check.done and check.session_created
+    assert (check.connected_at, check.finished_at) == (1.0, 1.25)
+    with pytest.raises(UpstreamError):
+        Check("ga").feed(event("error", error={"code": "bad"}))

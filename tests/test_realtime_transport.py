@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from speech_realtime.config import Settings
-from speech_realtime.errors import UpstreamTimeout, UpstreamUnavailable
-from speech_realtime.realtime.transport import Connection, Endpoint, endpoint_for
+from speech_realtime.config import Backend, Settings
+from speech_realtime.errors import ConfigError, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from speech_realtime.realtime.events import Dialect
+from speech_realtime.realtime.transport import Connection, Endpoint, endpoint_for, retry_after
+from speech_realtime.speech import SpeechService
 
 
 def test_azure_ga_url_has_model_and_no_api_version() -> None:
@@ -69,3 +71,48 @@ def test_a_server_that_never_answers_the_handshake_times_out() -> None:
         Connection.open(endpoint, {}, timeout=0.5)
     assert time.monotonic() - started < 1.5
     listener.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("inf", 3600),
+        ("-5", 0),
+        ("1e300", 3600),
+        ("nan", 1),
+        ("2.5", 3),
+        ("soon", 1),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0),
+    ],
+)
+def test_any_upstream_retry_after_becomes_0_to_3600_seconds(
+    settings, upstream, header: str, seconds: int
+) -> None:
+    upstream.script.handshake_status = 429
+    upstream.script.retry_after = header
+    with pytest.raises(RateLimited) as caught:
+        SpeechService(settings).check()
+    assert caught.value.retry_after == seconds
+
+
+def test_an_http_date_retry_after_counts_from_now() -> None:
+    assert retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now=1445412480.0) == 120
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SPEECH_BACKEND": "local"},
+        {"SPEECH_ENGINE_URL": "ftp://engine"},
+        {"AZURE_OPENAI_ENDPOINT": "http://"},
+    ],
+)
+def test_a_configuration_without_a_usable_url_is_a_config_error(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        endpoint_for(Settings.from_mapping(env))
+
+
+def test_endpoint_types_say_what_they_are() -> None:
+    endpoint = endpoint_for(Settings.from_mapping({"SPEECH_ENGINE_URL": "http://127.0.0.1:9"}))
+    assert endpoint.backend is Backend.LOCAL
+    assert endpoint.dialect is Dialect.GA

@@ -80,7 +80,6 @@ class StreamingRecognition:
         self._committed_until = 0.0
         self._utterances: dict[str, _Utterance] = {}
         self._awaiting_commit = False
-        self._heard_speech = False
         self._finished = False
         self._events: list[RecognitionEvent] = []
         self.done = False
@@ -111,16 +110,19 @@ class StreamingRecognition:
         return list(append_audio_events(wire, self._format.sample_width))
 
     def finish(self) -> list[ClientEvent]:
-        """No more audio: commit the rest of an utterance in progress (if long enough).
+        """No more audio: commit what the server's VAD has not committed yet.
 
-        When the server's VAD heard no speech at all (a clip shorter than its minimum), the
-        whole buffer is committed so that a short utterance still gets its phrase.
+        The server handles events in order, so by the time it answers the commit (``committed``,
+        or a ``commit_empty`` error) its VAD has seen all the audio: nothing is lost to the race
+        between the last appends and the VAD events still on their way. A rest that is silence
+        transcribes to nothing and so is no phrase; a rest under the server's minimum (by our
+        possibly stale count, which can only overestimate it) is not committed at all.
         """
         if self._finished:
             return []
         self._finished = True
         rest = self.position - self._committed_until
-        if rest >= MIN_COMMIT_SECONDS and (self._speaking is not None or not self._heard_speech):
+        if rest >= MIN_COMMIT_SECONDS:
             self._awaiting_commit = True
             return [commit_audio()]
         self._check_done()
@@ -137,7 +139,6 @@ class StreamingRecognition:
         elif kind is Kind.SPEECH_STARTED:
             start = event.milliseconds("audio_start_ms")
             self._speaking = _Utterance(start)
-            self._heard_speech = True
             self._utterances[event.text("item_id")] = self._speaking
             self._events.append(SpeechStarted(round(start, 3)))
         elif kind is Kind.SPEECH_STOPPED:
