@@ -241,6 +241,7 @@ def test_streaming_transcription(openai_client, upstream) -> None:
 # -- translations, models ------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks translations deprecated
 def test_translations_are_refused_clearly(openai_client, upstream) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         openai_client.audio.translations.create(model="whisper-1", file=("speech.wav", WAV))

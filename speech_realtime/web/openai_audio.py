@@ -202,11 +202,8 @@ def _speech_headers(output: OutputFormat, options: SynthesisOptions, asked: floa
     return headers
 
 
-def _speech_usage(chunks: Iterator[bytes]) -> dict[str, int]:
-    """Token counts of the finished reading as the backend reported them (0 where it did not)."""
-    reported = getattr(chunks, "usage", None) or {}
-    usage = {name: int(reported.get(name) or 0) for name in ("input_tokens", "output_tokens")}
-    return {**usage, "total_tokens": usage["input_tokens"] + usage["output_tokens"]}
+#: The Realtime turn's token counts are not passed up by the service, so none are claimed.
+_SPEECH_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
 
 
 def _speech_events(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
@@ -218,7 +215,7 @@ def _speech_events(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
         for chunk in chunks:
             if chunk:
                 yield {"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()}
-    yield {"type": "speech.audio.done", "usage": _speech_usage(chunks)}
+    yield {"type": "speech.audio.done", "usage": dict(_SPEECH_USAGE)}
 
 
 @openai_audio.post("/audio/speech")
@@ -342,6 +339,11 @@ def translations() -> Response:
 # -- models ------------------------------------------------------------------------------------
 
 
+class _ModelNotFound(SpeechError):
+    status = 404
+    code = "model_not_found"
+
+
 def _models() -> list[dict[str, Any]]:
     service = _service()
     owner = f"speech-realtime ({service.endpoint.backend})"
@@ -360,8 +362,3 @@ def model(model: str) -> Response:
         if entry["id"] == model:
             return jsonify(entry)
     raise _ModelNotFound(f"The model '{model}' does not exist", param="model")
-
-
-class _ModelNotFound(SpeechError):
-    status = 404
-    code = "model_not_found"
