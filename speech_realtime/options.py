@@ -113,6 +113,13 @@ class RecognitionOptions:
         if self.prompt == "":
             object.__setattr__(self, "prompt", None)
 
+    @property
+    def upstream_language(self) -> str | None:
+        """The language as the transcription model takes it: the primary subtag (``en`` for
+        ``en-US``), since the Realtime API asks for ISO-639-1 codes. The transcript keeps the
+        caller's tag."""
+        return self.language.split("-", 1)[0].lower() if self.language else None
+
 
 @dataclass(frozen=True)
 class Word:

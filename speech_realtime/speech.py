@@ -139,7 +139,7 @@ class SpeechService:
             audio.data,
             transcribe_model=self.settings.transcribe_model,
             audio_format=audio.format.name,
-            language=options.language,
+            language=options.upstream_language,
             prompt=options.prompt,
         )
         self.runner.complete(turn)
@@ -184,7 +184,7 @@ class SpeechService:
         machine = StreamingRecognition(
             self.endpoint.dialect,
             transcribe_model=self.settings.transcribe_model,
-            language=options.language,
+            language=options.upstream_language,
             prompt=options.prompt,
         )
         return RecognitionStream(

@@ -184,7 +184,7 @@ def test_streaming_recognition_yields_events_per_utterance_as_audio_arrives(serv
     assert [w.text for w in phrases[1].words] == ["second", "one"]
     update = upstream.client_events("session.update")[0]["session"]["audio"]["input"]
     assert update["turn_detection"]["create_response"] is False
-    assert update["transcription"]["language"] == "en-US"
+    assert update["transcription"]["language"] == "en"  # ISO-639-1 upstream
     assert not upstream.client_events("response.create")
     assert stream.poll(0.01) is None
 

@@ -10,7 +10,7 @@ import pytest
 from speech_realtime.audio import PCM16
 from speech_realtime.audio.formats import WireAudio
 from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth, UpstreamTimeout
-from speech_realtime.options import SynthesisOptions
+from speech_realtime.options import RecognitionOptions, SynthesisOptions, clamp_speed
 from speech_realtime.speech import SpeechService
 
 
@@ -86,3 +86,51 @@ def test_an_upstream_that_goes_quiet_fails_after_the_receive_timeout(settings, u
     with pytest.raises(UpstreamTimeout, match=r"sent nothing for 0\.5 s"):
         service.synthesize("Hello.")
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("tag", ["en", "en-US", "zh-Hant-TW", "es-419", "yue"])
+def test_language_tags_are_accepted_and_sent_upstream_as_their_primary_subtag(tag: str) -> None:
+    options = RecognitionOptions(language=tag)
+    assert options.language == tag
+    assert options.upstream_language == tag.split("-")[0].lower()
+
+
+@pytest.mark.parametrize("tag", ["x" * 10_000, "english please", "e", "en_US", "en-", "<script>", 5])
+def test_anything_else_as_language_is_a_bad_request_naming_language(tag: object) -> None:
+    with pytest.raises(BadRequest) as caught:
+        RecognitionOptions(language=tag)  # type: ignore[arg-type]
+    assert caught.value.param == "language"
+    assert len(caught.value.message) < 120
+
+
+def test_prompt_and_instructions_are_bounded_and_speed_is_in_the_api_range() -> None:
+    RecognitionOptions(prompt="p" * 1024)
+    with pytest.raises(BadRequest) as caught:
+        RecognitionOptions(prompt="p" * 1025)
+    assert caught.value.param == "prompt"
+    with pytest.raises(BadRequest) as caught:
+        SynthesisOptions(instructions="i" * 2049)
+    assert caught.value.param == "instructions"
+    for speed in (0.25, 1, 1.5):
+        SynthesisOptions(speed=speed)
+    for bad in (0.2, 1.6, float("nan"), float("inf"), True, "fast"):
+        with pytest.raises(BadRequest) as caught:
+            SynthesisOptions(speed=bad)  # type: ignore[arg-type]
+        assert caught.value.param == "speed"
+    assert clamp_speed(4.0) == 1.5 and clamp_speed(0.1) == 0.25
+
+
+def test_a_bad_language_never_reaches_the_upstream(service, upstream) -> None:
+    with pytest.raises(BadRequest):
+        service.recognize_media(bytes(9600), "pcm16", options=RecognitionOptions(language="x" * 10_000))
+    assert upstream.connections == 0
+
+
+def test_a_transcript_carries_one_segment_with_estimated_word_times(service, upstream) -> None:
+    result = service.recognize_media(bytes(48000), "pcm16", options=RecognitionOptions(language="en-GB"))
+    assert result.text == upstream.script.transcript
+    assert result.language == "en-GB"
+    (segment,) = result.segments
+    assert (segment.start, segment.end) == (0.0, 1.0)
+    assert " ".join(w.text for w in segment.words) == result.text
+    assert segment.words[-1].end == 1.0
