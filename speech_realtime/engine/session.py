@@ -82,6 +82,9 @@ class EngineSession:
             return handler(parsed)
         except ClientEventError as exc:
             return [error(exc.code, exc.message, exc.param, event_id)]
+        except Exception:  # a defect here must not cost the client its session
+            log.exception("engine: handling a client event failed")
+            return [error("server_error", "The engine failed to process the event.", None, event_id)]
 
     @property
     def busy(self) -> bool:
