@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import WIRE_FORMATS, WireFormat, decode_wire, resample
-from ..realtime.events import GA
+from ..realtime.events import Dialect
 from ..voices import voices_for
 from .models import ASR_RATE
 from .state import MAX_SPEED, MIN_SPEED, Config, Item, Transcription, TurnDetection, new_id
@@ -235,18 +235,18 @@ def parse_modalities(value: Any, param: str, allowed: list[list[str]]) -> bool:
     return "audio" in value
 
 
-def voice(value: Any, param: str, dialect: str) -> str:
+def voice(value: Any, param: str, dialect: Dialect) -> str:
     valid = voices_for(dialect)
     if not isinstance(value, str) or value not in valid:
         raise invalid(param, value, f"one of {', '.join(valid)}")
     return value
 
 
-def apply_session_update(config: Config, session: Any, dialect: str) -> Config:
+def apply_session_update(config: Config, session: Any, dialect: Dialect) -> Config:
     """The configuration after ``session.update`` with ``session``."""
     if not isinstance(session, dict):
         raise invalid("session", session, "an object")
-    return _apply_ga(config, session) if dialect == GA else _apply_preview(config, session)
+    return _apply_ga(config, session) if dialect == Dialect.GA else _apply_preview(config, session)
 
 
 def _apply_ga(config: Config, session: dict[str, Any]) -> Config:
@@ -281,7 +281,7 @@ def _apply_ga(config: Config, session: dict[str, Any]) -> Config:
     if "format" in audio_out:
         changes["output_format"] = ga_wire_format(audio_out["format"], "session.audio.output.format")
     if "voice" in audio_out:
-        changes["voice"] = voice(audio_out["voice"], "session.audio.output.voice", GA)
+        changes["voice"] = voice(audio_out["voice"], "session.audio.output.voice", Dialect.GA)
     if "speed" in audio_out:
         changes["speed"] = number(audio_out["speed"], "session.audio.output.speed", MIN_SPEED, MAX_SPEED)
     return replace(config, **changes)
@@ -308,7 +308,7 @@ def _apply_preview(config: Config, session: dict[str, Any]) -> Config:
     if session.get("instructions") is not None:
         changes["instructions"] = string(session["instructions"], "session.instructions")
     if "voice" in session:
-        changes["voice"] = voice(session["voice"], "session.voice", "preview")
+        changes["voice"] = voice(session["voice"], "session.voice", Dialect.PREVIEW)
     if "speed" in session:
         changes["speed"] = number(session["speed"], "session.speed", MIN_SPEED, MAX_SPEED)
     if "input_audio_format" in session:
@@ -377,12 +377,12 @@ class ResponseOptions:
     inputs: list[Item] | None
 
 
-def parse_response(options: Any, config: Config, dialect: str) -> ResponseOptions:
+def parse_response(options: Any, config: Config, dialect: Dialect) -> ResponseOptions:
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise invalid("response", options, "an object")
-    if dialect == GA:
+    if dialect == Dialect.GA:
         known = {"audio", "output_modalities", "instructions", "conversation", "input", "max_output_tokens"}
         reject_unknown(options, {*known, *_IGNORED_RESPONSE}, "response")
         audio = optional_object(options, "audio", "response.audio")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..audio import PCM16, WireFormat
-from ..realtime.events import GA
+from ..realtime.events import Dialect
 from .parsing import GA_FORMATS
 from .state import Config, Item, TurnDetection, new_id
 
@@ -14,7 +14,7 @@ Event = dict[str, Any]
 _GA_FORMAT_OF = {wire: ga for ga, wire in GA_FORMATS.items()}
 
 _NAMES = {
-    "ga": {
+    Dialect.GA: {
         "audio.delta": "response.output_audio.delta",
         "audio.done": "response.output_audio.done",
         "transcript.delta": "response.output_audio_transcript.delta",
@@ -22,7 +22,7 @@ _NAMES = {
         "text.delta": "response.output_text.delta",
         "text.done": "response.output_text.done",
     },
-    "preview": {
+    Dialect.PREVIEW: {
         "audio.delta": "response.audio.delta",
         "audio.done": "response.audio.done",
         "transcript.delta": "response.audio_transcript.delta",
@@ -61,10 +61,10 @@ def _turn_detection(vad: TurnDetection | None) -> dict[str, Any] | None:
 class Renderer:
     """Renders session state and response events for one session in one dialect."""
 
-    def __init__(self, dialect: str, session_id: str, model: str, expires_at: int) -> None:
+    def __init__(self, dialect: Dialect, session_id: str, model: str, expires_at: int) -> None:
         self.dialect = dialect
-        self.ga = dialect == GA
-        self.names = _NAMES["ga" if self.ga else "preview"]
+        self.ga = dialect == Dialect.GA
+        self.names = _NAMES[Dialect.GA if self.ga else Dialect.PREVIEW]
         self._session_id, self._model, self._expires_at = session_id, model, expires_at
 
     def session(self, c: Config) -> dict[str, Any]:

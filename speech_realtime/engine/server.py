@@ -23,7 +23,7 @@ from flask import Flask, jsonify, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from ..realtime.events import GA, PREVIEW
+from ..realtime.events import Dialect
 from .models import ModelSet, shared_models
 from .parsing import MAX_AUDIO_B64
 from .render import Event
@@ -31,7 +31,7 @@ from .session import EngineSession
 
 log = logging.getLogger(__name__)
 
-PATHS = {"/v1/realtime": GA, "/openai/v1/realtime": GA, "/openai/realtime": PREVIEW}
+PATHS = {"/v1/realtime": Dialect.GA, "/openai/v1/realtime": Dialect.GA, "/openai/realtime": Dialect.PREVIEW}
 #: Largest client message; an append of the largest base64 audio fits with room to spare.
 MAX_MESSAGE_BYTES = MAX_AUDIO_B64 + 1024 * 1024
 
@@ -94,10 +94,10 @@ def create_engine_app(models: ModelSet | None = None) -> Flask:
 
     for path, dialect in PATHS.items():
 
-        def route(ws: Any, dialect: str = dialect) -> None:
+        def route(ws: Any, dialect: Dialect = dialect) -> None:
             beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")
             model = request.args.get("model") or request.args.get("deployment") or "local-echo"
-            session = EngineSession(PREVIEW if beta else dialect, models, model=model)
+            session = EngineSession(Dialect.PREVIEW if beta else dialect, models, model=model)
             threading.current_thread().name = f"engine-{session.id}"
             sockets.add(ws)
             try:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..audio import MIN_COMMIT_SECONDS
+from ..realtime.events import Dialect
 from . import responder
 from .models import ModelSet
 from .parsing import (
@@ -42,8 +43,8 @@ SESSION_SECONDS = 30 * 60
 class EngineSession:
     """The protocol state of one connection, in the dialect of the path it was opened on."""
 
-    def __init__(self, dialect: str, models: ModelSet, *, model: str = "local-echo") -> None:
-        self.dialect = dialect
+    def __init__(self, dialect: Dialect | str, models: ModelSet, *, model: str = "local-echo") -> None:
+        self.dialect = Dialect(dialect)
         self.models = models
         self.id = new_id("sess")
         self.render = Renderer(dialect, self.id, model, int(time.time()) + SESSION_SECONDS)
