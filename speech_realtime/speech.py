@@ -29,7 +29,7 @@ from .options import (
     Transcript,
     WordTiming,
 )
-from .realtime.auth import auth_for
+from .realtime.auth import TokenCredential, auth_for
 from .realtime.recognition import StreamingRecognition
 from .realtime.runner import Connector, DirectConnector, SessionRunner, TurnStream
 from .realtime.session import Check, Synthesis, Transcription
@@ -83,7 +83,11 @@ class SpeechService:
     """
 
     def __init__(
-        self, settings: Settings, *, connector: Connector | None = None, credential: Any = None
+        self,
+        settings: Settings,
+        *,
+        connector: Connector | None = None,
+        credential: TokenCredential | None = None,
     ) -> None:
         self.settings = settings
         self.endpoint = endpoint_for(settings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..config import Settings
@@ -15,6 +16,12 @@ from ..errors import ConfigError, UpstreamAuth
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 #: Refresh a cached token this many seconds before it expires.
 REFRESH_MARGIN = 300
+
+
+class TokenCredential(Protocol):
+    """What is used of an azure-identity credential (``DefaultAzureCredential`` and the like)."""
+
+    def get_token(self, *scopes: str) -> Any: ...
 
 
 class Auth(Protocol):
@@ -54,7 +61,9 @@ class EntraIdAuth:
 
     mode = "entra-id"
 
-    def __init__(self, credential: Any = None, *, clock: Any = time.time) -> None:
+    def __init__(
+        self, credential: TokenCredential | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._credential = credential
         self._clock = clock
         self._lock = threading.Lock()
@@ -83,7 +92,7 @@ class EntraIdAuth:
             ) from None
 
 
-def _default_credential() -> Any:
+def _default_credential() -> TokenCredential:
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:
@@ -94,7 +103,7 @@ def _default_credential() -> Any:
     return DefaultAzureCredential()
 
 
-def auth_for(settings: Settings, credential: Any = None) -> Auth:
+def auth_for(settings: Settings, credential: TokenCredential | None = None) -> Auth:
     """The credentials the configured backend is reached with."""
     if settings.backend == "azure":
         if settings.azure_key:
