@@ -11,6 +11,7 @@ goes away) closes the producer, which releases its upstream session.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import socket
@@ -29,10 +30,11 @@ _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 
 
 class StreamAborted(ConnectionAbortedError):
-    """Raised from a body iterator when the connection could not be dropped directly.
+    """Raised from a body iterator when the server offers no socket to shut down.
 
     Servers treat an exception after the headers as the end of the connection and write no
-    terminating chunk. It is a ``ConnectionError``, so servers count it as a dropped client.
+    terminating chunk; as a ``ConnectionError`` with ``EPIPE`` it reads as a dropped client
+    (werkzeug and gunicorn log it at most at debug level).
     """
 
 
@@ -80,12 +82,12 @@ class _Body:
     def _drop_connection(self) -> None:
         """Make the terminating chunk impossible: shut the client socket down, or raise."""
         for key in _SOCKET_KEYS:
-            sock = self._environ.get(key)
-            if isinstance(sock, socket.socket):
+            shutdown = getattr(self._environ.get(key), "shutdown", None)
+            if callable(shutdown):
                 with contextlib.suppress(OSError):  # OSError: the client is gone already
-                    sock.shutdown(socket.SHUT_RDWR)
+                    shutdown(socket.SHUT_RDWR)
                 return
-        raise StreamAborted("stream aborted after its first bytes")
+        raise StreamAborted(errno.EPIPE, "stream aborted after its first bytes")
 
     def close(self) -> None:
         """Close the producer once (releases the upstream session); safe to call again."""
