@@ -499,6 +499,16 @@ def test_server_vad_streaming_recognition_reports_each_utterance(fake_models) ->
     assert items == {e["item_id"] for e in events if e["type"].endswith("committed")}
 
 
+def test_a_final_commit_of_silence_under_vad_is_an_empty_transcript(fake_models) -> None:
+    driver = Driver(models=fake_models, vad=True)
+    driver.send("session.update", session=VAD_STREAMING)
+    stream(driver, np.concatenate([tone(0.5), silence(1.0)]))
+    assert len(fake_models.heard) == 1
+    assert names(driver.send("input_audio_buffer.commit"))[0] == "input_audio_buffer.committed"
+    assert driver.run()[-1]["transcript"] == ""
+    assert len(fake_models.heard) == 1
+
+
 def test_server_vad_with_create_response_answers_each_turn(fake_models) -> None:
     driver = Driver(models=fake_models, vad=True)
     driver.send("session.update", session={"audio": {"input": {"transcription": {}}}})

@@ -170,9 +170,12 @@ class EngineSession:
                 f"but buffer only has {seconds * 1000:.2f}ms of audio.",
             )
         samples = self.buffer.take()
+        # Under server VAD, audio in which no speech started is silence: its transcript is empty
+        # (a recognizer given silence may hallucinate words).
+        silent = self._detector is not None and not self._detector.speaking
         if self._detector is not None:
             self._detector.reset(self.buffer.end)
-        return self._commit_samples(samples)
+        return self._commit_samples(samples, "" if silent else None)
 
     def _clear(self, message: dict[str, Any]) -> list[Event]:
         self.buffer.clear()
@@ -180,11 +183,10 @@ class EngineSession:
             self._detector.reset(self.buffer.end)
         return [event("input_audio_buffer.cleared")]
 
-    def _commit_samples(self, samples: Any) -> list[Event]:
+    def _commit_samples(self, samples: Any, transcript: str | None = None) -> list[Event]:
         """Commit audio as a user item; queue its transcription when the session asks for one."""
-        item = Item(
-            self._buffer_item_id, "user", [{"type": "input_audio", "transcript": None}], samples=samples
-        )
+        part = {"type": "input_audio", "transcript": transcript}
+        item = Item(self._buffer_item_id, "user", [part], samples=samples)
         self._buffer_item_id = new_id("item")
         previous = self.conversation.last_id
         self.conversation.insert(item, previous)
