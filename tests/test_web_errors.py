@@ -99,3 +99,33 @@ def test_the_reference_envelope_names_the_field_in_its_own_words(client, upstrea
     assert response.status_code == 400
     assert response.json["error"]["param"] == "voiceName"
     assert upstream.connections == 0
+
+
+def test_a_family_registered_twice_under_another_name_keeps_its_envelope(settings) -> None:
+    app = create_app(settings)
+    family = Blueprint("twice", __name__)
+
+    @family.get("/fails")
+    def fails():
+        raise BadRequest("no", param="voice")
+
+    register_family(family, (), render_family)
+    app.register_blueprint(family, url_prefix="/one")
+    app.register_blueprint(family, url_prefix="/two", name="twice_again")
+    client = app.test_client()
+    assert client.get("/one/fails").json["field"] == "voice_id"
+    assert client.get("/two/fails").json["field"] == "voice_id"
+
+
+def test_a_failing_renderer_falls_back_to_the_reference_envelope(settings, caplog) -> None:
+    app = create_app(settings)
+
+    def broken(error: ErrorInfo) -> Response:
+        raise ValueError("renderer bug")
+
+    register_family(app, ("/broken",), broken)
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/broken/anything")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+    assert "renderer" in caplog.text

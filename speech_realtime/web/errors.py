@@ -136,15 +136,14 @@ def register_family(target: Flask | Blueprint, prefixes: tuple[str, ...], render
     unknown paths and 405s of wrong methods under it get the family's envelope too.
     """
     if isinstance(target, Blueprint):
-        blueprint = target
 
         def record(state: BlueprintSetupState) -> None:
             registry = _registry(state.app)
-            registry.by_blueprint[state.name] = render
+            registry.by_blueprint[f"{state.name_prefix}.{state.name}".lstrip(".")] = render
             for prefix in prefixes:
                 registry.by_prefix[prefix] = render
 
-        blueprint.record_once(record)
+        target.record(record)  # every registration, under each name it is given
         return
     registry = _registry(target)
     for prefix in prefixes:
@@ -162,8 +161,17 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 
 def render_error(info: ErrorInfo) -> Response:
-    """``info`` in the envelope of the family the current request is for."""
-    return _registry(current_app).renderer(request.path, request.blueprint)(info)
+    """``info`` in the envelope of the family the current request is for.
+
+    A renderer that fails is logged and replaced by the reference envelope, so an error
+    answer is never Flask's HTML page.
+    """
+    render = _registry(current_app).renderer(request.path, request.blueprint)
+    try:
+        return render(info)
+    except Exception:
+        log.exception("the error renderer for %s failed", request.path)
+        return render_reference(info)
 
 
 def handle_error(exc: Exception) -> Response:
