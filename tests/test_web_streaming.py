@@ -267,3 +267,37 @@ def test_under_gunicorn_a_failed_stream_drops_the_connection(worker) -> None:
             log = server.communicate(timeout=10)[1]
     assert log.count("stream aborted after its first bytes") == 1
     assert "Traceback" not in log
+
+
+class ClosableSource:
+    """An iterable (not an iterator) that records being closed."""
+
+    def __init__(self, items: list, fail: Exception | None = None) -> None:
+        self.items = items
+        self.fail = fail
+        self.closed = 0
+
+    def __iter__(self) -> Iterator:
+        yield from self.items
+        if self.fail:
+            raise self.fail
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize(
+    ("items", "fail", "status"),
+    [([b"a", b"b"], None, 200), ([], None, 200), ([], UpstreamError("refused"), 502)],
+    ids=["complete", "empty", "failed-before-first"],
+)
+def test_the_producer_is_closed_once_however_the_answer_ends(helper_client, items, fail, status) -> None:
+    app, client = helper_client
+    source = ClosableSource(items, fail)
+    app.config["SOURCE"] = source
+    response = client.post("/t/audio")
+    assert response.status_code == status
+    if status == 200:
+        assert response.data == b"".join(items)
+    response.close()
+    assert source.closed == 1

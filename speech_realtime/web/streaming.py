@@ -38,10 +38,14 @@ class StreamAborted(ConnectionAbortedError):
     """
 
 
-def _close(items: object) -> None:
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
+def _close(*producers: object) -> None:
+    """Close each distinct producer that can be closed (an iterable and its iterator)."""
+    seen: list[object] = []
+    for producer in producers:
+        close = getattr(producer, "close", None)
+        if close is not None and not any(producer is other for other in seen):
+            seen.append(producer)
+            close()
 
 
 class _Body:
@@ -49,12 +53,14 @@ class _Body:
 
     def __init__(
         self,
+        source: Iterable[Any],
         first: Any,
         rest: Iterator[Any],
         encode: Callable[[Any], bytes],
         environ: Mapping[str, Any],
         on_error: Callable[[ErrorInfo], bytes] | None,
     ) -> None:
+        self._source = source
         self._first = first
         self._rest = rest
         self._encode = encode
@@ -93,7 +99,7 @@ class _Body:
         """Close the producer once (releases the upstream session); safe to call again."""
         if not self._closed:
             self._closed = True
-            _close(self._rest)
+            _close(self._rest, self._source)
 
 
 def _start(items: Iterable[Any]) -> tuple[Any, Iterator[Any]] | None:
@@ -102,10 +108,10 @@ def _start(items: Iterable[Any]) -> tuple[Any, Iterator[Any]] | None:
     try:
         return next(rest), rest
     except StopIteration:
-        _close(rest)
+        _close(rest, items)
         return None
     except BaseException:
-        _close(rest)
+        _close(rest, items)
         raise
 
 
@@ -120,7 +126,7 @@ def audio_response(
     started = _start(chunks)
     if started is None:
         return Response(b"", mimetype=mimetype, headers=dict(headers or {}))
-    body = _Body(*started, bytes, request.environ, None)
+    body = _Body(chunks, *started, bytes, request.environ, None)
     return Response(body, mimetype=mimetype, headers=dict(headers or {}), direct_passthrough=True)
 
 
@@ -146,5 +152,5 @@ def sse_response(
     if started is None:
         return Response(b"", mimetype="text/event-stream", headers=base)
     render = (lambda info: sse_event(on_error(info))) if on_error is not None else None
-    body = _Body(*started, sse_event, request.environ, render)
+    body = _Body(events, *started, sse_event, request.environ, render)
     return Response(body, mimetype="text/event-stream", headers=base, direct_passthrough=True)
