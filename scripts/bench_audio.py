@@ -21,8 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from media import encode_file, signal  # the test suite's file maker (PyAV)
 
-from speech_realtime.audio import PCM16, float_to_pcm16, resample, ulaw_encode
-from speech_realtime.audio.formats import Encoder, decode_input, output_format, to_wire
+from speech_realtime.audio import (
+    PCM16,
+    Encoder,
+    float_to_pcm16,
+    input_to_wire,
+    output_format,
+    resample,
+    ulaw_encode,
+)
 from speech_realtime.audio.wav import write_wav
 
 
@@ -64,16 +71,18 @@ OUTPUTS = [
     ("alaw", 8000),
     ("mp3", 24000),
     ("opus", 48000),
+    ("webm", 24000),
     ("flac", 24000),
     ("aac", 24000),
+    ("g722", 16000),
 ]
 
 
 def encode_stream(name: str, rate: int, upstream: bytes) -> bytes:
-    encoder = Encoder(output_format(name, rate), PCM16, streaming=True)
-    step = 24000  # half-second deltas, as the upstream sends them
-    out = [encoder.push(upstream[i : i + step]) for i in range(0, len(upstream), step)]
-    return b"".join(out) + encoder.finish()
+    with Encoder(output_format(name, rate), PCM16, streaming=True) as encoder:
+        step = 24000  # half-second deltas, as the upstream sends them
+        out = [encoder.push(upstream[i : i + step]) for i in range(0, len(upstream), step)]
+        return b"".join(out) + encoder.finish()
 
 
 def main() -> int:
@@ -84,7 +93,7 @@ def main() -> int:
     print(f"| path ({args.seconds:.0f} s of audio, median of {args.runs}) | x real time per core |")
     print("| --- | --- |")
     for label, data, name, rate in inputs(args.seconds):
-        seconds = cpu_seconds(lambda d=data, n=name, r=rate: to_wire(decode_input(d, n, rate=r)), args.runs)
+        seconds = cpu_seconds(lambda d=data, n=name, r=rate: input_to_wire(d, n, rate=r), args.runs)
         print(f"| in: {label} -> upstream | {args.seconds / seconds:,.0f}x |")
     upstream = float_to_pcm16(signal(args.seconds, 24000))
     for name, rate in OUTPUTS:

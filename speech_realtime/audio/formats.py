@@ -189,13 +189,16 @@ def _check_length(seconds: float) -> None:
 def _to_pcm16_24k(blocks: Iterable[tuple[np.ndarray, int]]) -> bytes:
     """Mono float blocks at any rate (the rate may change between blocks) as PCM16 24 kHz.
 
-    Each block is resampled in slices of :data:`BLOCK_FRAMES`, so no slice expands past a fixed
-    size, and the total is checked after every slice against :data:`MAX_WIRE_SECONDS`.
+    Small blocks (codec frames) are gathered and large ones split, so the resampler works on
+    about :data:`BLOCK_FRAMES` at a time: few calls, and no slice expands past a fixed size.
+    The total is checked after every slice against :data:`MAX_WIRE_SECONDS`.
     """
     out = io.BytesIO()
     written = 0
     resampler: StreamResampler | None = None
     current = 0
+    pending: list[np.ndarray] = []
+    held = 0
 
     def emit(samples: np.ndarray) -> None:
         nonlocal written
@@ -203,19 +206,32 @@ def _to_pcm16_24k(blocks: Iterable[tuple[np.ndarray, int]]) -> bytes:
         _check_length(written / PCM16.sample_rate)
         out.write(float_to_pcm16(samples))
 
+    def drain(*, last: bool) -> None:
+        nonlocal held
+        if resampler is None:
+            return
+        if pending:
+            emit(resampler.push(np.concatenate(pending) if len(pending) > 1 else pending[0], last=last))
+            pending.clear()
+            held = 0
+        elif last:
+            emit(resampler.push(np.zeros(0, np.float32), last=True))
+
     for samples, rate in blocks:
         if not MIN_RATE <= rate <= MAX_RATE:
             raise UnsupportedMedia(
                 f"a sample rate of {rate} Hz is not supported", code="undecodable_audio", param="audio"
             )
         if rate != current:
-            if resampler is not None:
-                emit(resampler.push(np.zeros(0, np.float32), last=True))
+            drain(last=True)
             resampler, current = StreamResampler(rate, PCM16.sample_rate), rate
         for start in range(0, len(samples), BLOCK_FRAMES):
-            emit(resampler.push(samples[start : start + BLOCK_FRAMES]))
-    if resampler is not None:
-        emit(resampler.push(np.zeros(0, np.float32), last=True))
+            piece = samples[start : start + BLOCK_FRAMES]
+            pending.append(piece)
+            held += len(piece)
+            if held >= BLOCK_FRAMES:
+                drain(last=False)
+    drain(last=True)
     return out.getvalue()
 
 
