@@ -55,7 +55,20 @@ OVERSIZED = [
 def test_a_chunked_body_over_the_limit_is_413_not_truncated(small_app, upstream, kind, body, content_type):
     response = chunked(small_app.test_client(), "/api/speech-realtime/recognize", body, content_type)
     assert response.status_code == 413, response.json
-    assert response.json["error"]["code"] == "payload_too_large"
+    assert response.json["error"] == {
+        "code": "payload_too_large",
+        "message": f"the request body is larger than the limit of {LIMIT} bytes",
+        "param": "body",
+    }
+    assert upstream.connections == 0
+
+
+@pytest.mark.parametrize(("kind", "body", "content_type"), OVERSIZED, ids=[o[0] for o in OVERSIZED])
+def test_a_declared_body_over_the_limit_is_413_alike(small_app, upstream, kind, body, content_type):
+    client = small_app.test_client()
+    response = client.post("/api/speech-realtime/recognize", data=body, content_type=content_type)
+    assert response.status_code == 413
+    assert response.json["error"]["message"] == f"the request body is larger than the limit of {LIMIT} bytes"
     assert upstream.connections == 0
 
 

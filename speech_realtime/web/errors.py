@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, has_app_context, jsonify, request
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from ..errors import SpeechError
+from ..errors import PayloadTooLarge, SpeechError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,11 @@ _HTTP_CODES = {
 }
 _HTTP_PARAMS = {413: "body"}
 INTERNAL_MESSAGE = "internal error; see the service log"
+
+
+def body_too_large(limit: int) -> PayloadTooLarge:
+    """The 413 for a request body over ``limit`` bytes (werkzeug's own 413s say the same)."""
+    return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", param="body")
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,13 @@ class ErrorInfo:
         if isinstance(exc, HTTPException):
             status = exc.code or 500
             headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+            message = exc.description or exc.name
+            if status == 413 and has_app_context() and current_app.config.get("MAX_CONTENT_LENGTH"):
+                message = body_too_large(current_app.config["MAX_CONTENT_LENGTH"]).message
             return cls(
                 status,
                 _HTTP_CODES.get(status, "http_error"),
-                exc.description or exc.name,
+                message,
                 _HTTP_PARAMS.get(status),
                 MappingProxyType(headers),
             )

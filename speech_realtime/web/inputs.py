@@ -20,7 +20,8 @@ from typing import Any
 from flask import current_app, request
 
 from ..audio.formats import CONTENT_TYPES, INPUT_NAMES, input_name
-from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from ..errors import BadRequest, UnsupportedMedia
+from .errors import body_too_large
 
 _CHUNK = 64 * 1024
 _DATA_URL = re.compile(r"^data:[\w/.+-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
@@ -30,10 +31,6 @@ _WHITESPACE = re.compile(r"\s+")
 def body_limit() -> int:
     """The configured request body limit of the current app (``SPEECH_MAX_BODY_BYTES``)."""
     return int(current_app.config["MAX_CONTENT_LENGTH"])
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", param="body")
 
 
 def read_body(limit: int | None = None) -> bytes:
@@ -46,7 +43,7 @@ def read_body(limit: int | None = None) -> bytes:
     limit = body_limit() if limit is None else limit
     length = request.content_length
     if length is not None and length > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     environ = request.environ
     if length is None and "wsgi.input_terminated" in environ:
         # The server de-chunks and ends the stream; werkzeug's own wrapper would stop at
@@ -60,7 +57,7 @@ def read_body(limit: int | None = None) -> bytes:
         if not chunk:
             return bytes(data)
         data += chunk
-    raise _too_large(limit)
+    raise body_too_large(limit)
 
 
 def json_body(limit: int | None = None) -> dict[str, Any]:
