@@ -229,13 +229,46 @@ def test_transcription_of_every_input_format(openai_client, upstream, filename, 
     assert abs(result.duration - 1.0) < 0.1
 
 
-def test_streaming_transcription(openai_client, upstream) -> None:
-    stream = transcribe(openai_client, stream=True)
+def two_utterances() -> bytes:
+    """Speech, half a second of silence, speech: two turns for the server's VAD."""
+    speech = signal(0.6, 24000)
+    return write_wav(float_to_pcm16(np.concatenate([speech, np.zeros(12000, np.float32), speech])), 24000)
+
+
+def test_streaming_transcription_sends_each_phrase_as_it_is_transcribed(openai_client, upstream) -> None:
+    upstream.reset(transcripts=("first part.", "second part."))
+    stream = openai_client.audio.transcriptions.create(
+        model="whisper-1", file=("two.wav", two_utterances(), "audio/wav"), stream=True
+    )
     events = list(stream)
-    assert [e.type for e in events[:-1]] == ["transcript.text.delta"] * (len(events) - 1)
+    assert [(e.type, getattr(e, "delta", None)) for e in events[:-1]] == [
+        ("transcript.text.delta", "first part."),
+        ("transcript.text.delta", " second part."),
+    ]
     assert events[-1].type == "transcript.text.done"
-    assert "".join(e.delta for e in events[:-1]) == TRANSCRIPT
-    assert events[-1].text == TRANSCRIPT
+    assert events[-1].text == "first part. second part."
+    session = speech_session(upstream)
+    assert session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+
+
+def test_streaming_transcription_of_one_utterance(openai_client, upstream) -> None:
+    events = list(transcribe(openai_client, stream=True, language="en"))
+    assert [e.type for e in events] == ["transcript.text.delta", "transcript.text.done"]
+    assert events[0].delta == events[1].text == TRANSCRIPT
+    assert speech_session(upstream)["audio"]["input"]["transcription"]["language"] == "en"
+
+
+def test_streaming_transcription_failures_before_any_text_are_errors(openai_client, upstream) -> None:
+    upstream.reset(mode="transcription_failed")
+    with pytest.raises(openai.InternalServerError):
+        transcribe(openai_client, stream=True)
+    upstream.reset()
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.audio.transcriptions.create(
+            model="whisper-1", file=("short.pcm", b"\0\0" * 100), stream=True
+        )
+    assert caught.value.param == "file"
+    assert upstream.connections == 0
 
 
 # -- translations, models ------------------------------------------------------------------------

@@ -16,13 +16,23 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..audio.formats import OutputFormat, output_format
+from ..audio import PCM16, decode_wire, float_to_pcm16
+from ..audio.formats import OutputFormat, input_to_wire, output_format
 from ..errors import BadRequest, SpeechError
-from ..options import SPEED_RANGE, RecognitionOptions, SynthesisOptions, Transcript, clamp_speed
+from ..options import (
+    SPEED_RANGE,
+    Ended,
+    Phrase,
+    RecognitionOptions,
+    SynthesisOptions,
+    Transcript,
+    clamp_speed,
+)
+from ..realtime.stream import RecognitionStream
 from ..speech import SpeechService
 from ..subtitles import srt, vtt
 from .errors import ErrorInfo, register_family
-from .inputs import UploadFields, json_body, upload
+from .inputs import Upload, UploadFields, json_body, upload
 from .streaming import audio_response, sse_response
 
 openai_audio = Blueprint("openai_audio", __name__, url_prefix="/v1")
@@ -245,8 +255,8 @@ def _granularities() -> tuple[str, ...]:
     return tuple(values)
 
 
-def _transcribe() -> tuple[Transcript, dict[str, Any]]:
-    """The transcript of the upload, and the request's form fields after checking them all."""
+def _transcription_request() -> tuple[Upload, RecognitionOptions, dict[str, Any]]:
+    """The upload, the recognition options and the response fields, all checked."""
     audio = upload(_UPLOAD)
     form = audio.form
     _string(form.get("model"), "model")
@@ -259,10 +269,7 @@ def _transcribe() -> tuple[Transcript, dict[str, Any]]:
         "stream": _flag(form.get("stream"), "stream"),
     }
     options = RecognitionOptions(language=form.get("language") or None, prompt=form.get("prompt") or None)
-    transcript = _service().recognize_media(
-        audio.data, audio.label, rate=audio.rate, channels=audio.channels, options=options
-    )
-    return transcript, fields
+    return audio, options, fields
 
 
 def _usage(transcript: Transcript) -> dict[str, Any]:
@@ -296,14 +303,36 @@ def _verbose(transcript: Transcript, granularities: tuple[str, ...]) -> dict[str
     return body
 
 
-def _transcript_events(transcript: Transcript) -> Iterator[dict[str, Any]]:
-    """``transcript.text.delta`` per segment (the text as the backend split it), then ``.done``."""
-    parts = [segment.text for segment in transcript.segments] or [transcript.text]
-    for index, part in enumerate(parts):
-        delta = part if index == 0 else f" {part.lstrip()}"
-        if delta:
-            yield {"type": "transcript.text.delta", "delta": delta}
-    yield {"type": "transcript.text.done", "text": transcript.text}
+#: How long one poll of a recognition stream waits; the stream's own idle limit ends a stall.
+_POLL_SECONDS = 0.5
+
+
+def _transcript_events(stream: RecognitionStream, pcm: bytes) -> Iterator[dict[str, Any]]:
+    """``transcript.text.delta`` per phrase as the backend finishes it, then ``.done``.
+
+    The upload goes to a streaming recognition session with server VAD, so the first phrase's
+    text is sent while later ones are still being transcribed; the deltas join to the text of
+    the ``done`` event.
+    """
+    phrases: list[str] = []
+    with closing(stream):
+        stream.push(pcm)
+        stream.finish()
+        while not isinstance(event := stream.poll(_POLL_SECONDS), Ended):
+            if isinstance(event, Phrase) and event.text.strip():
+                text = event.text.strip()
+                yield {"type": "transcript.text.delta", "delta": f" {text}" if phrases else text}
+                phrases.append(text)
+    yield {"type": "transcript.text.done", "text": " ".join(phrases)}
+
+
+def _streamed_transcription(audio: Upload, options: RecognitionOptions) -> Response:
+    """Server-Sent Events of a transcription; bad audio and a refused session are plain errors."""
+    wire = input_to_wire(audio.data, audio.label, rate=audio.rate, channels=audio.channels)
+    pcm = wire.data if wire.format is PCM16 else float_to_pcm16(decode_wire(wire.data, wire.format))
+    _service().check_audio(wire.data, wire.format)
+    stream = _service().recognition_stream(options, rate=wire.format.sample_rate)
+    return sse_response(_transcript_events(stream, pcm), on_error=_error_event)
 
 
 def _plain(text: str, mimetype: str) -> Response:
@@ -312,10 +341,13 @@ def _plain(text: str, mimetype: str) -> Response:
 
 @openai_audio.post("/audio/transcriptions")
 def transcriptions() -> Response:
-    transcript, fields = _transcribe()
-    response_format = fields["response_format"]
+    audio, options, fields = _transcription_request()
     if fields["stream"]:
-        return sse_response(_transcript_events(transcript), on_error=_error_event)
+        return _streamed_transcription(audio, options)
+    transcript = _service().recognize_media(
+        audio.data, audio.label, rate=audio.rate, channels=audio.channels, options=options
+    )
+    response_format = fields["response_format"]
     if response_format == "text":
         return _plain(transcript.text + "\n", "text/plain; charset=utf-8")
     if response_format in ("srt", "vtt"):
