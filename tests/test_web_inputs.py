@@ -170,3 +170,18 @@ def test_an_upload_with_a_familys_own_field_names(settings) -> None:
     with request, pytest.raises(UnsupportedMedia) as refused:
         upload(fields)
     assert "a multipart upload with a 'audio' field" in refused.value.message
+
+
+def test_a_raw_body_names_its_rate_as_rate_or_samplerate(client, upstream) -> None:
+    for params in ("rate=16000", "samplerate=16000", "SampleRate=16000"):
+        response = client.post(
+            "/api/speech-realtime/recognize", data=bytes(32000), content_type=f"audio/pcm; {params}"
+        )
+        assert response.status_code == 200, (params, response.json)
+        assert response.json["duration"] == 1.0
+    refused = client.post(
+        "/api/speech-realtime/recognize", data=bytes(32000), content_type="audio/pcm; rate=fast"
+    )
+    assert refused.status_code == 400
+    assert refused.json["error"]["param"] == "sampleRate"
+    assert "'rate'" in refused.json["error"]["message"]
