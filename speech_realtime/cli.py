@@ -9,11 +9,10 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
 
-from .config import Settings
+from .config import Backend, Settings
 from .engine.process import EngineProcess
-from .errors import SpeechError
+from .errors import ConfigError, SpeechError
 from .voices import ALIASES, voices_for
 
 
@@ -29,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: $PORT or 5000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        help="threads per worker (default: SPEECH_MAX_SESSIONS + SPEECH_MAX_WEBSOCKETS + 8)",
+    )
 
     engine = commands.add_parser("engine", help="run the offline Realtime engine on its own")
     engine.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -42,44 +45,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
-
     from .web import create_app
+    from .web.server import serve
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     engine = None
-    if settings.backend == "local" and not settings.engine_url:
+    if settings.backend == Backend.LOCAL and not settings.engine_url:
         engine = EngineProcess.start()
         settings = settings.with_changes(engine_url=engine.url)
-    app = create_app(settings)
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options: dict[str, Any] = {
-                "bind": f"{host}:{port}",
-                "workers": max(1, args.workers),
-                "threads": max(1, args.threads),
-                "worker_class": "gthread",
-                "timeout": int(settings.request_timeout) + 30,
-                "graceful_timeout": int(settings.request_timeout) + 5,
-                "accesslog": "-",
-                "loglevel": settings.log_level.lower(),
-            }
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return app
-
-    endpoint = app.extensions["speech"].endpoint
-    print(
-        f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
-        f"on http://{host}:{port}/api/speech-realtime/info",
-        file=sys.stderr,
-    )
     try:
-        Server().run()
+        app = create_app(settings)
+        endpoint = app.extensions["speech"].endpoint
+        print(
+            f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
+            f"on http://{host}:{port}/api/speech-realtime/info",
+            file=sys.stderr,
+        )
+        serve(app, settings, host=host, port=port, workers=args.workers, threads=args.threads)
     finally:
         if engine is not None:
             engine.stop()
@@ -120,9 +103,10 @@ def _check(settings: Settings) -> int:
     try:
         service = SpeechService(settings)
         result = service.check()
-    except (SpeechError, ValueError) as exc:
-        reason = exc.message if isinstance(exc, SpeechError) else str(exc)
-        print(f"check failed: {reason}", file=sys.stderr)
+    except ConfigError:
+        raise
+    except SpeechError as exc:
+        print(f"check failed: {exc.message}", file=sys.stderr)
         return 1
     print(f"backend:    {result['backend']}")
     print(f"protocol:   {result['protocol']}")
@@ -135,17 +119,20 @@ def _check(settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a configuration problem is one line on stderr and exit code 2."""
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(args.env_file)
-    except SpeechError as exc:
-        print(f"speech-realtime: {exc.message}", file=sys.stderr)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "engine":
+            return _engine(args)
+        if args.command == "voices":
+            return _voices(settings)
+        return _check(settings)
+    except ConfigError as exc:
+        print(f"speech-realtime: configuration error: {exc.message}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "serve":
-        return _serve(settings, args)
-    if args.command == "engine":
-        return _engine(args)
-    if args.command == "voices":
-        return _voices(settings)
-    return _check(settings)

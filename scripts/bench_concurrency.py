@@ -1,0 +1,293 @@
+"""How cheap routes answer while slow, idle and long-lived clients hold connections.
+
+Starts the service under gunicorn on 127.0.0.1 (backed by the scripted Realtime server of the
+tests, so no models and no cloud) with one worker model, applies each load in turn and times
+``GET /api/speech-realtime/info`` meanwhile:
+
+- ``idle``: 50 TCP connections that send nothing;
+- ``slow-headers``: 8 clients sending their request headers at 1 byte/s;
+- ``slow-body``: 8 clients sending headers, then a JSON body at 1 byte/s;
+- ``stalled-readers``: 8 clients that start a 40 s streamed synthesis and never read it (also
+  reported: upstream sessions still open, and whether the service dropped the readers);
+- ``websockets``: 64 idle WebSockets (a test echo route) held open, and whether the 64th echoes.
+
+Worker models: ``speech`` (what ``speech-realtime serve`` runs: web/server.py's SpeechWorker
+and thread budget) and ``gthread8`` (the former configuration: stock gthread, 8 threads).
+
+Usage: .venv/bin/python scripts/bench_concurrency.py [--model speech|gthread8] [--samples N]
+All load goes to 127.0.0.1, bounded in count and in time (each /info try gives up after 60 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+INFO = "/api/speech-realtime/info"
+STREAM = "/api/speech-realtime/synthesize/stream"
+TRY_LIMIT = 60.0
+LONG_TEXT = "This sentence is read slowly. " * 120
+
+
+def child(model: str) -> None:
+    """Run in the server process: the service plus an echo WebSocket route, under ``model``."""
+    from flask_sock import Sock
+
+    from speech_realtime.config import Settings
+    from speech_realtime.web import create_app
+    from speech_realtime.web.server import ClientLimits, SpeechServer, server_options
+
+    settings = Settings.load(None)
+    app = create_app(settings)
+    sock = Sock(app)
+
+    @sock.route("/bench/ws")
+    def echo(ws):  # type: ignore[no-untyped-def]
+        while True:
+            ws.send(ws.receive())
+
+    options = server_options(settings, host="127.0.0.1", port=0)
+    options["accesslog"] = None
+    if model == "gthread8":
+        options.update(worker_class="gthread", threads=8, control_socket_disable=False)
+    SpeechServer(app, options, ClientLimits.from_settings(settings)).run()
+
+
+@contextlib.contextmanager
+def service(model: str, upstream_url: str) -> Iterator[int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
+    env.update(AZURE_OPENAI_ENDPOINT=upstream_url, AZURE_OPENAI_KEY="bench", PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", model], env=env, stderr=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(60, process.kill)
+    watchdog.start()
+    port = None
+    assert process.stderr is not None
+    for line in process.stderr:
+        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            port = int(found.group(1))
+            break
+    watchdog.cancel()
+    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining its log
+    try:
+        assert port, "the service did not start"
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def info_latency(port: int) -> float:
+    """Seconds for one GET /info on a fresh connection (TRY_LIMIT if it never came)."""
+    started = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=TRY_LIMIT) as conn:
+            conn.sendall(f"GET {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            conn.settimeout(max(0.1, TRY_LIMIT - (time.perf_counter() - started)))
+            head = conn.recv(64)
+            if not head.startswith(b"HTTP/1.1 200"):
+                return float("nan")
+    except OSError:
+        return TRY_LIMIT
+    return time.perf_counter() - started
+
+
+def sample(port: int, count: int) -> list[float]:
+    return [info_latency(port) for _ in range(count)]
+
+
+class Load:
+    """Client sockets applying one kind of load from background threads until :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+
+    def connect(self, port: int, rcvbuf: int | None = None) -> socket.socket:
+        conn = socket.socket()
+        if rcvbuf:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        conn.settimeout(10)
+        conn.connect(("127.0.0.1", port))
+        self.sockets.append(conn)
+        return conn
+
+    def trickle(self, conn: socket.socket, data: bytes) -> None:
+        def run() -> None:
+            for byte in data:
+                if self.stopping.wait(1.0):
+                    return
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        for conn in self.sockets:
+            conn.close()
+
+
+def idle(port: int, load: Load) -> None:
+    for _ in range(50):
+        load.connect(port)
+
+
+def slow_headers(port: int, load: Load) -> None:
+    for _ in range(8):
+        load.trickle(
+            load.connect(port),
+            f"GET {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: {'a' * 200}\r\n\r\n".encode(),
+        )
+
+
+def slow_body(port: int, load: Load) -> None:
+    body = json.dumps({"text": "slow " * 100}).encode()
+    head = (
+        f"POST {STREAM} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(8):
+        conn = load.connect(port)
+        conn.sendall(head)
+        load.trickle(conn, body)
+
+
+def stalled_readers(port: int, load: Load) -> None:
+    body = json.dumps({"text": LONG_TEXT, "voiceName": "alloy"}).encode()
+    for _ in range(8):
+        conn = load.connect(port, rcvbuf=4096)
+        conn.sendall(
+            f"POST {STREAM} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+
+def websockets(port: int, load: Load) -> None:
+    import websocket
+
+    def opener() -> None:
+        for index in range(64):
+            if load.stopping.is_set():
+                return
+            try:
+                ws = websocket.create_connection(f"ws://127.0.0.1:{port}/bench/ws", timeout=10)
+            except Exception as exc:
+                print(f"  websocket {index + 1} refused or timed out: {exc}", flush=True)
+                continue
+            load.sockets.append(ws.sock)
+            load.opened = index + 1  # type: ignore[attr-defined]
+            if index == 63:
+                ws.send("ping")
+                print(f"  the 64th websocket echoes: {ws.recv() == 'ping'}", flush=True)
+
+    thread = threading.Thread(target=opener, daemon=True)
+    thread.start()
+    thread.join(timeout=90)
+    print(f"  websockets open: {getattr(load, 'opened', 0)}", flush=True)
+
+
+def upstream_sessions(upstream_port: int) -> int:
+    """Established connections to the scripted upstream (its side), read from /proc/net/tcp."""
+    wanted = f":{upstream_port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[1].endswith(wanted) and line.split()[3] == "01")
+
+
+def dropped(load: Load) -> int:
+    """How many of the load's connections the service has closed (read to EOF within 2 s)."""
+    count = 0
+    for conn in load.sockets:
+        deadline = time.monotonic() + 2
+        try:
+            while time.monotonic() < deadline:
+                conn.settimeout(max(0.01, deadline - time.monotonic()))
+                if not conn.recv(65536):
+                    count += 1
+                    break
+        except ConnectionResetError:
+            count += 1
+        except OSError:
+            pass
+    return count
+
+
+SCENARIOS: dict[str, Callable[[int, Load], None]] = {
+    "idle": idle,
+    "slow-headers": slow_headers,
+    "slow-body": slow_body,
+    "stalled-readers": stalled_readers,
+    "websockets": websockets,
+}
+
+
+def describe(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:8.1f} ms, max {max(values) * 1000:8.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("speech", "gthread8"), default="speech")
+    parser.add_argument("--samples", type=int, default=5, help="/info requests per scenario")
+    parser.add_argument("--only", choices=tuple(SCENARIOS), action="append", help="run only these")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return 0
+
+    from realtime_server import ScriptedRealtimeServer
+
+    upstream = ScriptedRealtimeServer().start()
+    upstream.reset(chunks=2000, chunk_delay=0.02)
+    print(f"model {args.model}: /info latency, {args.samples} requests per scenario")
+    with service(args.model, upstream.url) as port:
+        print(f"{'no load':16} {describe(sample(port, args.samples))}", flush=True)
+        for name in args.only or SCENARIOS:
+            load = Load()
+            started = time.perf_counter()
+            SCENARIOS[name](port, load)
+            time.sleep(1.0)  # let the load reach the server before timing
+            print(f"{name:16} {describe(sample(port, args.samples))}", flush=True)
+            if name == "stalled-readers":
+                remaining = 15 - (time.perf_counter() - started)
+                time.sleep(max(0.0, remaining))
+                print(
+                    f"  after 15 s: {upstream_sessions(upstream.port)} upstream sessions open, "
+                    f"{dropped(load)} of 8 stalled readers dropped by the service",
+                    flush=True,
+                )
+            load.stop()
+    upstream.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
