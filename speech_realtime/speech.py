@@ -219,7 +219,7 @@ class SpeechService:
                 if isinstance(item, AudioChunk):
                     yield item.data
 
-        return TurnStream(chunks)
+        return TurnStream(chunks, aborted=self._aborted)
 
     def synthesize_events(
         self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS
@@ -232,7 +232,7 @@ class SpeechService:
         :meth:`synthesize_stream`.
         """
         turn, _, output = self._synthesis(text, options, retry=False)
-        return TurnStream(lambda connected: self._stream(turn, output, connected))
+        return TurnStream(lambda connected: self._stream(turn, output, connected), aborted=self._aborted)
 
     def check(self) -> dict[str, Any]:
         """Open a session, configure it, and time the handshake and the session round trip."""
@@ -272,24 +272,20 @@ class SpeechService:
     def _stream(
         self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]
     ) -> Iterator[AudioChunk | WordTiming]:
-        sent = False
         with Encoder(output, output.upstream, streaming=True) as encoder:
-            try:
-                for _ in self.runner.run(turn, connected=connected):
-                    chunk = encoder.push(turn.take_audio())
-                    if chunk:
-                        sent = True
-                        yield AudioChunk(chunk)
-                    yield from turn.take_words()
-                tail = encoder.finish()
-                if tail:
-                    yield AudioChunk(tail)
-            except SpeechError as exc:
-                if sent:
-                    self.counters.add("streams_aborted")
-                    log.warning("stream aborted after its first bytes: %s", exc.message)
-                raise
+            for _ in self.runner.run(turn, connected=connected):
+                chunk = encoder.push(turn.take_audio())
+                if chunk:
+                    yield AudioChunk(chunk)
+                yield from turn.take_words()
+            tail = encoder.finish()
+            if tail:
+                yield AudioChunk(tail)
         self._note_reading(turn)
+
+    def _aborted(self, exc: SpeechError) -> None:
+        self.counters.add("streams_aborted")
+        log.warning("stream aborted after its first bytes: %s", exc.message)
 
     def _note_reading(self, turn: Synthesis) -> None:
         if turn.attempts > 1:

@@ -278,3 +278,31 @@ def test_no_socket_is_left_open_after_the_upstream_closes(service, upstream) -> 
         service.synthesize("Hello there.")
     assert caught.value is not None  # the traceback (and the connection) is still referenced
     assert _our_sockets_to(upstream.port) == []
+
+
+def test_an_upstream_failure_mid_stream_is_counted_but_a_close_by_the_caller_is_not(
+    service, upstream
+) -> None:
+    upstream.script.mode = "close_before_done"
+    broken = service.synthesize_stream("The upstream hangs up in the middle of this.")
+    with pytest.raises(UpstreamError):
+        list(broken)
+    assert service.counters.snapshot()["streams_aborted"] == 1
+
+    upstream.reset(chunk_delay=0.5)
+    stream = service.synthesize_stream("A slow reading that the caller gives up on.")
+    assert next(stream)
+    failures: list[UpstreamError] = []
+
+    def read() -> None:
+        try:
+            next(stream, None)
+        except UpstreamError as exc:  # the wait for upstream ended by close()
+            failures.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    wait_until(lambda: len(upstream.client_events("response.create")) == 1)
+    stream.close()  # whether the reader is waiting inside the stream or not yet
+    reader.join(2)
+    assert service.counters.snapshot()["streams_aborted"] == 1

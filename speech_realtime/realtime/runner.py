@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 from ..config import Settings
-from ..errors import Saturated
+from ..errors import Saturated, SpeechError
 from .auth import Auth
 from .events import parse_server_event
 from .session import Turn
@@ -125,12 +125,20 @@ class TurnStream(Generic[T]):
     :meth:`SessionRunner.run`. :meth:`close` ends it at once: when the generator is suspended
     (a stalled reader) it is closed, which releases the session; when another thread is inside
     it (waiting for upstream), the connection is aborted so that the wait ends now.
+    ``aborted`` is told of a failure after the first result (not of one caused by close()).
     """
 
-    def __init__(self, produce: Callable[[Callable[[Connection], None]], Iterator[T]]) -> None:
+    def __init__(
+        self,
+        produce: Callable[[Callable[[Connection], None]], Iterator[T]],
+        *,
+        aborted: Callable[[SpeechError], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._closed = False
+        self._started = False
+        self._aborted = aborted
         self._items = produce(self._connected)
 
     def _connected(self, conn: Connection) -> None:
@@ -144,7 +152,14 @@ class TurnStream(Generic[T]):
         return self
 
     def __next__(self) -> T:
-        return next(self._items)
+        try:
+            item = next(self._items)
+        except SpeechError as exc:
+            if self._started and not self._closed and self._aborted is not None:
+                self._aborted(exc)
+            raise
+        self._started = True
+        return item
 
     def close(self) -> None:
         with self._lock:
