@@ -172,8 +172,16 @@ FAILURES = [
 ]
 
 
+def scripted_client(settings, script: dict):
+    """A client, and its settings; a silent upstream gets a short deadline (the 504 is the point)."""
+    if script.get("mode") == "silence":
+        settings = settings.with_changes(request_timeout=0.5)
+    return create_app(settings).test_client(), settings
+
+
 @pytest.mark.parametrize(("script", "status", "code"), FAILURES)
-def test_synthesize_failures_map_to_their_status(client, upstream, settings, script, status, code) -> None:
+def test_synthesize_failures_map_to_their_status(upstream, settings, script, status, code) -> None:
+    client, settings = scripted_client(settings, script)
     upstream.reset(**script)
     started = time.monotonic()
     response = client.post("/api/speech-realtime/synthesize", json={"text": "Hello."})
@@ -198,7 +206,8 @@ STT_FAILURES = [
 
 
 @pytest.mark.parametrize(("script", "status"), STT_FAILURES)
-def test_recognize_failures_map_to_their_status(client, upstream, settings, script, status) -> None:
+def test_recognize_failures_map_to_their_status(upstream, settings, script, status) -> None:
+    client, settings = scripted_client(settings, script)
     upstream.reset(**script)
     started = time.monotonic()
     response = client.post("/api/speech-realtime/recognize", json=recognize_body())
@@ -212,8 +221,9 @@ BEFORE_FIRST_BYTE = [f for f in FAILURES if f[0].get("mode") != "close_before_do
 
 @pytest.mark.parametrize(("script", "status", "code"), BEFORE_FIRST_BYTE)
 def test_stream_failures_before_the_first_byte_are_json_errors(
-    client, upstream, script, status, code
+    upstream, settings, script, status, code
 ) -> None:
+    client, _ = scripted_client(settings, script)
     upstream.reset(**script)
     response = client.post("/api/speech-realtime/synthesize/stream", json={"text": "Hello."})
     assert response.status_code == status
