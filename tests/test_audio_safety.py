@@ -9,6 +9,7 @@ cannot even tell whether the path exists.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,35 @@ from speech_realtime.audio import codec, input_to_wire
 from speech_realtime.errors import BadRequest, SpeechError, UnsupportedMedia
 
 
+def _atime_shows_reads(directory: Path) -> bool:
+    """Whether reading a file updates its access time here (relatime does, once atime <= mtime)."""
+    probe = directory / "probe"
+    probe.write_bytes(b"x")
+    os.utime(probe, (0, time.time()))
+    probe.read_bytes()
+    return os.stat(probe).st_atime > 0
+
+
 @pytest.fixture
 def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A working directory holding an audio file, an unreadable file, and a missing name."""
+    """A working directory holding an audio file, an unreadable file, and a missing name.
+
+    The files' access times are set to 0 (before their modification time), so any read of them
+    moves it: at the end, an access time still 0 proves nothing opened them for reading.
+    """
     secret = tmp_path / "secret.flac"
     secret.write_bytes(encode_file("flac", "flac", signal(1.0, 16000), 16000))
     locked = tmp_path / "locked.flac"
     locked.write_bytes(secret.read_bytes())
     locked.chmod(0)
+    for path in (secret, locked):
+        os.utime(path, (0, time.time()))
     monkeypatch.chdir(tmp_path)
     yield {"relative": "secret.flac", "absolute": str(secret), "locked": str(locked), "missing": "nope.flac"}
     locked.chmod(0o600)
+    if _atime_shows_reads(tmp_path):
+        assert os.stat(secret).st_atime == 0, "the service read a file a body named"
+        assert os.stat(locked).st_atime == 0, "the service read a file a body named"
 
 
 def bodies(path: str) -> dict[str, bytes]:
