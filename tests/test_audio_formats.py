@@ -476,3 +476,36 @@ def test_openai_response_formats_map_onto_output_formats() -> None:
     with pytest.raises(BadRequest) as caught:
         openai_output_format("wma")
     assert caught.value.param == "format"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(
+        st.text(max_size=60), st.sampled_from(AZURE_OUTPUT_FORMATS).map(lambda n: n.replace("16", "9"))
+    )
+)
+def test_any_azure_name_is_a_listed_format_or_a_400(name: str) -> None:
+    try:
+        output = azure_output_format(name)
+    except BadRequest as error:
+        assert error.param == "format"
+    else:
+        assert name.strip().lower() in AZURE_OUTPUT_FORMATS
+        assert 8000 <= output.rate <= 48000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["pcm", "wav", "mulaw", "alaw", "mp3", "opus", "webm", "flac", "aac", "g722"]),
+    rate=st.none() | st.integers(-(10**20), 10**20) | st.sampled_from([8000, 16000, 22050, 44100, 48000]),
+    bit_rate=st.none() | st.integers(-(10**20), 10**20) | st.sampled_from([32000, 64000, 96000, 160000]),
+)
+def test_output_format_accepts_only_what_its_codec_can_produce(name: str, rate, bit_rate) -> None:
+    try:
+        output = output_format(name, rate, bit_rate)
+    except BadRequest as error:
+        assert error.param in ("format", "rate")
+        return
+    assert 8000 <= output.rate <= 48000
+    assert output.bit_rate is None or 6000 <= output.bit_rate <= 320000
+    assert encode_all(output, PCM16, SOURCE_PCM[:4800])
