@@ -128,7 +128,9 @@ def test_continuous_phrases_then_end_of_stream():
     out += machine.event(Phrase("two", 1.1, 0.4))
     assert [p for p, _ in sent(out)] == ["speech.phrase", "speech.phrase"]
     assert machine.state is State.LISTENING
-    assert machine.receive(audio(b"")) == [Finish()]
+    assert machine.receive(audio(b"")) == []
+    assert machine.quiet(0.1) == []
+    assert machine.quiet(0.3) == [Finish()]
     assert machine.state is State.DRAINING
     end = machine.event(Ended())
     assert [p for p, _ in sent(end)] == ["speech.endDetected", "turn.end"]
@@ -145,6 +147,7 @@ def test_silence_gives_no_match_statuses(events, status):
     for event in events:
         machine.event(event)
     machine.receive(audio(b""))
+    machine.quiet(1.0)
     out = sent(machine.event(Ended()))
     assert [p for p, _ in out][-2:] == ["speech.endDetected", "turn.end"]
     assert out[0] == (
@@ -192,6 +195,7 @@ def test_continuation_context_is_tolerated():
     start(machine)
     machine.event(Phrase("one", 0.1, 0.4))
     machine.receive(audio(b""))
+    machine.quiet(1.0)
     machine.event(Ended())
     effects = start(machine, RID2, continuation={"previousServiceTag": "abc", "previousAudioOffset": 10})
     assert sent(effects)[0][0] == "turn.start"
@@ -253,3 +257,12 @@ def test_stop_detected_and_hypotheses_in_ticks():
         ("speech.endDetected", {"Offset": 20_000_000}),
     ]
     assert json.dumps(out)  # plain JSON types
+
+
+def test_audio_after_an_empty_frame_resumes_the_turn():
+    """The Python SDK sends an empty frame after the audio it replays, then streams on."""
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    assert machine.receive(audio(b"")) == []
+    assert [type(e) for e in machine.receive(audio(bytes(3200)))] == [Push]
+    assert machine.quiet(5.0) == [] and machine.state is State.LISTENING

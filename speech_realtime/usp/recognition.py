@@ -11,8 +11,9 @@ States (one socket, many turns):
   id starts a turn.
 - ``CONTEXT``: ``speech.context`` seen for the turn's request id; waiting for its first audio.
 - ``LISTENING``: ``turn.start`` sent, an upstream stream open, audio flowing to it.
-- ``DRAINING``: the client ended its audio (empty ``audio`` frame) or the watchdog gave up on it;
-  waiting for the stream's last phrases and its end.
+- ``DRAINING``: the client ended its audio (an empty ``audio`` frame, then no more audio for
+  :data:`END_GRACE` seconds) or the watchdog gave up on it; waiting for the stream's last
+  phrases and its end.
 - ``CLOSED``: the socket is being closed; nothing more is sent.
 
 Every turn that sent ``turn.start`` ends with ``turn.end`` (after a phrase carrying a
@@ -44,6 +45,8 @@ from ..text import words as lexical_words
 from .frames import FrameError, Message, text_frame
 
 TICKS = 10_000_000
+#: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
+END_GRACE = 0.3
 BAD_INPUT = 1007
 
 #: Keys of ``speech.context`` asking for features the service does not provide.
@@ -218,6 +221,7 @@ class _Turn:
     phrases: int = 0
     heard_speech: bool = False
     speaking: bool = False
+    end_pending: bool = False
 
     @property
     def seconds(self) -> float:
@@ -305,8 +309,9 @@ class Recognition:
         if self.state is State.DRAINING:
             return effects
         if not message.body:
-            self.state = State.DRAINING
-            return [*effects, Finish()]
+            turn.end_pending = True
+            return effects
+        turn.end_pending = False
         data = turn.carry + data
         usable = len(data) - len(data) % (2 * turn.channels)
         turn.carry = data[usable:]
@@ -409,6 +414,19 @@ class Recognition:
             "Message": error.message,
         }
         return [Send(text_frame("speech.phrase", turn.request_id, body)), *self._end_turn()]
+
+    def quiet(self, seconds: float) -> list[Effect]:
+        """Called while a turn runs with the seconds since the client's last frame.
+
+        An empty ``audio`` frame ends the turn's audio once :data:`END_GRACE` seconds pass with
+        no more audio: the Python SDK also sends one right after the audio it replays at the
+        start of a turn and then goes on streaming, so an empty frame alone is not the end.
+        """
+        turn = self.turn
+        if self.state is State.LISTENING and turn is not None and turn.end_pending and seconds >= END_GRACE:
+            self.state = State.DRAINING
+            return [Finish()]
+        return []
 
     def idle(self) -> list[Effect]:
         """Called when neither the client nor the service made progress for the idle limit."""

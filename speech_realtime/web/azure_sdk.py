@@ -64,7 +64,7 @@ class _Socket:
         self.ws = ws
         self.machine = machine
         self.idle_limit = idle_limit
-        self.progress = time.monotonic()
+        self.progress = self.heard = time.monotonic()
         self.open = True
 
     def run(self) -> None:
@@ -74,7 +74,7 @@ class _Socket:
                 data = self.ws.receive(timeout=0 if busy else IDLE_RECEIVE_SECONDS)
                 effects: list[Any] = []
                 if data is not None:
-                    self.progress = time.monotonic()
+                    self.progress = self.heard = time.monotonic()
                     try:
                         effects += self.machine.receive(parse(data))
                     except FrameError as exc:
@@ -84,6 +84,7 @@ class _Socket:
                     if events:
                         self.progress = time.monotonic()
                     effects += events
+                effects += self.watch()
                 if self.machine.busy and time.monotonic() - self.progress > self.idle_limit:
                     log.info("azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
                     self.progress = time.monotonic()
@@ -115,6 +116,10 @@ class _Socket:
     def service_effects(self, timeout: float) -> list[Any]:
         raise NotImplementedError
 
+    def watch(self) -> list[Any]:
+        """Effects that are due by time alone (none, unless a machine has timers)."""
+        return []
+
     def carry_out(self, effect: Any) -> None:
         raise NotImplementedError
 
@@ -140,6 +145,9 @@ class _RecognitionSocket(_Socket):
             timeout = 0
             effects += self.machine.event(event)
         return effects
+
+    def watch(self) -> list[Any]:
+        return self.machine.quiet(time.monotonic() - self.heard) if self.machine.busy else []
 
     def carry_out(self, effect: Any) -> None:
         if isinstance(effect, rec.Open):
