@@ -9,6 +9,7 @@ from flask import Flask
 from ..config import Settings
 from ..speech import SpeechService
 from . import errors
+from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
 from .openai_audio import openai_audio
 from .speech_api import speech_api
@@ -24,6 +25,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None, **se
     app.register_blueprint(speech_api)
     app.register_blueprint(openai_audio)
     app.register_blueprint(azure_speech)
+    app.register_blueprint(azure_sdk)
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
     return app
