@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,18 +72,47 @@ def test_check_fails_with_a_clear_reason(clean_env, upstream, capsys) -> None:
     assert "does not know the deployment" in capsys.readouterr().err
 
 
+def assert_one_line_exit_2(argv: list[str], capsys, mentions: str) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert mentions in captured.err
+    assert "Traceback" not in captured.err
+
+
 def test_bad_configuration_exits_2(clean_env, capsys) -> None:
     clean_env.setenv("SPEECH_BACKEND", "nope")
-    assert main(["check"]) == 2
-    assert "SPEECH_BACKEND" in capsys.readouterr().err
+    assert_one_line_exit_2(["check"], capsys, "SPEECH_BACKEND")
 
 
-def serve(env_overrides: dict[str, str]) -> Iterator[str]:
-    """``speech-realtime serve`` under gunicorn on 127.0.0.1:0; yields its base URL."""
+@pytest.mark.parametrize("command", ["serve", "check", "voices", "engine"])
+def test_an_unknown_log_level_is_one_line_and_exit_2_for_every_command(clean_env, capsys, command) -> None:
+    clean_env.setenv("LOG_LEVEL", "LOUD")
+    assert_one_line_exit_2([command], capsys, "LOG_LEVEL")
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_an_endpoint_the_transport_cannot_use_is_one_line_and_exit_2(clean_env, capsys, command) -> None:
+    clean_env.setenv("AZURE_OPENAI_ENDPOINT", "http://")
+    clean_env.setenv("AZURE_OPENAI_KEY", API_KEY)
+    assert_one_line_exit_2([command], capsys, "configuration error")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running ``speech-realtime serve``: its base URL and process id."""
+
+    url: str
+    pid: int
+
+
+def serve(env_overrides: dict[str, str]) -> Iterator[Served]:
+    """``speech-realtime serve`` under gunicorn on 127.0.0.1:0, with its default worker model."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
     env.update(env_overrides)
     process = subprocess.Popen(
-        [sys.executable, "-m", "speech_realtime", "serve", "--port", "0", "--threads", "4"],
+        [sys.executable, "-m", "speech_realtime", "serve", "--port", "0"],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -96,22 +128,23 @@ def serve(env_overrides: dict[str, str]) -> Iterator[str]:
             base = found.group(1)
             break
     watchdog.cancel()
+    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining its log
     try:
         assert base, "gunicorn did not start"
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
 @pytest.fixture
-def served(upstream, dialect) -> Iterator[str]:
+def served(upstream, dialect) -> Iterator[Served]:
     """The service pointed at the scripted Realtime server."""
     yield from serve(azure_env(upstream, dialect))
 
 
 @pytest.fixture
-def served_offline() -> Iterator[str]:
+def served_offline() -> Iterator[Served]:
     """The service with no cloud configuration: it starts its own local engine."""
     yield from serve({})
 
@@ -125,19 +158,21 @@ def run_smoke(base: str) -> str:
     return result.stdout
 
 
+@pytest.mark.subprocess
 def test_serve_passes_the_curl_smoke_script(served, upstream, dialect) -> None:
     upstream.script.chunk_delay = 0.05
-    output = run_smoke(served)
+    output = run_smoke(served.url)
     assert '"text":"hello from the scripted server"' in output
     timing = re.search(r"first byte after ([\d.]+) s, finished after ([\d.]+) s", output)
     first, total = map(float, timing.groups())
     assert first < total
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("pwsh") is None, reason="PowerShell (pwsh) is not installed")
 def test_serve_passes_the_powershell_smoke_script(served) -> None:
     result = subprocess.run(
-        ["pwsh", "-NoProfile", "-File", str(ROOT / "scripts" / "smoke.ps1"), "-BaseUrl", served],
+        ["pwsh", "-NoProfile", "-File", str(ROOT / "scripts" / "smoke.ps1"), "-BaseUrl", served.url],
         capture_output=True,
         text=True,
         timeout=60,
@@ -146,13 +181,42 @@ def test_serve_passes_the_powershell_smoke_script(served) -> None:
     assert "smoke: OK" in result.stdout
 
 
+@pytest.mark.subprocess
+@pytest.mark.models
 def test_serve_with_no_cloud_configuration_runs_offline_on_one_engine(served_offline) -> None:
-    output = run_smoke(served_offline)
+    output = run_smoke(served_offline.url)
     assert '"backend":"local"' in output
     heard = json.loads(re.search(r"^(\{\"text\".*)$", output, re.MULTILINE).group(1))["text"]
     assert "testing" in words(heard), heard
-    engines = subprocess.run(["pgrep", "-f", "speech_realtime engine"], capture_output=True, text=True)
-    assert len(engines.stdout.split()) == 1
+    assert len(engines_started_by(served_offline.pid)) == 1
+
+
+def engines_started_by(pid: int) -> list[int]:
+    """Engine processes among the descendants of ``pid`` (its workers' children included)."""
+    found = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        with contextlib.suppress(FileNotFoundError):  # a process that has just exited
+            for child in map(int, Path(f"/proc/{parent}/task/{parent}/children").read_text().split()):
+                pending.append(child)
+                if b"speech_realtime\x00engine" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+    return found
+
+
+@pytest.mark.subprocess
+def test_serve_answers_malformed_http_with_json(served) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"NOT A REQUEST\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]["code"] == "invalid_request"
 
 
 def test_an_engine_that_never_gets_ready_is_given_up_on(tmp_path, monkeypatch) -> None:
