@@ -27,6 +27,7 @@ from speech_realtime.options import (
 )
 from speech_realtime.realtime.events import parse_server_event, tts_session_update
 from speech_realtime.speech import SpeechService
+from speech_realtime.text import corpus_word_error_rate
 
 RATE = 16000
 
@@ -306,3 +307,25 @@ def test_an_upstream_failure_mid_stream_is_counted_but_a_close_by_the_caller_is_
     stream.close()  # whether the reader is waiting inside the stream or not yet
     reader.join(2)
     assert service.counters.snapshot()["streams_aborted"] == 1
+
+
+# -- on the local engine (real models) --------------------------------------------------------------
+
+
+def test_streaming_recognition_on_the_local_engine(engine_settings) -> None:
+    service = SpeechService(engine_settings)
+    sentences = ["Please send the report before Friday.", "The weather is sunny today."]
+    pcm = [service.synthesize(s).audio for s in sentences]  # PCM16 24 kHz
+    pause = bytes(2 * 24000)
+    audio = pause + pcm[0] + pause + pcm[1] + pause
+    with service.recognition_stream(RecognitionOptions(language="en"), rate=24000) as stream:
+        for start in range(0, len(audio), 4800):  # 100 ms at a time
+            stream.push(audio[start : start + 4800])
+        stream.finish()
+        events = drain(stream, timeout=60)
+    phrases = [e for e in events if isinstance(e, Phrase)]
+    assert corpus_word_error_rate(zip(sentences, (p.text for p in phrases), strict=False)) <= 0.2, phrases
+    assert len(phrases) == 2
+    assert phrases[0].offset == pytest.approx(1.0, abs=0.4)
+    assert phrases[1].offset > phrases[0].offset + phrases[0].duration - 0.5
+    assert any(isinstance(e, SpeechStarted) for e in events)
