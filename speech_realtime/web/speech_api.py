@@ -34,7 +34,7 @@ def recognize() -> Response:
     return jsonify({"text": result.text, "duration": round(result.duration, 3), "language": result.language})
 
 
-def _synthesis_request() -> tuple[str, SynthesisOptions]:
+def _synthesis_request() -> tuple[str, SynthesisOptions, OutputFormat]:
     body: dict[str, Any] = json_body()
     text = field(body, "text", str, required=True, param="text")
     voice = field(body, "voiceName", str, param="voice") or field(body, "voice", str, param="voice")
@@ -44,7 +44,7 @@ def _synthesis_request() -> tuple[str, SynthesisOptions]:
     else:
         name = field(body, "format", str, param="format")
         output = output_format(name, integer(body.get("sampleRate"), "sampleRate", param="rate"))
-    return text, SynthesisOptions(voice=voice, output=output)
+    return text, SynthesisOptions(voice=voice, output=output), output
 
 
 def _audio_headers(output: OutputFormat) -> dict[str, str]:
@@ -53,7 +53,7 @@ def _audio_headers(output: OutputFormat) -> dict[str, str]:
 
 @speech_api.post("/synthesize")
 def synthesize() -> Response:
-    text, options = _synthesis_request()
+    text, options, _ = _synthesis_request()
     speech: Speech = _service().synthesize(text, options)
     verbatim = {True: "true", False: "false", None: "unknown"}[speech.verbatim]
     headers = {
@@ -67,9 +67,7 @@ def synthesize() -> Response:
 
 @speech_api.post("/synthesize/stream")
 def synthesize_stream() -> Response:
-    text, options = _synthesis_request()
-    output = options.output
-    assert output is not None
+    text, options, output = _synthesis_request()
     chunks = _service().synthesize_stream(text, options)
     return audio_response(chunks, output.mime, _audio_headers(output))
 
