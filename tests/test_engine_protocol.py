@@ -619,7 +619,7 @@ EVENTS = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(EVENTS, VALUES), min_size=1, max_size=6))
 def test_random_client_events_never_break_the_session(messages) -> None:
     driver = Driver(vad=True)

@@ -88,17 +88,17 @@ def parse_message(message: str | bytes) -> dict[str, Any]:
     return event
 
 
-def required(event: dict[str, Any], name: str, kind: type, param: str | None = None) -> Any:
-    param = param or name
+_KIND_NAMES = {str: "a string", dict: "an object"}
+
+
+def required(event: dict[str, Any], name: str, kind: type[str] | type[dict]) -> Any:
+    """``event[name]``, which must be there and be a ``kind``."""
     if name not in event:
-        raise ClientEventError("missing_required_parameter", f"Missing required parameter: '{param}'.", param)
+        raise ClientEventError("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
     value = event[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise invalid(param, value, f"a {_KIND_NAMES.get(kind, kind.__name__)}")
+    if not isinstance(value, kind):
+        raise invalid(name, value, _KIND_NAMES[kind])
     return value
-
-
-_KIND_NAMES = {str: "string", dict: "object", list: "array", bool: "boolean", int: "integer"}
 
 
 def optional_object(parent: dict[str, Any], name: str, param: str) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def integer(value: Any, param: str, low: int, high: int) -> int:
 def reject_unknown(fields: dict[str, Any], known: set[str], prefix: str) -> None:
     for name in fields:
         if name not in known:
-            param = f"{prefix}.{name}" if prefix else str(name)
+            param = f"{prefix}.{name}"
             raise ClientEventError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
 
 

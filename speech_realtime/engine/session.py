@@ -16,12 +16,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..audio import MIN_COMMIT_SECONDS
 from ..realtime.events import Dialect
 from . import responder
 from .models import ModelSet
 from .parsing import (
     ClientEventError,
+    ResponseOptions,
     apply_session_update,
     audio_bytes,
     invalid,
@@ -157,7 +160,7 @@ class EngineSession:
             )
             events += self._commit_samples(turn.samples)
             if self._detector.settings.create_response and self._response is None:
-                events += self._start_response(self._plan(parse_response(None, self.config, self.dialect)))
+                self._start_response(self._plan(parse_response(None, self.config, self.dialect)))
         return events
 
     def _commit(self, message: dict[str, Any]) -> list[Event]:
@@ -183,7 +186,7 @@ class EngineSession:
             self._detector.reset(self.buffer.end)
         return [event("input_audio_buffer.cleared")]
 
-    def _commit_samples(self, samples: Any, transcript: str | None = None) -> list[Event]:
+    def _commit_samples(self, samples: np.ndarray, transcript: str | None = None) -> list[Event]:
         """Commit audio as a user item; queue its transcription when the session asks for one."""
         part = {"type": "input_audio", "transcript": transcript}
         item = Item(self._buffer_item_id, "user", [part], samples=samples)
@@ -229,9 +232,10 @@ class EngineSession:
                 "conversation_already_has_active_response",
                 f"Conversation already has an active response in progress: {self._response.id}.",
             )
-        return self._start_response(plan)
+        self._start_response(plan)
+        return []
 
-    def _plan(self, options: Any) -> ResponsePlan:
+    def _plan(self, options: ResponseOptions) -> ResponsePlan:
         source = options.inputs if options.inputs is not None else list(self.conversation.items)
         return ResponsePlan(
             id=new_id("resp"),
@@ -243,10 +247,9 @@ class EngineSession:
             in_conversation=options.in_conversation,
         )
 
-    def _start_response(self, plan: ResponsePlan) -> list[Event]:
+    def _start_response(self, plan: ResponsePlan) -> None:
         self._response = plan
         self._jobs.append(self._run_response(plan))
-        return []
 
     def _run_response(self, plan: ResponsePlan) -> responder.Job:
         """The response's steps; it stops being the active one as ``response.done`` goes out."""
