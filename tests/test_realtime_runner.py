@@ -226,6 +226,8 @@ def test_upstream_failures_are_raised_from_poll_and_release_the_session(settings
     stream.push(tone(0.3) + silence(0.3))
     with pytest.raises(UpstreamError, match="boom"):
         drain(stream)
+    with pytest.raises(UpstreamError, match="boom"):
+        stream.poll(0)
     with pytest.raises(UpstreamError):
         stream.push(tone(0.1))
     service.recognition_stream().close()

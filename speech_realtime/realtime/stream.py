@@ -106,7 +106,10 @@ class RecognitionStream:
             self._take_events()
 
     def poll(self, timeout: float) -> RecognitionEvent | None:
-        """The next event, or None if none comes within ``timeout`` seconds."""
+        """The next event, or None if none comes within ``timeout`` seconds (or after
+        :class:`Ended`); a failure is raised, and raised again by later calls."""
+        if self._failure is not None:
+            raise self._failure
         if self._ended:
             return None
         try:
