@@ -1,0 +1,60 @@
+"""The official Azure Speech JavaScript SDK (npm, pinned in tests/js) against the service.
+
+``SpeechConfig.fromHost`` synthesizes on ``/tts/cognitiveservices/websocket/v1`` and accepts
+audio only after a ``response`` message naming its stream id. The harness is installed by
+``scripts/install-js-sdk``; the tests skip, saying why, only when node or npm is missing or the
+registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from azure_sdk_fixtures import tone, wav_bytes
+
+pytestmark = [pytest.mark.sdk, pytest.mark.subprocess]
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Seconds for node to start, run one SDK call and print its result.
+NODE_LIMIT = 60.0
+
+
+@pytest.fixture(scope="module")
+def harness() -> Path:
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node and npm are needed for the JavaScript SDK tests and are not installed")
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "install-js-sdk")], capture_output=True, text=True, timeout=600
+    )
+    if done.returncode != 0:
+        pytest.skip(f"the JavaScript SDK could not be installed from npm: {done.stderr.strip()[-300:]}")
+    return Path(done.stdout.strip())
+
+
+def node(harness: Path, *args: str) -> dict:
+    done = subprocess.run(
+        ["node", str(harness / "usp.mjs"), *args], capture_output=True, text=True, timeout=NODE_LIMIT
+    )
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_js_sdk_synthesis(harness, sdk_host, upstream):
+    result = node(harness, "synthesize", sdk_host, "hello from the scripted server")
+    assert result["reason"] == "SynthesizingAudioCompleted", result
+    assert result["bytes"] > 44  # the SDK's RIFF header and our raw samples
+    words = [word["text"] for word in result["words"]]
+    assert words[:5] == ["hello", "from", "the", "scripted", "server"]
+
+
+def test_js_sdk_recognition(harness, sdk_host, upstream, tmp_path):
+    path = tmp_path / "input.wav"
+    path.write_bytes(wav_bytes(tone(1.0)))
+    result = node(harness, "recognize", sdk_host, str(path))
+    assert result["reason"] == "RecognizedSpeech", result
+    assert result["text"] == "hello from the scripted server"
+    assert result["duration"] > 0
