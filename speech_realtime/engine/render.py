@@ -62,9 +62,8 @@ class Renderer:
     """Renders session state and response events for one session in one dialect."""
 
     def __init__(self, dialect: Dialect, session_id: str, model: str, expires_at: int) -> None:
-        self.dialect = dialect
         self.ga = dialect == Dialect.GA
-        self.names = _NAMES[Dialect.GA if self.ga else Dialect.PREVIEW]
+        self.names = _NAMES[dialect]
         self._session_id, self._model, self._expires_at = session_id, model, expires_at
 
     def session(self, c: Config) -> dict[str, Any]:
