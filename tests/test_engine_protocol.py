@@ -208,6 +208,19 @@ def test_a_rejected_session_update_changes_nothing(dialect: str) -> None:
     assert driver.session.config.voice == "alloy"
 
 
+def test_the_input_buffer_is_bounded(monkeypatch) -> None:
+    from speech_realtime.engine import session
+
+    monkeypatch.setattr(session, "MAX_BUFFER_SECONDS", 1)
+    driver = Driver()
+    piece = b64(pcm(tone(0.6)))
+    assert driver.send("input_audio_buffer.append", audio=piece) == []
+    error = driver.send("input_audio_buffer.append", audio=piece)[0]["error"]
+    assert (error["code"], error["param"]) == ("input_audio_buffer_full", "audio")
+    assert names(driver.send("input_audio_buffer.commit"))[0] == "input_audio_buffer.committed"
+    assert driver.send("input_audio_buffer.append", audio=piece) == []
+
+
 def test_commit_needs_100ms_and_takes_100ms() -> None:
     driver = Driver()
     driver.send("input_audio_buffer.append", audio=b64(bytes(4700)))

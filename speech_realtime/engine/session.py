@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: How long a session lives, as announced in ``expires_at``.
 SESSION_SECONDS = 30 * 60
+#: Most audio the input buffer holds (about 58 MB at 16 kHz float32); more needs a commit first.
+MAX_BUFFER_SECONDS = 15 * 60
 
 
 class EngineSession:
@@ -135,7 +137,15 @@ class EngineSession:
 
     def _append(self, message: dict[str, Any]) -> list[Event]:
         fmt = self.config.input_format
-        self.buffer.append(audio_bytes(required(message, "audio", str), fmt, "audio"), fmt)
+        audio = audio_bytes(required(message, "audio", str), fmt, "audio")
+        if self.buffer.seconds + fmt.duration(audio) > MAX_BUFFER_SECONDS:
+            raise ClientEventError(
+                "input_audio_buffer_full",
+                f"The input audio buffer holds at most {MAX_BUFFER_SECONDS} seconds of audio: "
+                "commit or clear it first.",
+                "audio",
+            )
+        self.buffer.append(audio, fmt)
         if self._detector is None:
             return []
         events: list[Event] = []

@@ -53,6 +53,11 @@ class InputBuffer:
             self._pieces.append(samples)
             self.end += len(samples)
 
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio buffered now."""
+        return (self.end - self.start) / ASR_RATE
+
     def samples(self) -> np.ndarray:
         if len(self._pieces) > 1:
             self._pieces = [np.concatenate(self._pieces)]
