@@ -5,8 +5,8 @@ not by its label; a label is needed only for raw samples, which carry no signatu
 :func:`input_to_wire` decodes and resamples it as a stream, one bounded block at a time, into
 what the Realtime API takes (PCM16 24 kHz, or G.711/PCM16 that already is a wire format, passed
 through undecoded), and stops at :data:`MAX_WIRE_SECONDS` of wire audio. So a request holds its
-body, at most 600 s of wire audio (28.8 MB) and about one second of working buffers, whatever
-the file's rate, channels or compression.
+body, at most 600 s of wire audio (28.8 MB) and a few MB of working buffers (one decoded frame,
+blocks of at most :data:`BLOCK_FRAMES`), whatever the file's rate, channels or compression.
 
 Outputs (:mod:`.output`) and the encoder (:mod:`.encoder`) are re-exported here.
 """
@@ -308,7 +308,7 @@ def input_to_wire(
         return _raw(data, label, rate, channels)
     elif label:
         raise UnsupportedMedia(
-            f"the audio is not {label}: its content has no signature of a supported format",
+            f"the audio is not {label[:20]}: its content has no signature of a supported format",
             code="unsupported_media_type",
             param="audio",
         )
