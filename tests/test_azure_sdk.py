@@ -316,3 +316,33 @@ def test_several_recognize_once_turns_on_one_socket(fake_engine_host, monkeypatc
         stop.set()
     assert len(sockets) == 1
     stream.close()
+
+
+def test_bare_endpoint_works_for_recognition_and_synthesis(sdk_host, upstream, tmp_path):
+    path = tmp_path / "input.wav"
+    path.write_bytes(wav_bytes(tone(0.5)))
+    config = speechsdk.SpeechConfig(endpoint=sdk_host)
+    config.speech_recognition_language = "en-US"
+    recognizer = speechsdk.SpeechRecognizer(
+        config, audio_config=speechsdk.audio.AudioConfig(filename=str(path))
+    )
+    result = within(lambda: recognizer.recognize_once_async().get())
+    assert result.text == "hello from the scripted server"
+    synth = speechsdk.SpeechSynthesizer(speechsdk.SpeechConfig(endpoint=sdk_host), audio_config=None)
+    result = within(lambda: synth.speak_text_async("hello").get())
+    assert result.reason == Reason.SynthesizingAudioCompleted
+
+
+def test_language_identification_leaves_the_language_to_the_model(sdk_host, upstream, tmp_path):
+    path = tmp_path / "input.wav"
+    path.write_bytes(wav_bytes(tone(0.5)))
+    languages = speechsdk.languageconfig.AutoDetectSourceLanguageConfig(languages=["en-US", "de-DE"])
+    recognizer = speechsdk.SpeechRecognizer(
+        speechsdk.SpeechConfig(host=sdk_host),
+        auto_detect_source_language_config=languages,
+        audio_config=speechsdk.audio.AudioConfig(filename=str(path)),
+    )
+    result = within(lambda: recognizer.recognize_once_async().get())
+    assert result.text == "hello from the scripted server"
+    session = upstream.client_events("session.update")[0]["session"]
+    assert '"language"' not in json.dumps(session)
