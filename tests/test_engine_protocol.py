@@ -510,6 +510,7 @@ def test_server_vad_streaming_recognition_reports_each_utterance(fake_models) ->
     assert fake_models.heard == [pytest.approx(1800 * 16, abs=1600), pytest.approx(1300 * 16, abs=1600)]
     items = {e["item_id"] for e in events if e["type"].endswith("speech_started")}
     assert items == {e["item_id"] for e in events if e["type"].endswith("committed")}
+    assert all(item.samples is None for item in driver.session.conversation.items)  # audio let go
 
 
 def test_a_final_commit_of_silence_under_vad_is_an_empty_transcript(fake_models) -> None:

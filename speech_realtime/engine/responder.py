@@ -34,11 +34,15 @@ Job = Iterator[list[Event]]
 
 
 def transcript_of(item: Item, models: ModelSet, language: str | None = None) -> str:
-    """The transcript of a user audio item, made once and kept on the item."""
+    """The transcript of a user audio item, made once and kept on the item.
+
+    The audio is let go once transcribed, so a long streaming session does not keep it all.
+    """
     part = item.parts[0]
     if part.get("transcript") is None:
         samples = item.samples if item.samples is not None else np.zeros(0, dtype=np.float32)
         part["transcript"] = models.transcribe(samples, language) if len(samples) else ""
+    item.samples = None
     return str(part["transcript"])
 
 
@@ -50,6 +54,7 @@ def interim_pieces(text: str) -> list[str]:
 def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
     """``...input_audio_transcription.delta`` events, then ``.completed`` (or ``.failed``)."""
     where = {"item_id": item.id, "content_index": 0}
+    seconds = round(len(item.samples) / ASR_RATE, 3) if item.samples is not None else 0.0
     try:
         text = transcript_of(item, models, language)
     except Exception as exc:
@@ -57,7 +62,6 @@ def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
         failure = {"type": "server_error", "code": "transcription_failed", "message": "The model failed."}
         yield [event("conversation.item.input_audio_transcription.failed", **where, error=failure)]
         return
-    seconds = round(len(item.samples) / ASR_RATE, 3) if item.samples is not None else 0.0
     deltas = [
         event("conversation.item.input_audio_transcription.delta", **where, delta=piece)
         for piece in interim_pieces(text)
