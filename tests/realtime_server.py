@@ -1,7 +1,9 @@
 """A scripted Realtime server for tests: behaves like Azure in both dialects, on 127.0.0.1:0.
 
 Tests set :attr:`ScriptedRealtimeServer.script` to drive it into a failure mode and read what
-it saw (handshakes, client events) afterwards.
+it saw (handshakes, client events) afterwards. Every client event is validated against the
+``openai`` package's types for the connection's dialect; one that does not validate is answered
+with an ``error`` event (as a real server would) and kept in :attr:`invalid_events`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_sock import ConnectionClosed, Sock
+from openai_types import validate_client_event
+from pydantic import ValidationError
 from werkzeug.serving import make_server
 
 GA_NAMES = {
@@ -108,8 +112,31 @@ class _Session:
                 continue
             event = json.loads(message)
             self.server.events.append((self.dialect, event))
+            problem = self.invalid(event)
+            if problem:
+                self.send(
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "invalid_event",
+                            "message": problem,
+                        },
+                    }
+                )
+                continue
             if self.handle(event) == "close":
                 return
+
+    def invalid(self, event: dict[str, Any]) -> str | None:
+        """Why ``event`` is not a client event of this dialect per the openai package's types
+        (a real server refuses such events too), or None."""
+        try:
+            validate_client_event(self.dialect, event)
+        except (AssertionError, ValidationError) as exc:
+            self.server.invalid_events.append((self.dialect, event))
+            return str(exc).splitlines()[0]
+        return None
 
     @property
     def script(self) -> Script:
@@ -319,6 +346,8 @@ class ScriptedRealtimeServer:
     def __init__(self) -> None:
         self.script = Script()
         self.events: list[tuple[str, dict[str, Any]]] = []
+        #: client events that did not validate against the openai package's types
+        self.invalid_events: list[tuple[str, dict[str, Any]]] = []
         self.handshakes: list[dict[str, str]] = []
         self.stopping = threading.Event()
         app = Flask(__name__)
@@ -357,6 +386,7 @@ class ScriptedRealtimeServer:
     def reset(self, **script: Any) -> None:
         self.script = Script(**script)
         self.events.clear()
+        self.invalid_events.clear()
         self.handshakes.clear()
 
     def client_events(self, kind: str | None = None) -> list[dict[str, Any]]:
