@@ -62,10 +62,10 @@ def request_bytes(address: str, path: str, body: bytes) -> bytes:
     ).encode() + body
 
 
-def exchange(address: str, path: str, body: bytes) -> bytes:
-    """Send one request on a raw socket and read until the server closes (5 s limit per read)."""
+def exchange(address: str, path: str, body: bytes, timeout: float = 5) -> bytes:
+    """Send one request on a raw socket and read until the server closes (``timeout`` per read)."""
     host, port = address.split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(request_bytes(address, path, body))
         received = bytearray()
         while data := sock.recv(65536):
@@ -246,7 +246,10 @@ def failing_app():
 @pytest.mark.parametrize("worker", ["sync", "gthread"])
 def test_under_gunicorn_a_failed_stream_drops_the_connection(worker) -> None:
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "-k", worker, "-b", "127.0.0.1:0", "--chdir", str(Path(__file__).parent)]
+    # --preload: the app is imported before gunicorn says where it listens, so a slow import on
+    # a busy machine is not mistaken for a server that never answers.
+    command = [str(gunicorn), "-k", worker, "--preload", "-b", "127.0.0.1:0"]
+    command += ["--chdir", str(Path(__file__).parent)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     with subprocess.Popen(
         [*command, "test_web_streaming:failing_app()"], stderr=subprocess.PIPE, text=True, env=env
@@ -258,7 +261,7 @@ def test_under_gunicorn_a_failed_stream_drops_the_connection(worker) -> None:
                     address = match.group(1)
                     break
             assert address, "gunicorn did not start"
-            reply = parse_chunked(exchange(address, STREAM, b'{"text": "Hello."}'))
+            reply = parse_chunked(exchange(address, STREAM, b'{"text": "Hello."}', timeout=20))
             assert reply.status == 200
             assert reply.body == b"x" * 1000 + b"y" * 1000
             assert not reply.complete
