@@ -8,7 +8,7 @@ tests, so no models and no cloud) with one worker model, applies each load in tu
 - ``slow-headers``: 8 clients sending their request headers at 1 byte/s;
 - ``slow-body``: 8 clients sending headers, then a JSON body at 1 byte/s;
 - ``stalled-readers``: 8 clients that start a 40 s streamed synthesis and never read it (also
-  reported: upstream sessions still open, and whether the service dropped the readers);
+  reported: when their upstream sessions were released, and whether the readers were dropped);
 - ``websockets``: 64 idle WebSockets (a test echo route) held open, and whether the 64th echoes.
 
 Worker models: ``speech`` (what ``speech-realtime serve`` runs: web/server.py's SpeechWorker
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import socket
@@ -111,8 +112,13 @@ def info_latency(port: int) -> float:
     return time.perf_counter() - started
 
 
-def sample(port: int, count: int) -> list[float]:
-    return [info_latency(port) for _ in range(count)]
+def sample(port: int, count: int, spread: float) -> list[float]:
+    """``count`` /info latencies, started ``spread / count`` seconds apart (or back to back if slower)."""
+    latencies = []
+    for index in range(count):
+        time.sleep(max(0.0, index * spread / count - sum(latencies)))
+        latencies.append(info_latency(port))
+    return latencies
 
 
 class Load:
@@ -193,25 +199,33 @@ def stalled_readers(port: int, load: Load) -> None:
 def websockets(port: int, load: Load) -> None:
     import websocket
 
+    opened: list[websocket.WebSocket] = []
+    failures: list[str] = []
+
     def opener() -> None:
-        for index in range(64):
+        for _ in range(64):
             if load.stopping.is_set():
                 return
             try:
-                ws = websocket.create_connection(f"ws://127.0.0.1:{port}/bench/ws", timeout=10)
+                opened.append(websocket.create_connection(f"ws://127.0.0.1:{port}/bench/ws", timeout=10))
             except Exception as exc:
-                print(f"  websocket {index + 1} refused or timed out: {exc}", flush=True)
+                failures.append(type(exc).__name__)
                 continue
-            load.sockets.append(ws.sock)
-            load.opened = index + 1  # type: ignore[attr-defined]
-            if index == 63:
-                ws.send("ping")
-                print(f"  the 64th websocket echoes: {ws.recv() == 'ping'}", flush=True)
+            load.sockets.append(opened[-1].sock)
 
     thread = threading.Thread(target=opener, daemon=True)
     thread.start()
     thread.join(timeout=90)
-    print(f"  websockets open: {getattr(load, 'opened', 0)}", flush=True)
+    echoes = False
+    if opened:
+        with contextlib.suppress(Exception):
+            opened[-1].send("ping")
+            echoes = opened[-1].recv() == "ping"
+    print(
+        f"  websockets open: {len(opened)} of 64 ({len(failures)} refused or timed out: "
+        f"{', '.join(sorted(set(failures))) or '-'}); the last one opened echoes: {echoes}",
+        flush=True,
+    )
 
 
 def upstream_sessions(upstream_port: int) -> int:
@@ -219,6 +233,15 @@ def upstream_sessions(upstream_port: int) -> int:
     wanted = f":{upstream_port:04X}"
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     return sum(1 for line in lines if line.split()[1].endswith(wanted) and line.split()[3] == "01")
+
+
+def sessions_released(upstream_port: int, started: float, limit: float) -> str:
+    """Seconds from ``started`` until no upstream session is open (polled), or ``> limit s``."""
+    while time.perf_counter() - started < limit:
+        if upstream_sessions(upstream_port) == 0:
+            return f"{time.perf_counter() - started:.1f} s"
+        time.sleep(0.25)
+    return f"> {limit:g} s ({upstream_sessions(upstream_port)} still open)"
 
 
 def dropped(load: Load) -> int:
@@ -255,7 +278,8 @@ def describe(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("speech", "gthread8"), default="speech")
-    parser.add_argument("--samples", type=int, default=5, help="/info requests per scenario")
+    parser.add_argument("--samples", type=int, default=12, help="/info requests per scenario")
+    parser.add_argument("--spread", type=float, default=12, help="seconds the requests are spread over")
     parser.add_argument("--only", choices=tuple(SCENARIOS), action="append", help="run only these")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,21 +290,21 @@ def main() -> int:
     from realtime_server import ScriptedRealtimeServer
 
     upstream = ScriptedRealtimeServer().start()
-    upstream.reset(chunks=2000, chunk_delay=0.02)
+    upstream.reset(chunks=2000, chunk_delay=0.02)  # a 40 s stream
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"model {args.model}: /info latency, {args.samples} requests per scenario")
     with service(args.model, upstream.url) as port:
-        print(f"{'no load':16} {describe(sample(port, args.samples))}", flush=True)
+        print(f"{'no load':16} {describe(sample(port, args.samples, 0))}", flush=True)
         for name in args.only or SCENARIOS:
             load = Load()
             started = time.perf_counter()
             SCENARIOS[name](port, load)
             time.sleep(1.0)  # let the load reach the server before timing
-            print(f"{name:16} {describe(sample(port, args.samples))}", flush=True)
+            print(f"{name:16} {describe(sample(port, args.samples, args.spread))}", flush=True)
             if name == "stalled-readers":
-                remaining = 15 - (time.perf_counter() - started)
-                time.sleep(max(0.0, remaining))
+                released = sessions_released(upstream.port, started, limit=60)
                 print(
-                    f"  after 15 s: {upstream_sessions(upstream.port)} upstream sessions open, "
+                    f"  upstream sessions of the stalled readers released after {released}; "
                     f"{dropped(load)} of 8 stalled readers dropped by the service",
                     flush=True,
                 )

@@ -12,7 +12,8 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
   ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped (slow senders
   hold a thread for a bounded time);
 - every write of the response must complete within the client timeout, or the connection is
-  closed and the response iterable's ``close()`` releases its upstream session (stalled readers);
+  closed and the response iterable's ``close()`` releases its upstream session (stalled readers;
+  a bounded kernel send buffer makes a stalled reader block the writes within seconds);
 - the thread budget is the session limit plus the WebSocket budget plus a few threads for
   cheap routes, and WebSocket upgrades beyond their budget are answered 503, so long-lived
   sockets can never take the threads REST requests and ``/info`` need;
@@ -48,6 +49,10 @@ HEADROOM_THREADS = 8
 #: Upload rate (bytes/s) at which a body earns time beyond the client timeout: a 25 MiB upload
 #: may take the timeout plus 400 s, while a client trickling bytes gets the timeout and no more.
 MIN_UPLOAD_RATE = 64 * 1024
+#: Kernel send buffer per client socket (the kernel doubles it). Small enough that a client that
+#: stops reading blocks the response within seconds of audio, so the send timeout notices it
+#: (autotuning grows it to 4 MiB, minutes of speech); large enough for 20 Mbit/s at 100 ms RTT.
+SEND_BUFFER = 128 * 1024
 #: How long writing one of gunicorn's own error answers may take.
 ERROR_WRITE_TIMEOUT = 2.0
 
@@ -146,11 +151,24 @@ class _ReadDeadline:
 
 
 class _Connection(TConn):
-    """A gunicorn connection whose request parser reads through a :class:`_ReadDeadline`."""
+    """A gunicorn connection whose request parser reads through a :class:`_ReadDeadline`.
+
+    It is closed on the thread that served it: gunicorn's graceful close lingers up to 2 s for
+    the client to hang up, which on the poller's thread would stall every other connection. A
+    connection whose client stopped reading is closed at once (``abort``): its answer is cut
+    short anyway.
+    """
 
     def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any, limits: ClientLimits) -> None:
         super().__init__(cfg, sock, client, server)
         self.reader = _ReadDeadline(sock, limits)
+        self.abort = False
+        self.closed = False
+
+    def close(self, graceful: bool = False) -> None:
+        if not self.closed:
+            self.closed = True
+            super().close(graceful=graceful and not self.abort)
 
     def init(self) -> None:
         first = not self.initialized
@@ -183,6 +201,7 @@ class SpeechWorker(ThreadWorker):
             log.debug("accept failed: %s", exc)
             return
         self.nr_conns += 1
+        client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         conn = _Connection(self.cfg, client_sock, client_addr, listener.getsockname(), self.limits)
         conn.timeout = time.monotonic() + self.limits.timeout
         self.pending_conns.append(conn)
@@ -191,7 +210,10 @@ class SpeechWorker(ThreadWorker):
     def handle(self, conn: _Connection) -> Any:
         """Serve one request (a thread runs this once the connection is readable)."""
         conn.reader.start()
-        return super().handle(conn)
+        keep_alive = super().handle(conn)
+        if keep_alive is False:
+            conn.close(graceful=True)
+        return keep_alive
 
     def handle_request(self, req: Any, conn: _Connection) -> bool:
         """Run the app with a send timeout; a WebSocket upgrade counts against its budget."""
@@ -200,6 +222,7 @@ class SpeechWorker(ThreadWorker):
             try:
                 return super().handle_request(req, conn)
             except TimeoutError:
+                conn.abort = True
                 log.warning(
                     "closed %s %s: the client did not read the response for %g s",
                     req.method,
