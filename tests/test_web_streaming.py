@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from realtime_server import audio_for
 from werkzeug.serving import make_server
 
 from speech_realtime.config import Settings
-from speech_realtime.errors import UpstreamError
+from speech_realtime.errors import Saturated, UpstreamError
 from speech_realtime.web import create_app
 from speech_realtime.web.errors import ErrorInfo
 from speech_realtime.web.streaming import audio_response, sse_response
@@ -152,6 +153,30 @@ def test_a_client_that_goes_away_closes_the_services_stream(settings) -> None:
             assert sock.recv(65536)
             assert service.started.wait(5)
         assert service.closed.wait(5), "the stream was not closed after the client left"
+
+
+def test_a_client_that_goes_away_frees_the_upstream_session_at_once(settings, upstream) -> None:
+    upstream.reset(chunks=400, chunk_delay=0.05)  # a 20 s reading, far past this test
+    app = create_app(settings.with_changes(max_sessions=1, request_timeout=30))
+    service = app.extensions["speech"]
+
+    def slot_free() -> bool:
+        try:
+            with service.hold():
+                return True
+        except Saturated:
+            return False
+
+    for address in serve(app):
+        host, port = address.split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(request_bytes(address, STREAM, b'{"text": "Hello."}'))
+            assert b"200 OK" in sock.recv(65536)
+            assert not slot_free(), "the stream should hold the only session slot"
+        deadline = time.monotonic() + 5
+        while not slot_free():
+            assert time.monotonic() < deadline, "the session was not released after the client left"
+            time.sleep(0.02)  # polling, bounded by the deadline above
 
 
 # -- the helpers on their own (test client) ---------------------------------------------------
