@@ -26,6 +26,7 @@ from speech_realtime.options import (
     WordTiming,
 )
 from speech_realtime.realtime.events import parse_server_event, tts_session_update
+from speech_realtime.realtime.transport import Connection
 from speech_realtime.speech import SpeechService
 from speech_realtime.text import corpus_word_error_rate
 
@@ -109,6 +110,22 @@ def test_close_from_another_thread_ends_a_wait_for_upstream(settings, upstream) 
     assert time.monotonic() - started < 2
     with service.hold():
         pass
+
+
+def test_the_connector_can_be_swapped(settings, upstream) -> None:
+    """A pool of pre-connected sessions plugs in here: anything with ``connect(timeout)``."""
+    default = SpeechService(settings)
+    timeouts: list[float] = []
+
+    class Counting:
+        def connect(self, timeout: float) -> Connection:
+            timeouts.append(timeout)
+            return default.runner.connector.connect(timeout)
+
+    service = SpeechService(settings, connector=Counting())
+    assert service.synthesize("Hello.").audio
+    assert service.recognize_media(bytes(9600), "pcm16").text
+    assert len(timeouts) == 2 and all(0 < t <= settings.connect_timeout for t in timeouts)
 
 
 # -- the duplex connection --------------------------------------------------------------------------
