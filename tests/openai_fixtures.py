@@ -20,7 +20,8 @@ ENGINE_TIMEOUT = 120.0
 def serve(app) -> Iterator[str]:
     """Serve ``app`` on a loopback port until the generator is closed; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to look, 0.5 s per test by default.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
