@@ -33,7 +33,7 @@ def upstream(realtime_server: ScriptedRealtimeServer) -> ScriptedRealtimeServer:
     return realtime_server
 
 
-pytest_plugins: list[str] = ["openai_fixtures", "azure_sdk_fixtures"]
+pytest_plugins: list[str] = ["openai_fixtures", "engine_fixtures", "azure_sdk_fixtures"]
 
 MODEL_FIXTURES = {"models", "engine", "engine_settings", "engine_app", "engine_client"}
 

@@ -1,5 +1,6 @@
 """Engine test helpers: a fake model set (tones, canned transcripts, an energy VAD), a sans-I/O driver.
 
+Registered in conftest's ``pytest_plugins`` for the fixtures ``fake_models`` and ``fake_engine``.
 Protocol tests run :class:`~speech_realtime.engine.session.EngineSession` on these with no
 sockets and no neural models; every server event is validated against the openai typed union
 of the session's dialect.
@@ -14,10 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from openai_types import validate_server_event
 
 from speech_realtime.audio import float_to_pcm16
 from speech_realtime.engine.models import ENGINE_RATE, split_sentences
+from speech_realtime.engine.server import EngineServer
 from speech_realtime.engine.session import EngineSession
 
 #: Seconds of tone the fake voice speaks per word at speed 1.
@@ -146,3 +149,16 @@ def names(events: list[dict[str, Any]]) -> list[str]:
 
 def user_text(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+@pytest.fixture
+def fake_models() -> FakeModels:
+    return FakeModels()
+
+
+@pytest.fixture
+def fake_engine(fake_models: FakeModels) -> Iterator[EngineServer]:
+    """The engine's WebSocket server on loopback, on the fake models."""
+    server = EngineServer(models=fake_models).start()
+    yield server
+    server.stop()

@@ -10,15 +10,19 @@ import json
 
 import numpy as np
 import pytest
-from engine_fixtures import WORD_SECONDS, Driver, FakeModels, b64, names, pcm, silence, tone, user_text
+from engine_fixtures import (
+    WORD_SECONDS,
+    Driver,
+    FakeModels,
+    b64,
+    names,
+    pcm,
+    silence,
+    tone,
+    user_text,
+)
 
 from speech_realtime.audio import G711_ULAW, encode_wire
-
-
-@pytest.fixture
-def fake_models() -> FakeModels:
-    return FakeModels()
-
 
 # -- bad client events: one error event each, and the session carries on -------------------------
 

@@ -6,32 +6,18 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import websocket
 from engine_client import EngineConnection
-from engine_fixtures import FakeModels, user_text
-
-from speech_realtime.engine.server import EngineServer
+from engine_fixtures import user_text
 
 PATHS = [
     ("/v1/realtime?model=local-echo", "ga"),
     ("/openai/v1/realtime?model=gpt-realtime", "ga"),
     ("/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-realtime-preview", "preview"),
 ]
-
-
-@pytest.fixture
-def fake_models() -> FakeModels:
-    return FakeModels()
-
-
-@pytest.fixture
-def fake_engine(fake_models: FakeModels) -> Iterator[EngineServer]:
-    server = EngineServer(models=fake_models).start()
-    yield server
-    server.stop()
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
