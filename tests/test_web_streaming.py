@@ -141,7 +141,8 @@ class EndlessService:
             finally:
                 self.closed.set()
 
-        return chunks()
+        self.stream = chunks()  # held here, so only an explicit close() can end it
+        return self.stream
 
 
 def test_a_client_that_goes_away_closes_the_services_stream(settings) -> None:
