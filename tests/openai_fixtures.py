@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from openai import OpenAI
@@ -17,8 +18,9 @@ CLIENT_TIMEOUT = 15.0
 ENGINE_TIMEOUT = 120.0
 
 
+@contextmanager
 def serve(app) -> Iterator[str]:
-    """Serve ``app`` on a loopback port until the generator is closed; yields the base URL."""
+    """Serve ``app`` on a loopback port while the context is open; gives the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     # A short poll interval: shutdown() waits for the loop to look, 0.5 s per test by default.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -34,7 +36,8 @@ def serve(app) -> Iterator[str]:
 @pytest.fixture
 def served(app) -> Iterator[str]:
     """The app over the scripted upstream, on a loopback port: ``http://127.0.0.1:PORT``."""
-    yield from serve(app)
+    with serve(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -49,7 +52,8 @@ def openai_client(served: str) -> Iterator[OpenAI]:
 @pytest.fixture
 def engine_served(engine_app) -> Iterator[str]:
     """The app over the offline engine, on a loopback port."""
-    yield from serve(engine_app)
+    with serve(engine_app) as base:
+        yield base
 
 
 @pytest.fixture

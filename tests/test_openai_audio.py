@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import itertools
 import json
@@ -14,11 +15,13 @@ import numpy as np
 import openai
 import pytest
 from media import encode_file, signal
+from openai_fixtures import serve
 from realtime_server import audio_for
 from test_subtitles import parse_srt, parse_vtt
 
 from speech_realtime.audio import float_to_pcm16
 from speech_realtime.audio.wav import write_wav
+from speech_realtime.web import create_app
 
 TEXT = "The quick brown fox jumps over the lazy dog, twice, before breakfast on a sunny day."
 SPOKEN_SECONDS = len(b"".join(audio_for(TEXT, 4, 2))) / 48000
@@ -404,6 +407,19 @@ def test_failure_mid_sse_is_an_error_event(openai_client, upstream) -> None:
     assert events[0]["type"] == "speech.audio.delta"
     assert events[-1]["type"] == "error"
     assert set(events[-1]["error"]) == {"message", "type", "param", "code"}
+
+
+def test_an_upload_over_the_body_limit_is_413_in_openai_shape(settings, upstream) -> None:
+    app = create_app(dataclasses.replace(settings, max_body_bytes=8192))
+    with (
+        serve(app) as base,
+        openai.OpenAI(base_url=f"{base}/v1", api_key="x", timeout=10, max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
+        transcribe(client)
+    assert caught.value.status_code == 413
+    assert set(caught.value.body) == {"message", "type", "param", "code"}
+    assert upstream.connections == 0
 
 
 def test_bearer_tokens_are_accepted_and_ignored(served, upstream) -> None:
