@@ -34,17 +34,17 @@ def serve(app) -> Iterator[str]:
 
 
 @pytest.fixture
-def served(app) -> Iterator[str]:
+def openai_served(app) -> Iterator[str]:
     """The app over the scripted upstream, on a loopback port: ``http://127.0.0.1:PORT``."""
     with serve(app) as base:
         yield base
 
 
 @pytest.fixture
-def openai_client(served: str) -> Iterator[OpenAI]:
+def openai_client(openai_served: str) -> Iterator[OpenAI]:
     """The official SDK pointed at the service (the key is any bearer token: it is ignored)."""
     with OpenAI(
-        base_url=f"{served}/v1", api_key="sk-anything", timeout=CLIENT_TIMEOUT, max_retries=0
+        base_url=f"{openai_served}/v1", api_key="sk-anything", timeout=CLIENT_TIMEOUT, max_retries=0
     ) as client:
         yield client
 

@@ -349,7 +349,7 @@ def test_bad_transcription_requests(openai_client, upstream, options, param) -> 
     assert upstream.connections == 0
 
 
-def test_unknown_paths_and_methods(openai_client, served, upstream) -> None:
+def test_unknown_paths_and_methods(openai_client, openai_served, upstream) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         openai_client.post("/audio/lullabies", cast_to=object, body={})
     assert caught.value.body == {
@@ -358,14 +358,14 @@ def test_unknown_paths_and_methods(openai_client, served, upstream) -> None:
         "param": None,
         "code": "unknown_url",
     }
-    response = httpx.get(f"{served}/v1/audio/speech", timeout=5)
+    response = httpx.get(f"{openai_served}/v1/audio/speech", timeout=5)
     assert response.status_code == 405
     assert response.json()["error"]["type"] == "invalid_request_error"
     assert "GET /v1/audio/speech" in response.json()["error"]["message"]
 
 
-def test_wrong_content_type_is_a_bad_request(served, upstream) -> None:
-    response = httpx.post(f"{served}/v1/audio/speech", content=b"input=hi", timeout=5)
+def test_wrong_content_type_is_a_bad_request(openai_served, upstream) -> None:
+    response = httpx.post(f"{openai_served}/v1/audio/speech", content=b"input=hi", timeout=5)
     assert response.status_code == 400
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
@@ -422,8 +422,10 @@ def test_an_upload_over_the_body_limit_is_413_in_openai_shape(settings, upstream
     assert upstream.connections == 0
 
 
-def test_bearer_tokens_are_accepted_and_ignored(served, upstream) -> None:
-    with openai.OpenAI(base_url=f"{served}/v1", api_key="whatever", timeout=10, max_retries=0) as client:
+def test_bearer_tokens_are_accepted_and_ignored(openai_served, upstream) -> None:
+    with openai.OpenAI(
+        base_url=f"{openai_served}/v1", api_key="whatever", timeout=10, max_retries=0
+    ) as client:
         assert client.models.list().data
 
 
