@@ -147,6 +147,25 @@ def test_speed_sets_the_session_output_speed(openai_client, upstream, speed, app
     assert speech_session(upstream)["audio"]["output"]["speed"] == applied
 
 
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_speed_voice_and_format_in_both_dialects(openai_client, upstream, dialect) -> None:
+    audio = openai_client.audio.speech.create(
+        model="tts-1", voice="nova", input=TEXT, response_format="wav", speed=3.0
+    )
+    assert abs(seconds(audio.content, "wav") - SPOKEN_SECONDS) < 0.01
+    session = speech_session(upstream)
+    output = session["audio"]["output"] if dialect == "ga" else session
+    assert (output["speed"], output["voice"]) == (1.5, "coral")
+
+
+@pytest.mark.parametrize("dialect", ["preview"])
+def test_ga_only_voices_are_a_clear_400_on_a_preview_deployment(openai_client, upstream, dialect) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.audio.speech.create(model="tts-1", voice="marin", input=TEXT)
+    assert caught.value.param == "voice"
+    assert upstream.connections == 0
+
+
 def test_instructions_are_style_guidance_after_the_verbatim_rule(openai_client, upstream) -> None:
     openai_client.audio.speech.create(
         model="tts-1", voice="alloy", input=TEXT, response_format="pcm", instructions="Speak like a pirate."
