@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from engine_fixtures import FakeModels
-from openai_fixtures import serve
+from werkzeug.serving import make_server
 
 from speech_realtime.config import Settings
 from speech_realtime.engine.server import EngineServer
@@ -71,28 +70,37 @@ def quiet(seconds: float, rate: int = 16000) -> np.ndarray:
     return np.zeros(int(seconds * rate), dtype=np.float32)
 
 
-def _host(url: str) -> str:
-    return "ws://" + url.removeprefix("http://")
+def serve(app) -> Iterator[str]:
+    """Serve ``app`` on a threaded loopback server until the generator is closed: ``ws://HOST:PORT``."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @pytest.fixture
 def sdk_host(settings: Settings) -> Iterator[str]:
     """The app over the scripted upstream, served on loopback: ``ws://127.0.0.1:PORT``."""
     app = create_app(dataclasses.replace(settings, client_timeout=CLIENT_TIMEOUT))
-    for url in serve(app):
-        yield _host(url)
+    yield from serve(app)
 
 
 @pytest.fixture
 def fake_engine_host() -> Iterator[str]:
     """The app over the engine on fake models (tones, canned words, an energy VAD)."""
+    from engine_fixtures import FakeModels  # a plugin too: imported once pytest has loaded it
+
     engine = EngineServer(models=FakeModels()).start()
     settings = Settings.from_mapping(
         {"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "10", "SPEECH_CLIENT_TIMEOUT": "3"}
     )
     try:
-        for url in serve(create_app(settings)):
-            yield _host(url)
+        yield from serve(create_app(settings))
     finally:
         engine.stop()
 
@@ -100,5 +108,4 @@ def fake_engine_host() -> Iterator[str]:
 @pytest.fixture
 def engine_host(engine_settings: Settings) -> Iterator[str]:
     """The app over the offline engine with its real models."""
-    for url in serve(create_app(engine_settings)):
-        yield _host(url)
+    yield from serve(create_app(engine_settings))

@@ -90,7 +90,14 @@ def test_several_syntheses_on_one_socket_with_word_boundaries(sdk_host, upstream
 def test_speak_ssml_with_bookmarks_breaks_and_two_voices(sdk_host, upstream):
     synth = synthesizer(sdk_host, Format.Raw24Khz16BitMonoPcm)
     marks: list[tuple[str, int]] = []
-    synth.bookmark_reached.connect(lambda e: marks.append((e.text, e.audio_offset)))
+    last = threading.Event()
+
+    def reached(event) -> None:
+        marks.append((event.text, event.audio_offset))
+        if event.text == "end":
+            last.set()
+
+    synth.bookmark_reached.connect(reached)
     ssml = (
         "<speak version='1.0' xmlns='http://www.w3.org/2001/10/synthesis' xml:lang='en-US'>"
         "<voice name='en-US-AvaMultilingualNeural'>hello <bookmark mark='middle'/>from the"
@@ -99,6 +106,7 @@ def test_speak_ssml_with_bookmarks_breaks_and_two_voices(sdk_host, upstream):
     )
     result = within(lambda: synth.speak_ssml_async(ssml).get())
     assert result.reason == Reason.SynthesizingAudioCompleted, result.cancellation_details
+    assert last.wait(5), marks  # events may be delivered just after the result
     assert [name for name, _ in marks] == ["middle", "end"]
     assert 0 < marks[0][1] < marks[1][1]
     assert len(result.audio_data) >= 24000  # at least the half second of silence
@@ -346,3 +354,18 @@ def test_language_identification_leaves_the_language_to_the_model(sdk_host, upst
     assert result.text == "hello from the scripted server"
     session = upstream.client_events("session.update")[0]["session"]
     assert '"language"' not in json.dumps(session)
+
+
+def test_recognize_once_on_a_silent_microphone_returns_no_match(fake_engine_host):
+    stream = speechsdk.audio.PushAudioInputStream()
+    config = speechsdk.SpeechConfig(host=fake_engine_host)
+    recognizer = speechsdk.SpeechRecognizer(config, audio_config=speechsdk.audio.AudioConfig(stream=stream))
+    stop = threading.Event()
+    threading.Thread(target=microphone, args=(stream, wav_bytes(quiet(15.0))[44:], stop), daemon=True).start()
+    try:
+        result = within(recognizer.recognize_once_async().get)
+    finally:
+        stop.set()
+    assert result.reason == Reason.NoMatch
+    assert result.no_match_details.reason == speechsdk.NoMatchReason.InitialSilenceTimeout
+    stream.close()

@@ -129,8 +129,8 @@ def test_continuous_phrases_then_end_of_stream():
     assert [p for p, _ in sent(out)] == ["speech.phrase", "speech.phrase"]
     assert machine.state is State.LISTENING
     assert machine.receive(audio(b"")) == []
-    assert machine.quiet(0.1) == []
-    assert machine.quiet(0.3) == [Finish()]
+    assert machine.tick(10.1, 10.0) == []
+    assert machine.tick(10.3, 10.0) == [Finish()]
     assert machine.state is State.DRAINING
     end = machine.event(Ended())
     assert [p for p, _ in sent(end)] == ["speech.endDetected", "turn.end"]
@@ -147,7 +147,7 @@ def test_silence_gives_no_match_statuses(events, status):
     for event in events:
         machine.event(event)
     machine.receive(audio(b""))
-    machine.quiet(1.0)
+    machine.tick(1.0, 0.0)
     out = sent(machine.event(Ended()))
     assert [p for p, _ in out][-2:] == ["speech.endDetected", "turn.end"]
     assert out[0] == (
@@ -195,7 +195,7 @@ def test_continuation_context_is_tolerated():
     start(machine)
     machine.event(Phrase("one", 0.1, 0.4))
     machine.receive(audio(b""))
-    machine.quiet(1.0)
+    machine.tick(1.0, 0.0)
     machine.event(Ended())
     effects = start(machine, RID2, continuation={"previousServiceTag": "abc", "previousAudioOffset": 10})
     assert sent(effects)[0][0] == "turn.start"
@@ -265,4 +265,26 @@ def test_audio_after_an_empty_frame_resumes_the_turn():
     start(machine)
     assert machine.receive(audio(b"")) == []
     assert [type(e) for e in machine.receive(audio(bytes(3200)))] == [Push]
-    assert machine.quiet(5.0) == [] and machine.state is State.LISTENING
+    assert machine.tick(5.0, 0.0) == [] and machine.state is State.LISTENING
+
+
+def test_interactive_initial_silence_times_out_after_the_vad_had_its_chance():
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    for _ in range(50):
+        machine.receive(audio(bytes(3200)))  # 5.1 s of audio, no speech detected
+    assert machine.tick(100.0, 100.0) == []  # the VAD gets a second to catch up
+    assert machine.tick(100.5, 100.5) == []
+    out = sent(machine.tick(101.0, 101.0))
+    assert out[0][1]["RecognitionStatus"] == "InitialSilenceTimeout" and out[-1][0] == "turn.end"
+    assert machine.state is State.IDLE
+
+
+def test_speech_heard_in_time_prevents_the_initial_silence_timeout():
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine)
+    for _ in range(50):
+        machine.receive(audio(bytes(3200)))
+    machine.tick(100.0, 100.0)
+    machine.event(SpeechStarted(4.0))
+    assert machine.tick(102.0, 102.0) == [] and machine.state is State.LISTENING

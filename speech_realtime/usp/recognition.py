@@ -47,6 +47,10 @@ from .frames import FrameError, Message, text_frame
 TICKS = 10_000_000
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
 END_GRACE = 0.3
+#: Seconds of audio without speech after which an interactive turn ends (Azure's default).
+INITIAL_SILENCE = 5.0
+#: Wall seconds the VAD gets to catch up before the initial-silence verdict.
+VAD_GRACE = 1.0
 BAD_INPUT = 1007
 
 #: Keys of ``speech.context`` asking for features the service does not provide.
@@ -222,6 +226,7 @@ class _Turn:
     heard_speech: bool = False
     speaking: bool = False
     end_pending: bool = False
+    silent_at: float | None = None
 
     @property
     def seconds(self) -> float:
@@ -415,17 +420,31 @@ class Recognition:
         }
         return [Send(text_frame("speech.phrase", turn.request_id, body)), *self._end_turn()]
 
-    def quiet(self, seconds: float) -> list[Effect]:
-        """Called while a turn runs with the seconds since the client's last frame.
+    def tick(self, now: float, heard_at: float) -> list[Effect]:
+        """Timers, called while a turn runs: ``now`` and when the client's last frame came
+        (monotonic seconds).
 
         An empty ``audio`` frame ends the turn's audio once :data:`END_GRACE` seconds pass with
         no more audio: the Python SDK also sends one right after the audio it replays at the
         start of a turn and then goes on streaming, so an empty frame alone is not the end.
+
+        An interactive turn in which no speech was detected in the first
+        :data:`INITIAL_SILENCE` seconds of audio ends with ``InitialSilenceTimeout``, as Azure's
+        does, so that ``recognize_once`` on a silent microphone returns. The verdict waits
+        :data:`VAD_GRACE` seconds of wall time after that much audio was sent on, since a file
+        arrives faster than real time and the VAD's events trail it.
         """
         turn = self.turn
-        if self.state is State.LISTENING and turn is not None and turn.end_pending and seconds >= END_GRACE:
+        if self.state is not State.LISTENING or turn is None:
+            return []
+        if turn.end_pending and now - heard_at >= END_GRACE:
             self.state = State.DRAINING
             return [Finish()]
+        if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= INITIAL_SILENCE:
+            if turn.silent_at is None:
+                turn.silent_at = now
+            elif now - turn.silent_at >= VAD_GRACE:
+                return [Send(self._silence(turn, "InitialSilenceTimeout", turn.seconds)), *self._end_turn()]
         return []
 
     def idle(self) -> list[Effect]:

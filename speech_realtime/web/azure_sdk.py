@@ -147,7 +147,7 @@ class _RecognitionSocket(_Socket):
         return effects
 
     def watch(self) -> list[Any]:
-        return self.machine.quiet(time.monotonic() - self.heard) if self.machine.busy else []
+        return self.machine.tick(time.monotonic(), self.heard) if self.machine.busy else []
 
     def carry_out(self, effect: Any) -> None:
         if isinstance(effect, rec.Open):
