@@ -52,7 +52,7 @@ class EngineSession:
         self.dialect = Dialect(dialect)
         self.models = models
         self.id = new_id("sess")
-        self.render = Renderer(dialect, self.id, model, int(time.time()) + SESSION_SECONDS)
+        self.render = Renderer(self.dialect, self.id, model, int(time.time()) + SESSION_SECONDS)
         self.config = Config()
         self.conversation = Conversation()
         self.buffer = InputBuffer()

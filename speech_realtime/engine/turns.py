@@ -37,8 +37,8 @@ class InputBuffer:
         #: Seconds of wire audio appended since the last commit or clear (the 100 ms rule).
         self.received_seconds = 0.0
 
-    def append(self, data: bytes, fmt: WireFormat) -> np.ndarray:
-        """Add wire audio; returns the new samples at the ASR rate."""
+    def append(self, data: bytes, fmt: WireFormat) -> None:
+        """Add wire audio in ``fmt`` (a change of format flushes the resampler first)."""
         tail = _EMPTY
         if fmt is not self._format:
             tail = self._resampler.push(_EMPTY, last=True)
@@ -46,7 +46,6 @@ class InputBuffer:
         new = np.concatenate([tail, self._resampler.push(decode_wire(data, fmt))])
         self.received_seconds += fmt.duration(data)
         self._add(new)
-        return new
 
     def _add(self, samples: np.ndarray) -> None:
         if len(samples):
