@@ -2,6 +2,10 @@
 
 Pure text functions on anything with ``text``, ``start`` and ``end`` (seconds), so every front
 end (the OpenAI audio API's ``srt``/``vtt`` response formats, a CLI) renders cues the same way.
+A segment may be a whole upload (a backend without turn boundaries gives one segment), so a
+segment longer than a readable cue is split between its ``words`` (where it has word times):
+at most :data:`MAX_CUE_SECONDS` and :data:`MAX_CUE_CHARS` a cue, ending at a sentence end
+where there is one late enough.
 """
 
 from __future__ import annotations
@@ -11,6 +15,12 @@ from collections.abc import Iterable
 from typing import Protocol
 
 _WHITESPACE = re.compile(r"\s+")
+#: The usual subtitle limits: a cue on screen at most 7 s, two lines of 42 characters.
+MAX_CUE_SECONDS = 7.0
+MAX_CUE_CHARS = 84
+#: A sentence end closes a cue once it holds this many characters.
+_MIN_SENTENCE_CUE_CHARS = 30
+_SENTENCE_END = (".", "?", "!", "…")
 
 
 class Timed(Protocol):
@@ -35,6 +45,38 @@ def timestamp(seconds: float, separator: str = ".") -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+def _one_line(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _split(segment: Timed) -> list[tuple[float, float, str]]:
+    """``segment`` as one cue, or as several between its words when it is too long for one."""
+    text = _one_line(segment.text)
+    words = [word for word in getattr(segment, "words", ()) if _one_line(word.text)]
+    if not words or (segment.end - segment.start <= MAX_CUE_SECONDS and len(text) <= MAX_CUE_CHARS):
+        return [(segment.start, segment.end, text)]
+    groups: list[list[Timed]] = [[]]
+    for word in words:
+        group = groups[-1]
+        if group and (
+            len(_joined(group)) + 1 + len(_one_line(word.text)) > MAX_CUE_CHARS
+            or word.end - group[0].start > MAX_CUE_SECONDS
+        ):
+            groups.append(group := [])
+        group.append(word)
+        if word.text.rstrip().endswith(_SENTENCE_END) and len(_joined(group)) >= _MIN_SENTENCE_CUE_CHARS:
+            groups.append([])
+    groups = [group for group in groups if group]
+    # The first cue starts with the segment and the last ends with it, whatever the word times.
+    starts = [segment.start] + [group[0].start for group in groups[1:]]
+    ends = [group[-1].end for group in groups[:-1]] + [segment.end]
+    return [(start, end, _joined(group)) for start, end, group in zip(starts, ends, groups, strict=True)]
+
+
+def _joined(words: list[Timed]) -> str:
+    return " ".join(_one_line(word.text) for word in words)
+
+
 def _cues(segments: Iterable[Timed]) -> list[tuple[float, float, str]]:
     """Non-empty cues with one-line text and times that never run backwards.
 
@@ -43,10 +85,10 @@ def _cues(segments: Iterable[Timed]) -> list[tuple[float, float, str]]:
     """
     cues = []
     for segment in segments:
-        text = _WHITESPACE.sub(" ", segment.text).strip()
-        if text:
-            start = max(0.0, segment.start)
-            cues.append((start, max(start, segment.end), text))
+        for start, end, text in _split(segment):
+            if text:
+                start = max(0.0, start)
+                cues.append((start, max(start, end), text))
     return cues
 
 

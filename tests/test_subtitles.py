@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speech_realtime.subtitles import srt, timestamp, vtt
+from speech_realtime.options import Segment, spread_words
+from speech_realtime.subtitles import MAX_CUE_CHARS, MAX_CUE_SECONDS, srt, timestamp, vtt
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,36 @@ def test_any_segments_parse_back(cues: list[Cue]) -> None:
         for got, want in zip(parsed, kept, strict=True):
             assert abs(got.start - want.start) <= 0.0005 and abs(got.end - want.end) <= 0.0005
             assert got.text.split() == want.text.split() or "->" in got.text
+
+
+LONG = (
+    "This is the first sentence of a long recording. " * 3
+    + "And then it goes on without any stop for quite a while, longer than one cue can hold on screen"
+)
+
+
+def test_a_long_segment_is_split_between_its_words() -> None:
+    segment = Segment(LONG, 0.0, 30.0, spread_words(LONG, 0.0, 30.0))
+    cues = parse_srt(srt([segment]))
+    assert len(cues) >= 5
+    assert " ".join(cue.text for cue in cues).split() == LONG.split()
+    assert cues[0].text == "This is the first sentence of a long recording."
+    assert all(len(cue.text) <= MAX_CUE_CHARS and cue.end - cue.start <= MAX_CUE_SECONDS for cue in cues)
+    assert (cues[0].start, cues[-1].end) == (0.0, 30.0)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
+    assert parse_vtt(vtt([segment])) == cues
+
+
+def test_a_long_segment_without_word_times_stays_one_cue() -> None:
+    assert len(parse_srt(srt([Segment(LONG, 0.0, 30.0)]))) == 1
+
+
+@given(words, st.floats(0, 100, allow_nan=False), st.floats(0, 600, allow_nan=False))
+def test_split_cues_respect_the_limits(text: str, start: float, length: float) -> None:
+    text = " ".join([text] * 12)
+    segment = Segment(text, start, start + length, spread_words(text, start, start + length))
+    cues = parse_vtt(vtt([segment]))
+    assert " ".join(cue.text for cue in cues).split() == text.split()
+    for cue in cues:
+        assert len(cue.text.split()) == 1 or len(cue.text) <= MAX_CUE_CHARS
+        assert len(cue.text.split()) == 1 or cue.end - cue.start <= MAX_CUE_SECONDS + 0.002
