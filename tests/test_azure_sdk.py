@@ -154,7 +154,7 @@ def test_unknown_voice_ends_the_turn_naming_the_voice(sdk_host, upstream):
     ("script", "code"),
     [
         ({"handshake_status": 401}, speechsdk.CancellationErrorCode.ConnectionFailure),
-        ({"handshake_status": 429, "retry_after": "1"}, speechsdk.CancellationErrorCode.ConnectionFailure),
+        ({"handshake_status": 429, "retry_after": "1"}, speechsdk.CancellationErrorCode.TooManyRequests),
         ({"mode": "error_event"}, None),
         ({"mode": "close_before_done"}, None),
     ],

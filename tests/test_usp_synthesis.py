@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from speech_realtime.errors import BadRequest, RateLimited, UpstreamAuth, UpstreamError
+from speech_realtime.errors import (
+    BadRequest,
+    RateLimited,
+    Saturated,
+    UpstreamAuth,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from speech_realtime.options import WordTiming
 from speech_realtime.usp.frames import parse, text_frame
 from speech_realtime.usp.recognition import Close
@@ -188,9 +195,11 @@ def test_failure_mid_synthesis_cancels_the_job_and_never_closes_1000():
 
 def test_close_codes_for_failures():
     assert synthesis_close(BadRequest("x"))[0] == 1007
-    assert synthesis_close(RateLimited("x"))[0] == 4000
+    assert synthesis_close(RateLimited("x"))[0] == 4429
+    assert synthesis_close(Saturated("x"))[0] == 4429
     assert synthesis_close(UpstreamAuth("x"))[0] == 4000
     assert synthesis_close(UpstreamError("x"))[0] == 1011
+    assert synthesis_close(UpstreamTimeout("x"))[0] == 1011
 
 
 def test_watchdog_gives_up_on_a_stalled_job():

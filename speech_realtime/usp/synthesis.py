@@ -33,7 +33,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ..audio.output import OutputFormat, azure_output_format
-from ..errors import BadRequest, SpeechError, UpstreamTimeout
+from ..errors import BadRequest, RateLimited, Saturated, SpeechError, UpstreamAuth, UpstreamTimeout
 from ..options import WordTiming
 from ..ssml import Break, Document, Text, parse_ssml
 from .frames import FrameError, Message, binary_frame, text_frame
@@ -44,6 +44,8 @@ SOURCE_RATE = 24000
 SOURCE_BYTES_PER_SECOND = SOURCE_RATE * 2
 DEFAULT_FORMAT = "raw-16khz-16bit-mono-pcm"
 DEFAULT_VOICE = "en-US-AvaMultilingualNeural"
+#: The close code the Python SDK reports as ``TooManyRequests``.
+RATE_LIMITED = 4429
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'»”’)\]]*$")
@@ -376,14 +378,18 @@ class Synthesis:
 
 
 def synthesis_close(error: SpeechError) -> tuple[int, str]:
-    """The close code and reason for a failed synthesis.
+    """The close code and reason for a failed synthesis (never 1000, which would leave it waiting).
 
-    Deterministic failures (bad input, unknown voice, format, credentials, rate limit) close
-    with 1007 or 4000, which the SDK reports without retrying; a failure of the upstream that
-    may pass (error, timeout, unreachable) closes with 1011 (the SDK retries once).
+    As the Python SDK 1.53 reports them: 1007 is ``BadRequest`` (bad input, unknown voice or
+    format); 4429 is ``TooManyRequests`` (upstream rate limit, no free session); 4000 is
+    ``ConnectionFailure`` (upstream credentials refused: no close code gives an authentication
+    error, which only an HTTP 401 on the upgrade does); none of these is retried. An upstream
+    error or timeout that may pass closes with 1011, ``ServiceError``, which the SDK retries once.
     """
-    if 400 <= error.status < 500 and error.status not in (408, 429):
-        return BAD_INPUT, error.message
-    if error.status == 429 or error.code in ("upstream_auth", "saturated", "rate_limited"):
+    if isinstance(error, (RateLimited, Saturated)) or error.status == 429:
+        return RATE_LIMITED, f"{error.code}: {error.message}"
+    if isinstance(error, UpstreamAuth):
         return 4000, f"{error.code}: {error.message}"
+    if 400 <= error.status < 500 and error.status != 408:
+        return BAD_INPUT, error.message
     return 1011, f"{error.code}: {error.message}"
