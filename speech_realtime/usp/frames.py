@@ -61,13 +61,6 @@ class Message:
             raise FrameError(f"{self.path} body must be a JSON object")
         return value
 
-    @property
-    def text(self) -> str:
-        try:
-            return self.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise FrameError(f"{self.path} body is not UTF-8") from None
-
 
 def _headers(block: str) -> dict[str, str]:
     headers: dict[str, str] = {}

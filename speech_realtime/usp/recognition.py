@@ -456,10 +456,6 @@ class Recognition:
             return self.fail(UpstreamTimeout("the recognition did not finish in time"))
         return []
 
-    def shutdown(self) -> list[Effect]:
-        """The service is stopping: close the socket so that no turn is left waiting."""
-        return self._close(1001, "the service is shutting down")
-
     @property
     def busy(self) -> bool:
         """True while a turn holds an upstream stream (the watchdog watches only then)."""

@@ -327,9 +327,6 @@ class Synthesis:
             return self.fail(UpstreamTimeout("the synthesis made no progress in time"))
         return []
 
-    def shutdown(self) -> list[Effect]:
-        return self._close(1001, "the service is shutting down")
-
     @property
     def busy(self) -> bool:
         return self.state is State.SPEAKING
