@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,9 @@ import pytest
 from engine_fixtures import pcm, tone
 from openai import OpenAI
 from openai_types import validate_server_event
+
+#: Seconds an SDK conversation may take.
+LIMIT = 20
 
 
 def sdk(engine) -> OpenAI:
@@ -62,17 +66,26 @@ SESSIONS = {
 
 @contextmanager
 def configured(engine, dialect: str, turn: str) -> Iterator[Any]:
-    """An SDK connection of ``dialect`` whose session is set up for a ``turn`` (tts or stt)."""
+    """An SDK connection of ``dialect`` whose session is set up for a ``turn`` (tts or stt).
+
+    The SDK's receive has no timeout: a watchdog closes the connection after ``LIMIT`` seconds,
+    so a silent engine fails the test instead of hanging it.
+    """
     client = sdk(engine)
     if dialect == "ga":
         manager = client.realtime.connect(model="gpt-realtime")
     else:
         manager = client.beta.realtime.connect(model="gpt-4o-realtime-preview")
     with manager as conn:
-        events_until(conn, dialect, "session.created")
-        conn.session.update(session=SESSIONS[turn][dialect])
-        events_until(conn, dialect, "session.updated")
-        yield conn
+        watchdog = threading.Timer(LIMIT, conn.close)
+        watchdog.start()
+        try:
+            events_until(conn, dialect, "session.created")
+            conn.session.update(session=SESSIONS[turn][dialect])
+            events_until(conn, dialect, "session.updated")
+            yield conn
+        finally:
+            watchdog.cancel()
 
 
 @pytest.mark.parametrize("dialect", ["ga", "preview"])
