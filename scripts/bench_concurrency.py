@@ -9,12 +9,16 @@ tests, so no models and no cloud) with one worker model, applies each load in tu
 - ``slow-body``: 8 clients sending headers, then a JSON body at 1 byte/s;
 - ``stalled-readers``: 8 clients that start a 40 s streamed synthesis and never read it (also
   reported: when their upstream sessions were released, and whether the readers were dropped);
-- ``websockets``: 64 idle WebSockets (a test echo route) held open, and whether the 64th echoes.
+- ``websockets``: 64 idle WebSockets (a test echo route) held open, and whether the last echoes;
+- ``saturate``: 40 streamed syntheses at once with 32 sessions allowed (how many get 200 or 503);
+- ``cpu``: 2 clients asking back to back for a 4,096-character reading as MP3 (encoding is CPU).
 
 Worker models: ``speech`` (what ``speech-realtime serve`` runs: web/server.py's SpeechWorker
-and thread budget) and ``gthread8`` (the former configuration: stock gthread, 8 threads).
+and thread budget), ``gthread8`` (the former configuration: stock gthread, 8 threads) and
+``gevent`` (gunicorn's evented worker; gevent is not a dependency: install it aside, e.g.
+``pip install --target /tmp/gevent-lib gevent`` and run with ``PYTHONPATH=/tmp/gevent-lib``).
 
-Usage: .venv/bin/python scripts/bench_concurrency.py [--model speech|gthread8] [--samples N]
+Usage: .venv/bin/python scripts/bench_concurrency.py [--model speech|gthread8|gevent] [--only S]
 All load goes to 127.0.0.1, bounded in count and in time (each /info try gives up after 60 s).
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 INFO = "/api/speech-realtime/info"
 STREAM = "/api/speech-realtime/synthesize/stream"
+SYNTHESIZE = "/api/speech-realtime/synthesize"
 TRY_LIMIT = 60.0
 LONG_TEXT = "This sentence is read slowly. " * 120
 
@@ -65,13 +71,19 @@ def child(model: str) -> None:
     options["accesslog"] = None
     if model == "gthread8":
         options.update(worker_class="gthread", threads=8, control_socket_disable=False)
+    elif model == "gevent":
+        options.update(worker_class="gevent", worker_connections=1000)
     SpeechServer(app, options, ClientLimits.from_settings(settings)).run()
 
 
 @contextlib.contextmanager
 def service(model: str, upstream_url: str) -> Iterator[int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
-    env.update(AZURE_OPENAI_ENDPOINT=upstream_url, AZURE_OPENAI_KEY="bench", PYTHONPATH=str(ROOT))
+    env.update(
+        AZURE_OPENAI_ENDPOINT=upstream_url,
+        AZURE_OPENAI_KEY="bench",
+        PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    )
     process = subprocess.Popen(
         [sys.executable, __file__, "--child", model], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -115,8 +127,9 @@ def info_latency(port: int) -> float:
 def sample(port: int, count: int, spread: float) -> list[float]:
     """``count`` /info latencies, started ``spread / count`` seconds apart (or back to back if slower)."""
     latencies = []
+    started = time.perf_counter()
     for index in range(count):
-        time.sleep(max(0.0, index * spread / count - sum(latencies)))
+        time.sleep(max(0.0, started + index * spread / count - time.perf_counter()))
         latencies.append(info_latency(port))
     return latencies
 
@@ -196,6 +209,31 @@ def stalled_readers(port: int, load: Load) -> None:
         )
 
 
+def saturate(port: int, load: Load) -> None:
+    body = json.dumps({"text": LONG_TEXT, "voiceName": "alloy"}).encode()
+    for _ in range(40):
+        conn = load.connect(port)
+        conn.sendall(
+            f"POST {STREAM} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+
+def statuses(load: Load) -> str:
+    """The status of each of the load's requests, as far as it has been answered (read for 2 s)."""
+    counts: dict[str, int] = {}
+    for conn in load.sockets:
+        conn.settimeout(2 / len(load.sockets))
+        try:
+            head = conn.recv(12)
+            status = head[9:12].decode() if head.startswith(b"HTTP/1.1 ") else "closed"
+        except OSError:
+            status = "no answer"
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{count} x {status}" for status, count in sorted(counts.items()))
+
+
 def websockets(port: int, load: Load) -> None:
     import websocket
 
@@ -262,13 +300,38 @@ def dropped(load: Load) -> int:
     return count
 
 
+def mp3_readings(port: int, load: Load) -> None:
+    body = json.dumps({"text": LONG_TEXT, "voiceName": "alloy", "format": "mp3"})
+
+    def run() -> None:
+        while not load.stopping.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TRY_LIMIT)
+            try:
+                conn.request("POST", SYNTHESIZE, body, {"Content-Type": "application/json"})
+                conn.getresponse().read()
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    for _ in range(2):
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        load.threads.append(thread)
+
+
 SCENARIOS: dict[str, Callable[[int, Load], None]] = {
     "idle": idle,
     "slow-headers": slow_headers,
     "slow-body": slow_body,
     "stalled-readers": stalled_readers,
     "websockets": websockets,
+    "saturate": saturate,
+    "cpu": mp3_readings,
 }
+#: The scripted upstream per scenario: a 40 s stream of 1.9 MB by default; at once for ``cpu``.
+UPSTREAM = {"cpu": {"chunks": 50, "chunk_delay": 0.0}}
+SLOW_STREAM = {"chunks": 2000, "chunk_delay": 0.02}
 
 
 def describe(values: list[float]) -> str:
@@ -277,7 +340,7 @@ def describe(values: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=("speech", "gthread8"), default="speech")
+    parser.add_argument("--model", choices=("speech", "gthread8", "gevent"), default="speech")
     parser.add_argument("--samples", type=int, default=12, help="/info requests per scenario")
     parser.add_argument("--spread", type=float, default=12, help="seconds the requests are spread over")
     parser.add_argument("--only", choices=tuple(SCENARIOS), action="append", help="run only these")
@@ -290,12 +353,12 @@ def main() -> int:
     from realtime_server import ScriptedRealtimeServer
 
     upstream = ScriptedRealtimeServer().start()
-    upstream.reset(chunks=2000, chunk_delay=0.02)  # a 40 s stream
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"model {args.model}: /info latency, {args.samples} requests per scenario")
     with service(args.model, upstream.url) as port:
         print(f"{'no load':16} {describe(sample(port, args.samples, 0))}", flush=True)
         for name in args.only or SCENARIOS:
+            upstream.reset(**UPSTREAM.get(name, SLOW_STREAM))
             load = Load()
             started = time.perf_counter()
             SCENARIOS[name](port, load)
@@ -308,6 +371,8 @@ def main() -> int:
                     f"{dropped(load)} of 8 stalled readers dropped by the service",
                     flush=True,
                 )
+            if name == "saturate":
+                print(f"  40 streams asked for, 32 sessions allowed: {statuses(load)}", flush=True)
             load.stop()
     upstream.stop()
     return 0
