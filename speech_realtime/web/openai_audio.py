@@ -12,7 +12,7 @@ import base64
 import math
 from collections.abc import Iterator
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -28,12 +28,14 @@ from ..options import (
     Transcript,
     clamp_speed,
 )
-from ..realtime.stream import RecognitionStream
 from ..speech import SpeechService
 from ..subtitles import srt, vtt
 from .errors import ErrorInfo, register_family
 from .inputs import Upload, UploadFields, json_body, upload
 from .streaming import audio_response, sse_response
+
+if TYPE_CHECKING:
+    from ..realtime.stream import RecognitionStream
 
 openai_audio = Blueprint("openai_audio", __name__, url_prefix="/v1")
 
