@@ -10,6 +10,7 @@ a watchdog ends it when neither the client nor the service made progress for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -92,6 +93,10 @@ class _Socket:
                 self.apply(effects)
         except ConnectionClosed:
             log.debug("azure sdk: client closed the socket")
+        except Exception:  # a bug must not leave the SDK waiting: close with an error code
+            log.exception("azure sdk: socket failed")
+            with contextlib.suppress(Exception):
+                self.ws.close(reason=1011, message="internal error; see the service log")
         finally:
             self.release()
 

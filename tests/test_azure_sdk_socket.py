@@ -1,0 +1,83 @@
+"""The USP route with a raw WebSocket client: framing errors, request-id echo, idle sockets."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+import websocket
+from azure_sdk_fixtures import tone, wav_bytes
+
+from speech_realtime.usp.frames import binary_frame, parse, text_frame
+
+RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
+RECEIVE_LIMIT = 10.0
+
+
+def connect(host: str, path: str) -> websocket.WebSocket:
+    return websocket.create_connection(host + path, timeout=RECEIVE_LIMIT)
+
+
+def wav_header() -> bytes:
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    return b"RIFF\0\0\0\0WAVEfmt " + struct.pack("<I", 16) + fmt + b"data\0\0\0\0"
+
+
+def messages_until_turn_end(ws: websocket.WebSocket) -> list:
+    out = []
+    while not out or out[-1].path != "turn.end":
+        out.append(parse(ws.recv()))
+    return out
+
+
+def test_recognition_turn_echoes_the_request_id(sdk_host, upstream):
+    ws = connect(
+        sdk_host, "/speech/recognition/conversation/cognitiveservices/v1?language=en-US&format=detailed"
+    )
+    ws.send(text_frame("speech.context", RID, {"phraseDetection": {"mode": "CONVERSATION"}}))
+    ws.send_binary(binary_frame("audio", RID, wav_header() + wav_bytes(tone(0.5))[44:], {"X-StreamId": "1"}))
+    ws.send_binary(binary_frame("audio", RID, b"", {"X-StreamId": "1"}))
+    messages = messages_until_turn_end(ws)
+    assert messages[0].path == "turn.start"
+    assert "speech.phrase" in [m.path for m in messages]
+    for message in messages:
+        head = ws_head(message)
+        assert f"X-RequestId:{RID}" in head and head.startswith("Path:")
+    phrase = next(m for m in messages if m.path == "speech.phrase").json()
+    assert phrase["NBest"][0]["Display"] == "hello from the scripted server", phrase
+    ws.close()
+
+
+def ws_head(message) -> str:
+    return "\r\n".join(f"{name}:{value}" for name, value in message.headers.items())
+
+
+@pytest.mark.parametrize("frame", [b"\x00", b"\x00\x05Path:", "no headers at all"])
+def test_malformed_frames_close_1007(sdk_host, upstream, frame):
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    (ws.send_binary if isinstance(frame, bytes) else ws.send)(frame)
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert struct.unpack(">H", data[:2])[0] == 1007 and data[2:]
+    assert upstream.connections == 0
+
+
+def test_idle_socket_holds_no_upstream_session(sdk_host, upstream):
+    ws = connect(sdk_host, "/tts/cognitiveservices/websocket/v1")
+    ws.send(text_frame("speech.config", RID, {"context": {"system": {"name": "test"}}}))
+    body = {"synthesis": {"audio": {"outputFormat": "raw-16khz-16bit-mono-pcm", "metadataOptions": {}}}}
+    ws.send(text_frame("synthesis.context", RID, body))
+    ws.ping()
+    assert upstream.connections == 0
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    paths = []
+    while "turn.end" not in paths:
+        frame = ws.recv()
+        paths.append(parse(frame).path)
+        if paths[-1] == "response":
+            assert json.loads(parse(frame).body)["audio"]["type"] == "inline"
+    assert paths[:2] == ["turn.start", "response"] and "audio" in paths
+    assert upstream.connections == 1
+    ws.close()
