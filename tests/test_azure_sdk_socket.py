@@ -9,6 +9,7 @@ import pytest
 import websocket
 from azure_sdk_fixtures import tone, wav_bytes
 
+from speech_realtime.audio.output import AZURE_OUTPUT_FORMATS
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
@@ -80,4 +81,34 @@ def test_idle_socket_holds_no_upstream_session(sdk_host, upstream):
             assert json.loads(parse(frame).body)["audio"]["type"] == "inline"
     assert paths[:2] == ["turn.start", "response"] and "audio" in paths
     assert upstream.connections == 1
+    ws.close()
+
+
+MAGIC = {"audio": (b"ID3", b"\xff"), "ogg": (b"OggS",), "webm": (b"\x1a\x45\xdf\xa3",)}
+
+
+def test_every_azure_output_format_on_one_socket(sdk_host, upstream):
+    """Each format the audio layer produces, one synthesis after another on the same socket."""
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='en-US-AriaNeural'>hello</voice></speak>"
+    for index, name in enumerate(AZURE_OUTPUT_FORMATS):
+        rid = f"{index:032x}"
+        body = {"synthesis": {"audio": {"outputFormat": name, "metadataOptions": {}}}}
+        ws.send(text_frame("synthesis.context", rid, body))
+        ws.send(text_frame("ssml", rid, ssml, "application/ssml+xml"))
+        audio = bytearray()
+        while True:
+            message = parse(ws.recv())
+            assert message.request_id == rid
+            if message.path == "turn.end":
+                break
+            if message.path == "audio":
+                audio += message.body
+        assert audio, name
+        family = name.split("-")[0]
+        if family in ("raw", "riff", "g722"):
+            assert not audio.startswith(b"RIFF"), name  # the SDK writes RIFF headers itself
+        else:
+            assert audio.startswith(MAGIC[family]), name
+    assert upstream.connections == len(AZURE_OUTPUT_FORMATS)
     ws.close()
