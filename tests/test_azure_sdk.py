@@ -155,8 +155,10 @@ def test_unknown_voice_ends_the_turn_naming_the_voice(sdk_host, upstream):
     [
         ({"handshake_status": 401}, speechsdk.CancellationErrorCode.ConnectionFailure),
         ({"handshake_status": 429, "retry_after": "1"}, speechsdk.CancellationErrorCode.TooManyRequests),
-        ({"mode": "error_event"}, None),
-        ({"mode": "close_before_done"}, None),
+        ({"mode": "rate_limit_event"}, speechsdk.CancellationErrorCode.TooManyRequests),
+        ({"mode": "error_event"}, speechsdk.CancellationErrorCode.ServiceError),
+        ({"mode": "close_before_done"}, speechsdk.CancellationErrorCode.ServiceError),
+        ({"mode": "content_filter"}, speechsdk.CancellationErrorCode.BadRequest),
     ],
 )
 def test_synthesis_upstream_failures_cancel_without_hanging(sdk_host, upstream, script, code):
@@ -369,3 +371,19 @@ def test_recognize_once_on_a_silent_microphone_returns_no_match(fake_engine_host
     assert result.reason == Reason.NoMatch
     assert result.no_match_details.reason == speechsdk.NoMatchReason.InitialSilenceTimeout
     stream.close()
+
+
+def test_custom_voice_deployment_is_refused_naming_the_feature(sdk_host, upstream):
+    config = speechsdk.SpeechConfig(host=sdk_host)
+    config.endpoint_id = "0123456789abcdef"
+    synth = speechsdk.SpeechSynthesizer(config, audio_config=None)
+    result = within(lambda: synth.speak_text_async("hi").get())
+    assert "custom voice" in canceled(result).error_details
+    assert upstream.connections == 0
+
+
+def test_a_stalled_synthesis_ends_without_hanging(sdk_host, upstream):
+    upstream.reset(chunk_delay=30.0)
+    synth = synthesizer(sdk_host)
+    details = canceled(within(lambda: synth.speak_text_async("hello there").get()))
+    assert details.error_code == speechsdk.CancellationErrorCode.ServiceError, details.error_details
