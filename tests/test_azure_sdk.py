@@ -226,6 +226,7 @@ def test_silence_is_no_match(sdk_host, upstream, tmp_path):
         ({"handshake_status": 401}, speechsdk.CancellationErrorCode.Forbidden),
         ({"mode": "error_event"}, speechsdk.CancellationErrorCode.ServiceError),
         ({"mode": "malformed"}, speechsdk.CancellationErrorCode.ServiceError),
+        ({"mode": "close_before_done"}, speechsdk.CancellationErrorCode.ServiceError),
         ({"mode": "silence"}, speechsdk.CancellationErrorCode.ServiceError),
     ],
 )
@@ -297,6 +298,8 @@ def test_continuous_recognition_one_phrase_per_utterance(fake_engine_host, tmp_p
     done = threading.Event()
     phrases: list[tuple[str, int]] = []
     recognizer.recognized.connect(lambda e: phrases.append((e.result.text, e.result.offset)))
+    hypotheses: list[str] = []
+    recognizer.recognizing.connect(lambda e: hypotheses.append(e.result.text))
     recognizer.session_stopped.connect(lambda e: done.set())
     within(lambda: recognizer.start_continuous_recognition_async().get())
     assert done.wait(30), "session_stopped never came"
@@ -306,6 +309,7 @@ def test_continuous_recognition_one_phrase_per_utterance(fake_engine_host, tmp_p
     assert [text for text, _ in phrases[:2]] == ["canned words", "canned words"]
     assert len(phrases) in (2, 3)
     assert 0 < phrases[0][1] < phrases[1][1]
+    assert "canned words" in hypotheses
 
 
 def test_several_recognize_once_turns_on_one_socket(fake_engine_host, monkeypatch):
