@@ -7,6 +7,7 @@ import dataclasses
 import io
 import itertools
 import json
+import socket
 import time
 
 import av
@@ -439,6 +440,47 @@ def test_an_upload_over_the_body_limit_is_413_in_openai_shape(settings, upstream
     assert caught.value.status_code == 413
     assert set(caught.value.body) == {"message", "type", "param", "code"}
     assert upstream.connections == 0
+
+
+@pytest.mark.parametrize("stream_format", ["audio", "sse"])
+def test_a_client_that_leaves_mid_stream_frees_its_session(settings, upstream, stream_format) -> None:
+    """With one session slot, a second request gets it as soon as the first client hangs up.
+
+    The first client is a bare socket: it reads the first bytes and closes (the SDK's HTTP
+    client keeps an unread connection open instead of closing it).
+    """
+    upstream.reset(chunks=40, chunk_delay=0.05)  # two seconds of streaming
+    app = create_app(dataclasses.replace(settings, max_sessions=1))
+    body = json.dumps(
+        {
+            "model": "tts-1",
+            "voice": "alloy",
+            "input": TEXT,
+            "response_format": "pcm",
+            "stream_format": stream_format,
+        }
+    ).encode()
+    with (
+        serve(app) as base,
+        openai.OpenAI(base_url=f"{base}/v1", api_key="x", timeout=10, max_retries=0) as client,
+    ):
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as first:
+            first.sendall(
+                b"POST /v1/audio/speech HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            assert first.recv(4096).startswith(b"HTTP/1.1 200")
+        upstream.reset()  # the next session streams at once; the first keeps its slow script
+        left = time.monotonic()
+        while True:
+            try:
+                client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="pcm")
+                break
+            except openai.APIStatusError as error:
+                assert error.status_code == 503 and time.monotonic() - left < 1.0
+    assert upstream.connections == 1
 
 
 def test_bearer_tokens_are_accepted_and_ignored(openai_served, upstream) -> None:
