@@ -56,22 +56,27 @@ def speech_session(upstream) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("response_format", "mime"),
+    ("response_format", "mime", "container", "codec"),
     [
-        ("mp3", "audio/mpeg"),
-        ("opus", "audio/ogg"),
-        ("aac", "audio/aac"),
-        ("flac", "audio/flac"),
-        ("wav", "audio/wav"),
-        ("pcm", "audio/pcm"),
+        ("mp3", "audio/mpeg", "mp3", "mp3float"),
+        ("opus", "audio/ogg", "ogg", "opus"),
+        ("aac", "audio/aac", "aac", "aac"),
+        ("flac", "audio/flac", "flac", "flac"),
+        ("wav", "audio/wav", "wav", "pcm_s16le"),
+        ("pcm", "audio/pcm", None, None),
     ],
 )
-def test_speech_in_every_format(openai_client, upstream, response_format, mime) -> None:
+def test_speech_in_every_format(openai_client, upstream, response_format, mime, container, codec) -> None:
     response = openai_client.audio.speech.with_raw_response.create(
         model="gpt-4o-mini-tts", voice="coral", input=TEXT, response_format=response_format
     )
     assert response.headers["content-type"].startswith(mime)
     assert abs(seconds(response.content, response_format) - SPOKEN_SECONDS) < 0.1
+    if container:
+        with av.open(io.BytesIO(response.content)) as opened:
+            # The decoder PyAV picks names the codec (FFmpeg decodes MP3 with "mp3float").
+            assert (opened.format.name, opened.streams.audio[0].codec_context.name) == (container, codec)
+            assert opened.streams.audio[0].codec_context.layout.nb_channels == 1
 
 
 def test_speech_defaults_to_mp3(openai_client, upstream) -> None:
