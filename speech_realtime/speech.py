@@ -18,8 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .audio import MIN_COMMIT_SECONDS, WireFormat
-from .audio.formats import Encoder, OutputFormat, WireAudio, encode_all, input_to_wire, output_format
-from .audio.wav import MAX_CHANNELS, MAX_RATE, MIN_RATE
+from .audio.formats import (
+    Encoder,
+    OutputFormat,
+    WireAudio,
+    check_layout,
+    encode_all,
+    input_to_wire,
+    output_format,
+)
 from .config import Settings
 from .errors import BadRequest, SpeechError
 from .options import (
@@ -173,18 +180,7 @@ class SpeechService:
         events. The session (and its slot) is taken now and kept until the stream ends or is
         closed.
         """
-        if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
-            raise BadRequest(
-                f"sample rate {rate} is out of range ({MIN_RATE} to {MAX_RATE})",
-                code="invalid_rate",
-                param="rate",
-            )
-        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
-            raise BadRequest(
-                f"channels {channels} is out of range (1 to {MAX_CHANNELS})",
-                code="invalid_channels",
-                param="channels",
-            )
+        check_layout(rate, channels)
         machine = StreamingRecognition(
             self.endpoint.dialect,
             transcribe_model=self.settings.transcribe_model,
@@ -284,8 +280,8 @@ class SpeechService:
         self._note_reading(turn)
 
     def _aborted(self, exc: SpeechError) -> None:
+        # Counted here; logged once, by the front end that drops the client's connection.
         self.counters.add("streams_aborted")
-        log.warning("stream aborted after its first bytes: %s", exc.message)
 
     def _note_reading(self, turn: Synthesis) -> None:
         if turn.attempts > 1:
