@@ -294,7 +294,7 @@ def parse_ssml(
             f"the SSML is {size} bytes; the limit is {max_bytes}", code="ssml_too_large", param="text"
         )
     if not data.strip():
-        raise BadRequest("the body is empty: send an SSML <speak> document", code="empty_text", param="text")
+        raise BadRequest("the SSML document is empty", code="empty_text", param="text")
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     builder = _Builder(parser, default_voice)

@@ -144,7 +144,7 @@ def resolve_voice(name: str | None, dialect: str) -> str:
     if name is None:
         return DEFAULT_VOICE
     if not isinstance(name, str):
-        raise BadRequest("voiceName must be a string", code="invalid_voice", param="voice")
+        raise BadRequest("the voice must be a string", code="invalid_voice", param="voice")
     if not name.strip():
         return DEFAULT_VOICE
     key = name.strip().lower()

@@ -509,3 +509,15 @@ def test_output_format_accepts_only_what_its_codec_can_produce(name: str, rate, 
     assert 8000 <= output.rate <= 48000
     assert output.bit_rate is None or 6000 <= output.bit_rate <= 320000
     assert encode_all(output, PCM16, SOURCE_PCM[:4800])
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "param"),
+    [(0, 1, "rate"), (10**30, 1, "rate"), (16000.0, 1, "rate"), (True, 1, "rate"), (16000, 0, "channels"),
+     (16000, 9, "channels"), (16000, True, "channels")],
+)  # fmt: skip
+def test_raw_input_layout_is_checked_in_the_services_own_words(rate, channels, param) -> None:
+    with pytest.raises(BadRequest) as caught:
+        input_to_wire(bytes(4800), "pcm16", rate=rate, channels=channels)
+    assert caught.value.param == param
+    assert "sampleRate" not in caught.value.message  # a front end's field name, not the service's

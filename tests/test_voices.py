@@ -110,6 +110,14 @@ def test_an_unknown_voice_is_a_bad_request_naming_the_voice_param_and_valid_name
     assert azure_voice("Microsoft Server Speech Text to Speech Voice (de-DE, JennyNeural)") is None
 
 
+@pytest.mark.parametrize("name", [3, ["alloy"], {"name": "alloy"}])
+def test_a_voice_that_is_no_string_is_refused_in_the_services_own_words(name) -> None:
+    with pytest.raises(BadRequest) as caught:
+        resolve_voice(name, "ga")
+    assert caught.value.param == "voice" and caught.value.code == "invalid_voice"
+    assert "voiceName" not in caught.value.message  # a front end's field name, not the service's
+
+
 def test_the_voice_list_has_azures_shape() -> None:
     voices = azure_voice_list()
     jenny = next(v for v in voices if v["ShortName"] == "en-US-JennyNeural")

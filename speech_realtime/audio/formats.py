@@ -60,6 +60,7 @@ __all__ = [
     "OutputFormat",
     "WireAudio",
     "azure_output_format",
+    "check_layout",
     "encode_all",
     "input_name",
     "input_to_wire",
@@ -272,6 +273,27 @@ def _raw(data: bytes, encoding: str, rate: int | None, channels: int) -> WireAud
     return WireAudio(wire, PCM16, PCM16.duration(wire), encoding)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_layout(rate: int | None, channels: int) -> None:
+    """:class:`BadRequest` (``param`` ``rate`` or ``channels``) unless the sample rate of raw
+    input (``None``: the format's own) and its channel count are whole numbers in range."""
+    if rate is not None and not (_whole(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise BadRequest(
+            f"the sample rate {rate} is out of range ({MIN_RATE} to {MAX_RATE})",
+            code="invalid_sample_rate",
+            param="rate",
+        )
+    if not (_whole(channels) and 1 <= channels <= MAX_CHANNELS):
+        raise BadRequest(
+            f"the channel count {channels} is out of range (1 to {MAX_CHANNELS})",
+            code="invalid_channels",
+            param="channels",
+        )
+
+
 def input_to_wire(
     data: bytes, label: str | None = None, *, rate: int | None = None, channels: int = 1
 ) -> WireAudio:
@@ -283,20 +305,7 @@ def input_to_wire(
     :class:`UnsupportedMedia` for bytes that are not decodable audio, :class:`PayloadTooLarge`
     past :data:`MAX_WIRE_SECONDS`.
     """
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE
-    ):
-        raise BadRequest(
-            f"sampleRate {rate} is out of range ({MIN_RATE} to {MAX_RATE})",
-            code="invalid_sample_rate",
-            param="rate",
-        )
-    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
-        raise BadRequest(
-            f"channels {channels} is out of range (1 to {MAX_CHANNELS})",
-            code="invalid_channels",
-            param="channels",
-        )
+    check_layout(rate, channels)
     if not data:
         raise BadRequest("the audio is empty", code="audio_too_short", param="audio")
     detected = sniff(data, weak=label not in RAW_ENCODINGS)
@@ -314,7 +323,7 @@ def input_to_wire(
         )
     else:
         raise UnsupportedMedia(
-            "the audio format is not recognisable from its content; name it (format, or the Content-Type)",
+            "the audio format is not recognisable from its content (raw samples need their encoding named)",
             code="unsupported_media_type",
             param="audio",
         )
