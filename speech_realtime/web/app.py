@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
 from ..config import Settings
@@ -15,12 +13,13 @@ from .openai_audio import openai_audio
 from .speech_api import speech_api
 
 
-def create_app(settings: Settings, *, service: SpeechService | None = None, **service_options: Any) -> Flask:
-    """The WSGI app for ``settings``; ``service_options`` go to :class:`SpeechService`."""
+def create_app(settings: Settings, *, service: SpeechService | None = None) -> Flask:
+    """The WSGI app for ``settings``, on ``service`` (default: a :class:`SpeechService` of the
+    settings; tests pass a stand-in)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["speech"] = service or SpeechService(settings, **service_options)
+    app.extensions["speech"] = service or SpeechService(settings)
     errors.install(app)
     app.register_blueprint(speech_api)
     app.register_blueprint(openai_audio)
