@@ -254,6 +254,19 @@ def test_undecodable_or_too_short_audio_is_refused(client, upstream) -> None:
 
 # -- tokens ----------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("samplerate", ["abc", "1.5", "9" * 5000, "0"])
+def test_a_bad_raw_pcm_samplerate_is_a_400_naming_the_sample_rate(client, upstream, samplerate) -> None:
+    response = client.post(
+        STT_PATH,
+        data=bytes(32000),
+        headers={"Content-Type": f"audio/wav; codecs=audio/pcm; samplerate={samplerate}"},
+    )
+    assert response.status_code == 400 and response.mimetype == "text/plain"
+    message = response.get_data(as_text=True)
+    assert "sample" in message.lower() and "sampleRate" not in message  # no other family's field
+    assert upstream.connections == 0
+
+
 
 def test_issue_token_answers_a_signed_ten_minute_token_as_text(client, app) -> None:
     response = client.post(
@@ -302,8 +315,8 @@ CHUNKED_HEADERS = {
 }
 
 
-def test_chunked_upload_with_expect_100_continue_and_chunked_audio_over_http(served, upstream) -> None:
-    host, port = served.removeprefix("http://").split(":")
+def test_chunked_upload_with_expect_100_continue_and_chunked_audio_over_http(openai_served, upstream) -> None:
+    host, port = openai_served.removeprefix("http://").split(":")
     audio = wav_16k()
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:

@@ -31,7 +31,7 @@ from ..tokens import issue_token, token_secret
 from ..usp.recognition import nbest, ticks
 from ..voices import azure_voice_list
 from .errors import ErrorInfo, register_family
-from .inputs import read_body
+from .inputs import integer, read_body
 from .streaming import audio_response
 
 azure_speech = Blueprint("azure_speech", __name__)
@@ -102,10 +102,8 @@ def _audio_label(data: bytes) -> tuple[str | None, int | None]:
     """
     codecs = _CODECS.search(request.headers.get("Content-Type", ""))
     if codecs and codecs.group(1).lower() == "audio/pcm" and not data.startswith(b"RIFF"):
-        rate = request.mimetype_params.get("samplerate", "16000")
-        if not rate.isdigit():
-            raise BadRequest(f"samplerate {rate[:20]!r} is not a number", code="invalid_field", param="rate")
-        return "pcm16", int(rate)
+        rate = integer(request.mimetype_params.get("samplerate"), "samplerate", param="rate")
+        return "pcm16", 16000 if rate is None else rate
     return CONTENT_TYPES.get(request.mimetype) or None, None
 
 
