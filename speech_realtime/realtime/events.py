@@ -303,6 +303,13 @@ def error_from_event(event: ServerEvent) -> SpeechError:
     return UpstreamError(f"upstream error {code}: {message}")
 
 
+def error_from_failure(event: ServerEvent) -> SpeechError:
+    """The exception a ``...input_audio_transcription.failed`` event stands for."""
+    error = event.data.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return UpstreamError(f"transcription failed: {message or 'no reason given'}")
+
+
 def error_from_response(response: dict[str, Any]) -> SpeechError:
     """The exception a ``response.done`` whose status is not ``completed`` stands for."""
     status = response.get("status")

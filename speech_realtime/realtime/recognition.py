@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..audio import MIN_COMMIT_SECONDS, WIRE_FORMATS
-from ..errors import UpstreamError
 from ..options import (
     Ended,
     Hypothesis,
@@ -41,6 +40,7 @@ from .events import (
     append_audio_events,
     commit_audio,
     error_from_event,
+    error_from_failure,
     stt_session_update,
 )
 from .session import ClientEvent
@@ -163,9 +163,7 @@ class StreamingRecognition:
         elif kind is Kind.TRANSCRIPTION_COMPLETED:
             self._completed(event)
         elif kind is Kind.TRANSCRIPTION_FAILED and event.text("item_id") in self._utterances:
-            error = event.data.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            raise UpstreamError(f"transcription failed: {message or 'no reason given'}")
+            raise error_from_failure(event)
         return []
 
     def _committed(self, item_id: str) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
-from ..errors import UpstreamError
 from ..options import Segment, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
@@ -27,6 +26,7 @@ from .events import (
     create_out_of_band_response,
     create_response,
     error_from_event,
+    error_from_failure,
     error_from_response,
     stt_session_update,
     tts_session_update,
@@ -132,9 +132,7 @@ class Transcription:
         if event.kind is Kind.INPUT_COMMITTED:
             self._item_id = event.text("item_id") or None
         elif event.kind is Kind.TRANSCRIPTION_FAILED and self._is_ours(event):
-            error = event.data.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            raise UpstreamError(f"transcription failed: {message or 'no reason given'}")
+            raise error_from_failure(event)
         elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._is_ours(event):
             self.text = event.text("transcript").strip()
             usage = event.data.get("usage")
