@@ -13,7 +13,7 @@ What the parts mean:
   ``+20%``/``-20%``, and multipliers such as ``1.5``; nested values are relative to the
   enclosing one), kept within Azure's 0.5 .. 2.0;
 - ``<break time|strength>`` becomes silence (Azure's strengths: x-weak 250 ms .. x-strong
-  1250 ms, 750 ms when unspecified; at most 20 s);
+  1250 ms, 750 ms when unspecified; at most 20 s each, 600 s in all);
 - ``<bookmark mark>`` becomes a :class:`Mark` at a character position of the text it precedes
   (or ends, when a break or the document's end follows it);
 - ``<sub alias>`` reads its alias; ``<mstts:express-as style>`` becomes a style hint;
@@ -42,6 +42,9 @@ RATE_KEYWORDS = {"x-slow": 0.5, "slow": 0.64, "medium": 1.0, "default": 1.0, "fa
 BREAK_STRENGTHS = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 0.75, "strong": 1.0, "x-strong": 1.25}
 DEFAULT_BREAK = 0.75
 MAX_BREAK_SECONDS = 20.0
+#: Most silence one document may ask for (Azure's limit on the audio of one request, 10 minutes):
+#: without it, 64 KiB of 20 s breaks would make a small request stream hours of audio.
+MAX_TOTAL_BREAK_SECONDS = 600.0
 _SEPARATING = {"voice", "p", "s", "speak"}
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
@@ -173,6 +176,7 @@ class _Builder:
         self.run_marks: list[Mark] = []
         self.pending: list[str] = []
         self.break_since_text = True
+        self.silence = 0.0
 
     # -- expat callbacks --------------------------------------------------------------------------
 
@@ -240,6 +244,9 @@ class _Builder:
             self.run += " "
 
     def add_break(self, seconds: float) -> None:
+        self.silence += seconds
+        if self.silence > MAX_TOTAL_BREAK_SECONDS:
+            raise _bad(f"the breaks add up to over {MAX_TOTAL_BREAK_SECONDS:g} s of silence", self.parser)
         if seconds > 0:
             self.flush()
             self.parts.append(Break(seconds))

@@ -165,3 +165,11 @@ def test_the_size_and_the_depth_are_limited() -> None:
         parse_ssml(speak("a" * MAX_SSML_BYTES))
     with pytest.raises(BadRequest, match="nested"):
         parse_ssml(speak("<emphasis>" * 100 + "x" + "</emphasis>" * 100))
+
+
+def test_the_total_silence_is_limited_so_a_small_document_cannot_ask_for_hours_of_audio() -> None:
+    thirty = "<break time='20s'/>" * 30  # 600 s: the most one document may ask for
+    assert sum(p.seconds for p in parse_ssml(speak(f"A{thirty}B")).parts if isinstance(p, Break)) == 600
+    with pytest.raises(BadRequest, match="over 600 s of silence") as caught:
+        parse_ssml(speak(f"A{thirty}<break time='1ms'/>B"))
+    assert caught.value.param == "text"
