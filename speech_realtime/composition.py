@@ -29,12 +29,6 @@ class _Reading:
     options: SynthesisOptions
 
 
-def _close(items: object) -> None:
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
-
-
 class Composition:
     """The plan for voicing ``document`` in ``output``; checked when built, run when iterated."""
 
@@ -68,13 +62,10 @@ class Composition:
                     if data := encoder.push(silence):
                         yield data
                     continue
-                stream = self.service.synthesize_stream(step.text, step.options)
-                try:
+                with self.service.synthesize_stream(step.text, step.options) as stream:
                     for wire in stream:
                         if data := encoder.push(wire):
                             yield data
-                finally:
-                    _close(stream)
             if tail := encoder.finish():
                 yield tail
         finally:
