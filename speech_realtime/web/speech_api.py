@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..audio.formats import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
 from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech, SpeechService
-from ..voices import ALIASES, AZURE_NAMES
+from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
 from .inputs import field, integer, json_body, upload
 from .streaming import audio_response
 
@@ -93,7 +93,7 @@ def info() -> Response:
             "voices": list(service.voices),
             "voiceAliases": {
                 **{name: ALIASES[name.lower()] for name in AZURE_NAMES},
-                **{name: ALIASES[name] for name in ("nova", "onyx", "fable")},
+                **LEGACY_ALIASES,
             },
             "formats": {"input": sorted(set(INPUT_NAMES.values())), "output": sorted(OUTPUT_NAMES)},
             "stats": service.counters.snapshot(),
