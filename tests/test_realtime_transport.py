@@ -50,6 +50,11 @@ def test_keys_never_appear_in_urls() -> None:
     assert "SECRET" not in endpoint_for(settings).url
 
 
+def test_credentials_in_a_configured_url_never_reach_messages() -> None:
+    settings = Settings.from_mapping({"SPEECH_ENGINE_URL": "http://user:SECRET@127.0.0.1:9"})
+    assert endpoint_for(settings).host == "127.0.0.1:9"
+
+
 def test_connection_refused_is_upstream_unavailable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -49,7 +49,9 @@ class Endpoint:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).netloc
+        """``host[:port]``, for messages and ``check()``: never the URL's user information,
+        which may hold a credential."""
+        return urlsplit(self.url).netloc.rpartition("@")[2]
 
 
 def _ws_base(http_url: str) -> str:
