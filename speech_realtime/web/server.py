@@ -23,6 +23,7 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import selectors
@@ -187,7 +188,9 @@ class SpeechWorker(ThreadWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limits: ClientLimits = self.app.limits
+        # Run by SpeechServer, the limits come from its settings; under plain gunicorn, the defaults.
+        limits = getattr(self.app, "limits", None)
+        self.limits: ClientLimits = limits or ClientLimits.from_settings(Settings())
         self._websockets = 0
         self._websockets_lock = threading.Lock()
 
@@ -195,11 +198,10 @@ class SpeechWorker(ThreadWorker):
         """Park a new connection in the poller until it sends something; it costs no thread."""
         try:
             client_sock, client_addr = listener.accept()
-        except BlockingIOError:
-            return
         except OSError as exc:
-            log.debug("accept failed: %s", exc)
-            return
+            if exc.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                return
+            raise
         self.nr_conns += 1
         client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         conn = _Connection(self.cfg, client_sock, client_addr, listener.getsockname(), self.limits)
