@@ -55,18 +55,37 @@ class Composition:
         """The encoded audio, chunk by chunk as the readings arrive (lazy: nothing runs until
         iterated; closing the iterator closes the reading in progress and the encoder)."""
         encoder = Encoder(self.output, PCM16, streaming=True)
+        # Silence before the first reading waits for its first audio: the first byte starts the
+        # answer, and an upstream failure (refused, saturated) must still be an error answer.
+        held = 0.0
+        started = False
         try:
             for step in self.steps:
                 if isinstance(step, Break):
-                    silence = bytes(PCM16.sample_width * round(step.seconds * PCM16.sample_rate))
-                    if data := encoder.push(silence):
-                        yield data
+                    if started:
+                        yield from _silence(encoder, step.seconds)
+                    else:
+                        held += step.seconds
                     continue
                 with self.service.synthesize_stream(step.text, step.options) as stream:
                     for wire in stream:
+                        if not started:
+                            started = True
+                            yield from _silence(encoder, held)
                         if data := encoder.push(wire):
                             yield data
+            if not started:
+                yield from _silence(encoder, held)
             if tail := encoder.finish():
                 yield tail
         finally:
             encoder.close()
+
+
+def _silence(encoder: Encoder, seconds: float) -> Iterator[bytes]:
+    """``seconds`` of silence through ``encoder``, a second at a time (bounded buffers)."""
+    frames = round(seconds * PCM16.sample_rate)
+    for start in range(0, frames, PCM16.sample_rate):
+        piece = min(PCM16.sample_rate, frames - start)
+        if data := encoder.push(bytes(PCM16.sample_width * piece)):
+            yield data

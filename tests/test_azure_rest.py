@@ -138,6 +138,17 @@ def test_an_upstream_failure_is_a_status_with_a_short_body(client, upstream) -> 
     assert "Retry-After" in response.headers
 
 
+def test_leading_silence_waits_for_the_first_audio_so_a_failure_is_still_a_status(client, upstream) -> None:
+    ssml = "<speak><break time='250ms'/>Hello.<break time='250ms'/></speak>"
+    raw = {"X-Microsoft-OutputFormat": "raw-24khz-16bit-mono-pcm"}
+    response = tts(client, ssml, **raw)
+    assert response.status_code == 200
+    assert response.data == bytes(12000) + spoken_pcm("Hello.") + bytes(12000)
+    upstream.script.mode = "rate_limit_event"
+    failed = tts(client, ssml, **raw)
+    assert failed.status_code == 429 and failed.mimetype == "text/plain"
+
+
 def test_unknown_paths_of_the_family_answer_in_azures_way(client) -> None:
     assert client.get("/cognitiveservices/nothing").mimetype == "text/plain"
     wrong = client.post("/speech/recognition/shouting/cognitiveservices/v1", data=b"x")
