@@ -139,8 +139,8 @@ def serve(env_overrides: dict[str, str]) -> Iterator[Served]:
 
 @pytest.fixture
 def served(upstream, dialect) -> Iterator[Served]:
-    """The service pointed at the scripted Realtime server."""
-    yield from serve(azure_env(upstream, dialect))
+    """The service pointed at the scripted Realtime server, with a 2 s client timeout."""
+    yield from serve({**azure_env(upstream, dialect), "SPEECH_CLIENT_TIMEOUT": "2"})
 
 
 @pytest.fixture
@@ -205,18 +205,36 @@ def engines_started_by(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.subprocess
-def test_serve_answers_malformed_http_with_json(served) -> None:
+def exchange(served: Served, data: bytes) -> tuple[bytes, dict]:
+    """Send raw ``data``, read until the service closes; (head, JSON body) of its answer."""
     host, port = served.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
-        conn.sendall(b"NOT A REQUEST\r\n\r\n")
+        conn.sendall(data)
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
+    return head, json.loads(body)
+
+
+@pytest.mark.subprocess
+def test_serve_answers_malformed_http_with_json(served) -> None:
+    head, body = exchange(served, b"NOT A REQUEST\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"Content-Type: application/json" in head
-    assert json.loads(body)["error"]["code"] == "invalid_request"
+    assert body["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.subprocess
+def test_serve_answers_a_body_that_stops_arriving_with_408_json(served, upstream) -> None:
+    head, body = exchange(
+        served,
+        b"POST /api/speech-realtime/recognize HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"audioData": "',
+    )
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert body["error"]["code"] == "request_timeout"
+    assert upstream.connections == 0
 
 
 def test_an_engine_that_never_gets_ready_is_given_up_on(tmp_path, monkeypatch) -> None:
