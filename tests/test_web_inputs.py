@@ -6,11 +6,10 @@ import base64
 import http.client
 import io
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
+from openai_fixtures import serve
 
 from speech_realtime.errors import BadRequest, UnsupportedMedia
 from speech_realtime.web import create_app
@@ -90,12 +89,8 @@ def test_a_chunked_body_at_the_limit_is_accepted(small_app, upstream) -> None:
 @pytest.fixture
 def served(small_app) -> Iterator[str]:
     """The app on a real werkzeug server on 127.0.0.1, port chosen by the OS."""
-    server = make_server("127.0.0.1", 0, small_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve(small_app) as base:
+        yield base.removeprefix("http://")
 
 
 def test_a_real_chunked_request_over_the_limit_is_413(served, upstream) -> None:

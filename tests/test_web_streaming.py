@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from flask import Blueprint
+from openai_fixtures import serve as serve_app
 from realtime_server import audio_for
-from werkzeug.serving import make_server
 
 from speech_realtime.config import Settings
 from speech_realtime.errors import Saturated, UpstreamError
@@ -75,12 +75,9 @@ def exchange(address: str, path: str, body: bytes, timeout: float = 5) -> bytes:
 
 
 def serve(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    """``host:port`` of ``app`` on a loopback server while the generator runs."""
+    with serve_app(app) as base:
+        yield base.removeprefix("http://")
 
 
 @pytest.fixture
