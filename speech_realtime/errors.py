@@ -53,6 +53,8 @@ class BadRequest(SpeechError):
 
 
 class PayloadTooLarge(SpeechError):
+    """The request body, or the audio in it, is larger than the service accepts."""
+
     status = 413
     code = "payload_too_large"
 
