@@ -53,9 +53,9 @@ def issue_token(secret: bytes, *, lifetime: int = TOKEN_LIFETIME, now: float | N
 
 
 def verify_token(token: str, secret: bytes, *, now: float | None = None) -> bool:
-    """Whether ``token`` was issued with ``secret`` and has not expired."""
+    """Whether ``token`` was issued with ``secret`` and has not expired (any other text: False)."""
     parts = token.strip().split(".")
-    if len(parts) != 3:
+    if len(parts) != 3 or not token.isascii():
         return False
     head, body, signature = parts
     if not hmac.compare_digest(_sign(secret, f"{head}.{body}"), signature):

@@ -291,6 +291,8 @@ def test_issue_token_answers_a_signed_ten_minute_token_as_text(client, app) -> N
     assert verify_token(token, secret)
     assert not verify_token(token, secret, now=time.time() + TOKEN_LIFETIME + 1)
     assert not verify_token(token[:-2] + "xx", secret)
+    for forged in ("é.é.é", "a.b", "", "a.%%%.b", f"{token[:-1]}é"):
+        assert not verify_token(forged, secret)
     assert "YourSpeechResourceKey" not in token
 
 
