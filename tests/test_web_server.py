@@ -72,6 +72,11 @@ class Endless:
         closed.write_text("closed")
 
 
+@app.get("/big")
+def big():
+    return b"b" * (8 * 1024 * 1024)
+
+
 @app.get("/endless")
 def endless():
     return Response(Endless(), mimetype="application/octet-stream")
@@ -283,6 +288,20 @@ def test_a_reader_that_stalls_is_dropped_and_its_response_closed(server: Server)
             threading.Event().wait(0.05)
         assert server.closed.exists(), "the response iterable was never closed"
         assert server.ping() == {"ok": True}
+
+
+@pytestmark_subprocess
+def test_a_slow_but_steady_reader_gets_the_whole_answer(server: Server) -> None:
+    received = 0
+    with server.connect(rcvbuf=65536) as conn:
+        conn.sendall(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        started = time.monotonic()
+        pace = threading.Event()
+        while chunk := conn.recv(65536):
+            received += len(chunk)
+            pace.wait(0.01)  # a client on a slow link: about 5 MB/s at most
+    assert received > 8 * 1024 * 1024
+    assert time.monotonic() - started > CLIENT_TIMEOUT
 
 
 @pytestmark_subprocess

@@ -11,7 +11,7 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
 - headers and body must arrive within the client timeout, plus one second per
   ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped (slow senders
   hold a thread for a bounded time);
-- every write of the response must complete within the client timeout, or the connection is
+- every write of the response must make progress within the client timeout, or the connection is
   closed and the response iterable's ``close()`` releases its upstream session (stalled readers;
   a bounded kernel send buffer makes a stalled reader block the writes within seconds);
 - the thread budget is the session limit plus the WebSocket budget plus a few threads for
@@ -151,6 +151,27 @@ class _ReadDeadline:
         return getattr(self._sock, name)
 
 
+class _ProgressWriter:
+    """The socket as gunicorn's response writer sees it: a write fails only when it stalls.
+
+    The socket's timeout (the client timeout) bounds each ``send``, which returns as soon as the
+    kernel takes some bytes, so a client that reads slowly but steadily gets an answer of any
+    size, while one that stops reading fails the write within the timeout. (``socket.sendall``
+    with a timeout bounds the whole call instead, which would cut off a long download.)
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[self._sock.send(view) :]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _Connection(TConn):
     """A gunicorn connection whose request parser reads through a :class:`_ReadDeadline`.
 
@@ -220,7 +241,9 @@ class SpeechWorker(ThreadWorker):
     def handle_request(self, req: Any, conn: _Connection) -> bool:
         """Run the app with a send timeout; a WebSocket upgrade counts against its budget."""
         if not _is_websocket(req):
-            conn.sock.settimeout(self.limits.timeout)
+            sock = conn.sock
+            sock.settimeout(self.limits.timeout)
+            conn.sock = _ProgressWriter(sock)
             try:
                 return super().handle_request(req, conn)
             except TimeoutError:
@@ -233,6 +256,7 @@ class SpeechWorker(ThreadWorker):
                 )
                 return False
             finally:
+                conn.sock = sock
                 conn.reader.stop()
         with self._websockets_lock:
             admitted = self._websockets < self.limits.max_websockets
