@@ -132,6 +132,18 @@ def test_headers_that_lie_are_bad_requests(data: bytes, message: str) -> None:
         read_wav(data)
 
 
+def test_a_body_of_empty_chunks_is_refused_after_a_few_not_walked_to_the_end() -> None:
+    data = b"RIFF\x00\x00\x00\x00WAVE" + (b"JUNK" + struct.pack("<I", 0)) * 1_000_000
+    with pytest.raises(BadRequest, match="first 64 chunks"):
+        read_wav(data)  # 8 MB: walking every chunk took seconds of CPU
+
+
+def test_what_follows_fmt_and_data_is_not_read() -> None:
+    trailing = b"LIST" + struct.pack("<I", 1_000_000)  # claims more than follows: never looked at
+    audio = read_wav(riff(fmt_chunk(1, 1, 8000, 16), float_to_pcm16(REFERENCE)) + trailing)
+    assert len(audio.samples) == 6
+
+
 @settings(max_examples=300)
 @given(tail=st.binary(max_size=200))
 def test_arbitrary_bytes_after_a_riff_header_never_escape_as_other_errors(tail: bytes) -> None:

@@ -28,6 +28,9 @@ _SUBFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 UNKNOWN_SIZE = 0xFFFFFFFF
 MIN_RATE, MAX_RATE = 1000, 384000
 MAX_CHANNELS = 8
+#: Chunks read before ``fmt `` and ``data`` are both found (real files have a handful): a body
+#: of millions of empty chunks would otherwise hold a worker for seconds.
+MAX_CHUNKS = 64
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ def _bad(message: str) -> BadRequest:
 
 
 def _chunks(data: bytes) -> dict[bytes, memoryview]:
-    """The top-level chunks of a RIFF/WAVE file, by id (the first of each)."""
+    """The top-level chunks of a RIFF/WAVE file, by id (the first of each), up to ``data``
+    and ``fmt `` (what follows them is never needed)."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise _bad("no RIFF/WAVE header")
     view = memoryview(data)
     chunks: dict[bytes, memoryview] = {}
     offset = 12
+    read = 0
     while offset + 8 <= len(data):
         chunk_id = bytes(view[offset : offset + 4])
         (size,) = struct.unpack_from("<I", data, offset + 4)
@@ -62,6 +67,11 @@ def _chunks(data: bytes) -> dict[bytes, memoryview]:
         if start + size > len(data):
             raise _bad(f"chunk {chunk_id!r} claims {size} bytes but only {len(data) - start} follow")
         chunks.setdefault(chunk_id, view[start : start + size])
+        if b"fmt " in chunks and b"data" in chunks:
+            break
+        read += 1
+        if read >= MAX_CHUNKS:
+            raise _bad(f"no fmt and data chunks among the first {MAX_CHUNKS} chunks")
         offset = start + size + (size & 1)
     return chunks
 
@@ -78,7 +88,7 @@ def _format(fmt: memoryview) -> tuple[int, int, int, int]:
     if not 1 <= channels <= MAX_CHANNELS:
         raise _bad(f"{channels} channels (1 to {MAX_CHANNELS} supported)")
     if not MIN_RATE <= rate <= MAX_RATE:
-        raise _bad(f"sample rate {rate} Hz (1000 to 384000 supported)")
+        raise _bad(f"sample rate {rate} Hz ({MIN_RATE} to {MAX_RATE} supported)")
     supported = {
         (PCM, 8),
         (PCM, 16),
