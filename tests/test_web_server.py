@@ -261,8 +261,19 @@ def test_a_body_sent_too_slowly_is_answered_408_json_by_the_app(server: Server) 
     assert status == 408
     assert json.loads(body)["error"] == {
         "code": "request_timeout",
-        "message": f"the request did not arrive within {CLIENT_TIMEOUT:g} s",
+        "message": f"the request did not arrive in time (client timeout {CLIENT_TIMEOUT:g} s)",
     }
+
+
+@pytestmark_subprocess
+def test_a_large_upload_that_stalls_is_answered_408_after_the_client_timeout(server: Server) -> None:
+    with server.connect() as conn:
+        # 1 MiB earns 16 s beyond the client timeout, but a stall may last only the timeout
+        conn.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n\r\n")
+        conn.sendall(b"b" * (1024 * 1024))
+        status, _, body = read_response(conn)
+    assert status == 408
+    assert json.loads(body)["error"]["code"] == "request_timeout"
 
 
 @pytestmark_subprocess

@@ -103,8 +103,8 @@ class _ReadDeadline:
     """The socket as gunicorn's request parser sees it: every read bounded by a deadline.
 
     The parser reads headers and (through ``wsgi.input``) the body with ``recv``; each call
-    gets the time left until the deadline as its timeout, and a body read earns more time at
-    ``MIN_UPLOAD_RATE``. Past the deadline ``recv`` raises :class:`RequestTimeout`, which the
+    waits at most the client timeout and never past the deadline, and every byte read earns
+    more time at ``MIN_UPLOAD_RATE``. Past the deadline ``recv`` raises :class:`RequestTimeout`, which the
     app renders as a 408 in its family's envelope (body) or the worker answers (headers). Once
     expired, reads fail at once with ``TimeoutError`` so gunicorn stops draining the body and
     closes the connection. With no deadline (between requests) reads pass straight through.
@@ -135,12 +135,13 @@ class _ReadDeadline:
         try:
             if remaining <= 0:
                 raise TimeoutError
-            self._sock.settimeout(remaining)
+            self._sock.settimeout(min(remaining, self._limits.timeout))
             data = self._sock.recv(size)
         except TimeoutError:
             self.expired = True
             raise RequestTimeout(
-                f"the request did not arrive within {self._limits.timeout:g} s", param="body"
+                f"the request did not arrive in time (client timeout {self._limits.timeout:g} s)",
+                param="body",
             ) from None
         finally:
             self._sock.settimeout(self._limits.timeout)
