@@ -14,6 +14,8 @@ What the parts mean:
   enclosing one), kept within Azure's 0.5 .. 2.0;
 - ``<break time|strength>`` becomes silence (Azure's strengths: x-weak 250 ms .. x-strong
   1250 ms, 750 ms when unspecified; at most 20 s each, 600 s in all);
+- at most 50 ``<voice>`` elements (Azure's limit) and 200 readings (text with one voice, speed
+  and style; each is an upstream session);
 - ``<bookmark mark>`` becomes a :class:`Mark` at a character position of the text it precedes
   (or ends, when a break or the document's end follows it);
 - ``<sub alias>`` reads its alias; ``<mstts:express-as style>`` becomes a style hint;
@@ -45,6 +47,11 @@ MAX_BREAK_SECONDS = 20.0
 #: Most silence one document may ask for (Azure's limit on the audio of one request, 10 minutes):
 #: without it, 64 KiB of 20 s breaks would make a small request stream hours of audio.
 MAX_TOTAL_BREAK_SECONDS = 600.0
+#: Azure's limit on ``<voice>`` elements per request.
+MAX_VOICES = 50
+#: Most parts read one after another (each is an upstream session): text split by prosody or
+#: style changes within the voices counts too.
+MAX_READINGS = 200
 _SEPARATING = {"voice", "p", "s", "speak"}
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
@@ -177,6 +184,8 @@ class _Builder:
         self.pending: list[str] = []
         self.break_since_text = True
         self.silence = 0.0
+        self.voices = 0
+        self.readings = 0
 
     # -- expat callbacks --------------------------------------------------------------------------
 
@@ -194,6 +203,9 @@ class _Builder:
         if name in _SEPARATING:
             self.separate()
         if name == "voice":
+            self.voices += 1
+            if self.voices > MAX_VOICES:
+                raise _bad(f"the SSML has more than {MAX_VOICES} <voice> elements", self.parser)
             scope = replace(scope, voice=attrs.get("name", "").strip() or scope.voice)
         elif name == "prosody" and "rate" in attrs:
             scope = replace(scope, speed=parse_rate(attrs["rate"], scope.speed))
@@ -268,6 +280,9 @@ class _Builder:
             voice, speed, style = self.run_key
             marks = tuple(replace(mark, position=min(mark.position, len(text))) for mark in self.run_marks)
             self.parts.append(Text(text, voice, speed, style, marks))
+            self.readings += 1
+            if self.readings > MAX_READINGS:
+                raise _bad(f"the SSML asks for more than {MAX_READINGS} separate readings", self.parser)
             self.break_since_text = False
         self.run, self.run_key, self.run_marks = "", None, []
 

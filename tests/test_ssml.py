@@ -173,3 +173,14 @@ def test_the_total_silence_is_limited_so_a_small_document_cannot_ask_for_hours_o
     with pytest.raises(BadRequest, match="over 600 s of silence") as caught:
         parse_ssml(speak(f"A{thirty}<break time='1ms'/>B"))
     assert caught.value.param == "text"
+
+
+def test_voices_and_readings_are_limited_as_each_reading_is_an_upstream_session() -> None:
+    voices = "".join(f"<voice name='{name}'>Part.</voice>" for name in ("alloy", "ash") * 25)
+    assert len(parse_ssml(speak(voices)).parts) == 50
+    with pytest.raises(BadRequest, match="more than 50 <voice>"):
+        parse_ssml(speak(voices + "<voice name='alloy'>One more.</voice>"))
+    rates = "".join(f"<prosody rate='{rate}'>Part.</prosody>" for rate in ("slow", "fast") * 100)
+    assert len(parse_ssml(speak(rates)).parts) == 200
+    with pytest.raises(BadRequest, match="more than 200 separate readings"):
+        parse_ssml(speak(rates + "<prosody rate='slow'>One more.</prosody>"))
