@@ -31,8 +31,16 @@ def spoken(engine_host, tmp_path):
     config.set_speech_synthesis_output_format(speechsdk.SpeechSynthesisOutputFormat.Riff16Khz16BitMonoPcm)
     synth = speechsdk.SpeechSynthesizer(config, audio_config=None)
     words: list[tuple[str, int, int]] = []
-    synth.synthesis_word_boundary.connect(lambda e: words.append((e.text, e.audio_offset, e.text_offset)))
+    all_words = threading.Event()
+
+    def boundary(event) -> None:
+        words.append((event.text, event.audio_offset, event.text_offset))
+        if len(words) == len(SENTENCE.split()):
+            all_words.set()
+
+    synth.synthesis_word_boundary.connect(boundary)
     result = within(lambda: synth.speak_text_async(SENTENCE).get(), ENGINE_LIMIT)
+    all_words.wait(5)  # events may be delivered just after the result
     assert result.reason == speechsdk.ResultReason.SynthesizingAudioCompleted, result.cancellation_details
     path = tmp_path / "spoken.wav"
     path.write_bytes(result.audio_data)
