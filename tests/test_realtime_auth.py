@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from speech_realtime.config import Settings
-from speech_realtime.errors import UpstreamAuth
+from speech_realtime.errors import ConfigError, UpstreamAuth
 from speech_realtime.realtime.auth import ENTRA_SCOPE, EntraIdAuth, auth_for
 
 
@@ -73,3 +73,18 @@ def test_entra_failure_is_upstream_auth_with_a_hint() -> None:
     with pytest.raises(UpstreamAuth, match="az login") as caught:
         EntraIdAuth(Broken()).headers()
     assert "secret-bearing" not in caught.value.message
+
+
+def test_entra_id_without_azure_identity_fails_at_start_up(monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_azure(name, *args, **kwargs):
+        if name.startswith("azure.identity"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_azure)
+    with pytest.raises(ConfigError, match="azure-identity"):
+        auth_for(Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "https://r"}))

@@ -54,16 +54,13 @@ class NoAuth:
 class EntraIdAuth:
     """Bearer tokens from an azure-identity credential, fetched once and refreshed before expiry.
 
-    ``credential`` is anything with azure-identity's ``get_token(scope)``; by default a
-    ``DefaultAzureCredential`` (``az login``, or ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/
-    ``AZURE_CLIENT_SECRET``), created on first use.
+    ``credential`` is anything with azure-identity's ``get_token(scope)``
+    (:func:`auth_for` passes a ``DefaultAzureCredential`` by default).
     """
 
     mode = "entra-id"
 
-    def __init__(
-        self, credential: TokenCredential | None = None, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, credential: TokenCredential, *, clock: Callable[[], float] = time.time) -> None:
         self._credential = credential
         self._clock = clock
         self._lock = threading.Lock()
@@ -81,8 +78,6 @@ class EntraIdAuth:
             return self._token
 
     def _fetch(self) -> Any:
-        if self._credential is None:
-            self._credential = _default_credential()
         try:
             return self._credential.get_token(ENTRA_SCOPE)
         except Exception as exc:
@@ -93,6 +88,8 @@ class EntraIdAuth:
 
 
 def _default_credential() -> TokenCredential:
+    """azure-identity's ``DefaultAzureCredential`` (``az login``, or ``AZURE_TENANT_ID``/
+    ``AZURE_CLIENT_ID``/``AZURE_CLIENT_SECRET``); a missing package is found at start-up."""
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:
@@ -108,7 +105,7 @@ def auth_for(settings: Settings, credential: TokenCredential | None = None) -> A
     if settings.backend == "azure":
         if settings.azure_key:
             return HeaderAuth("api-key", "api-key", settings.azure_key)
-        return EntraIdAuth(credential)
+        return EntraIdAuth(credential if credential is not None else _default_credential())
     if settings.backend == "openai" and settings.openai_api_key:
         return HeaderAuth("bearer", "Authorization", f"Bearer {settings.openai_api_key}")
     return NoAuth()
