@@ -15,7 +15,6 @@ from speech_realtime.audio import (
     AZURE_OUTPUT_FORMATS,
     G711_ALAW,
     G711_ULAW,
-    OPENAI_RESPONSE_FORMATS,
     PCM16,
     Codec,
     Container,
@@ -27,7 +26,6 @@ from speech_realtime.audio import (
     encode_all,
     float_to_pcm16,
     input_to_wire,
-    openai_output_format,
     output_format,
     pcm16_to_float,
     resample,
@@ -467,15 +465,12 @@ def test_invalid_output_requests_are_400(
     assert caught.value.param == param
 
 
-def test_openai_response_formats_map_onto_output_formats() -> None:
-    assert set(OPENAI_RESPONSE_FORMATS) == {"mp3", "opus", "aac", "flac", "wav", "pcm"}
-    assert openai_output_format("pcm") == OutputFormat(Codec.PCM, Container.RAW, 24000)
-    assert openai_output_format("wav").container is Container.WAV
-    assert openai_output_format("opus").mime == "audio/ogg"
-    assert openai_output_format(None).codec is Codec.MP3
-    with pytest.raises(BadRequest) as caught:
-        openai_output_format("wma")
-    assert caught.value.param == "format"
+def test_openai_response_formats_are_output_format_names() -> None:
+    assert output_format("pcm") == OutputFormat(Codec.PCM, Container.RAW, 24000)
+    assert output_format("wav").container is Container.WAV
+    assert output_format("opus").mime == "audio/ogg"
+    for name in ("mp3", "aac", "flac"):
+        assert output_format(name).codec.value == name
 
 
 @settings(max_examples=300, deadline=None)

@@ -24,13 +24,11 @@ from .codec import decode_blocks
 from .encoder import Encoder, encode_all
 from .output import (
     AZURE_OUTPUT_FORMATS,
-    OPENAI_RESPONSE_FORMATS,
     OUTPUT_NAMES,
     Codec,
     Container,
     OutputFormat,
     azure_output_format,
-    openai_output_format,
     output_format,
 )
 from .pcm import (
@@ -52,7 +50,6 @@ __all__ = [
     "CONTENT_TYPES",
     "INPUT_NAMES",
     "MAX_WIRE_SECONDS",
-    "OPENAI_RESPONSE_FORMATS",
     "OUTPUT_NAMES",
     "Codec",
     "Container",
@@ -64,7 +61,6 @@ __all__ = [
     "encode_all",
     "input_name",
     "input_to_wire",
-    "openai_output_format",
     "output_format",
     "sniff",
 ]

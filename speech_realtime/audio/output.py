@@ -277,34 +277,3 @@ def azure_output_format(name: str) -> OutputFormat:
             param="format",
         )
     return output
-
-
-# -- OpenAI response formats ------------------------------------------------------------------
-
-#: OpenAI ``response_format`` -> :func:`output_format` name (each at that format's default rate:
-#: ``pcm`` is raw 24 kHz 16-bit little-endian, ``opus`` is Opus in Ogg at 48 kHz).
-OPENAI_RESPONSE_FORMATS: dict[str, str] = {
-    "mp3": "mp3",
-    "opus": "opus",
-    "aac": "aac",
-    "flac": "flac",
-    "wav": "wav",
-    "pcm": "pcm",
-}
-
-
-def openai_output_format(response_format: str | None) -> OutputFormat:
-    """The output an OpenAI ``response_format`` names (``None``: mp3, OpenAI's default)."""
-    name = (
-        OPENAI_RESPONSE_FORMATS.get(response_format or "mp3")
-        if isinstance(response_format, str | None)
-        else None
-    )
-    if name is None:
-        valid = ", ".join(OPENAI_RESPONSE_FORMATS)
-        raise BadRequest(
-            f"unsupported response_format {_shown(response_format)}; valid: {valid}",
-            code="invalid_format",
-            param="format",
-        )
-    return output_format(name)
