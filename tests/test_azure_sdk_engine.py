@@ -11,7 +11,7 @@ import json
 import threading
 
 import pytest
-from azure_sdk_fixtures import within
+from azure_sdk_fixtures import quiet, wav_bytes, within
 
 from speech_realtime.text import word_error_rate
 
@@ -80,3 +80,11 @@ def test_round_trip_continuous_recognition(engine_host, spoken):
     assert stopped.wait(ENGINE_LIMIT), "session_stopped never came"
     within(lambda: reco.stop_continuous_recognition_async().get(), ENGINE_LIMIT)
     assert word_error_rate(SENTENCE, " ".join(phrases)) <= 0.2, phrases
+
+
+def test_silence_is_no_match_on_the_real_models(engine_host, tmp_path):
+    path = tmp_path / "silence.wav"
+    path.write_bytes(wav_bytes(quiet(2.0)))
+    reco = recognizer(engine_host, path)
+    result = within(lambda: reco.recognize_once_async().get(), ENGINE_LIMIT)
+    assert result.reason == speechsdk.ResultReason.NoMatch, result.text
