@@ -222,6 +222,7 @@ def spread_words(text: str, start: float, end: float) -> tuple[Word, ...]:
     position = start
     for token in tokens:
         length = span * len(token) / total
-        words.append(Word(token, round(position, 3), round(position + length, 3)))
+        first, last = max(start, round(position, 3)), min(end, round(position + length, 3))
+        words.append(Word(token, first, last))
         position += length
     return tuple(words)

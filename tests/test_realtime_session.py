@@ -194,6 +194,16 @@ def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() 
     assert segment == Segment("ab abcd", 0.0, 1.0, (Word("ab", 0.0, 0.333), Word("abcd", 0.333, 1.0)))
 
 
+def test_stt_segment_and_words_never_end_after_the_audio() -> None:
+    stt = Transcription("ga", bytes(2 * 135545), transcribe_model="whisper-1")  # 5.6477083 s
+    stt.start()
+    stt.feed(event("conversation.item.input_audio_transcription.completed", transcript="a bc def"))
+    (segment,) = stt.segments
+    duration = 135545 / 24000
+    assert segment.end == duration
+    assert all(0 <= word.start <= word.end <= duration for word in segment.words)
+
+
 def test_tts_word_timings_follow_the_audio_position_of_transcript_deltas() -> None:
     tts = Synthesis("ga", "Hello there big world", "alloy", retry=False)
     tts.feed(delta(bytes(24000)))  # 0.5 s of PCM16 24 kHz

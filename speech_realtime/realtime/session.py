@@ -112,7 +112,7 @@ class Transcription:
     def segments(self) -> tuple[Segment, ...]:
         if not self.text:
             return ()
-        end = round(self._format.duration(self._audio), 3)
+        end = self._format.duration(self._audio)
         return (Segment(self.text, 0.0, end, spread_words(self.text, 0.0, end)),)
 
     def start(self) -> list[ClientEvent]:
