@@ -112,3 +112,21 @@ def test_every_azure_output_format_on_one_socket(sdk_host, upstream):
             assert audio.startswith(MAGIC[family]), name
     assert upstream.connections == len(AZURE_OUTPUT_FORMATS)
     ws.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cognitiveservices/websocket/v1",
+        "/tts/cognitiveservices/websocket/v1",
+        "/speech/recognition/conversation/cognitiveservices/v1",
+        "/speech/recognition/interactive/cognitiveservices/v1?language=en-US",
+        "/speech/universal/v2",
+        "/stt/speech/universal/v2",
+    ],
+)
+def test_a_plain_get_on_an_sdk_path_is_an_azure_400_that_says_to_upgrade(client, upstream, path):
+    answer = client.get(path)
+    assert answer.status_code == 400 and answer.mimetype == "text/plain", answer.data
+    assert b"WebSocket" in answer.data
+    assert upstream.connections == 0

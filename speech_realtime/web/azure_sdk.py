@@ -24,7 +24,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from ..audio import PCM16
 from ..audio.encoder import Encoder
-from ..errors import SpeechError, UpstreamError
+from ..errors import BadRequest, SpeechError, UpstreamError
 from ..options import AudioChunk, SynthesisOptions, WordTiming, clamp_speed
 from ..speech import SpeechService
 from ..ssml import Break, Document
@@ -32,6 +32,8 @@ from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from ..usp.frames import FrameError, parse
 from ..voices import resolve_voice
+from .azure_speech import render_azure
+from .errors import register_family
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ RECOGNITION_PATHS = {
     "/stt/speech/universal/v2": rec.Mode.CONVERSATION,
 }
 SYNTHESIS_PATHS = ("/cognitiveservices/websocket/v1", "/tts/cognitiveservices/websocket/v1")
+#: The prefixes of these paths that the Azure REST family does not already cover.
+PREFIXES = ("/speech/universal", "/stt", "/tts")
 
 #: How long the loop waits for one source while a turn runs before looking at the other.
 TICK_SECONDS = 0.02
@@ -294,11 +298,23 @@ def _synthesis_route(ws: Any) -> None:
     _SynthesisSocket(ws, machine, service, service.settings.client_timeout).run()
 
 
+def _not_upgraded() -> None:
+    """A plain GET on a WebSocket path: Azure's kind of 400 that says what the path is for.
+
+    Without this route werkzeug refuses the request while routing, with a message about
+    the browser that helps no one.
+    """
+    raise BadRequest(f"{request.path} is a Speech SDK WebSocket endpoint: connect with a WebSocket upgrade")
+
+
 def _endpoint(path: str) -> str:
     return "usp_" + path.strip("/").replace("/", "_")
 
 
+register_family(azure_sdk, PREFIXES, render_azure)
 for _path, _mode in RECOGNITION_PATHS.items():
     _sock.route(_path, bp=azure_sdk, endpoint=_endpoint(_path))(_recognition_route(_mode))
 for _path in SYNTHESIS_PATHS:
     _sock.route(_path, bp=azure_sdk, endpoint=_endpoint(_path))(_synthesis_route)
+for _path in (*RECOGNITION_PATHS, *SYNTHESIS_PATHS):
+    azure_sdk.add_url_rule(_path, _endpoint(_path) + "_http", _not_upgraded, methods=["GET"])
