@@ -1,7 +1,7 @@
 """Fixtures for the Azure Speech SDK tests: the app on a real loopback port, SDK calls under a limit.
 
 The SDK speaks WebSocket to ``SpeechConfig(host="ws://127.0.0.1:PORT")``, so the app runs on a
-threaded werkzeug server. The SDK has no timeout of its own: every call goes through
+loopback port (:func:`loopback.serve`). The SDK has no timeout of its own: every call goes through
 :func:`within`, which fails the test instead of hanging when a call does not return in time.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from werkzeug.serving import make_server
+from loopback import serve
 
 from speech_realtime.config import Settings
 from speech_realtime.engine.server import EngineServer
@@ -70,24 +70,17 @@ def quiet(seconds: float, rate: int = 16000) -> np.ndarray:
     return np.zeros(int(seconds * rate), dtype=np.float32)
 
 
-def serve(app) -> Iterator[str]:
-    """Serve ``app`` on a threaded loopback server until the generator is closed: ``ws://HOST:PORT``."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+def serve_ws(app) -> Iterator[str]:
+    """Serve ``app`` on loopback until the generator is closed: ``ws://127.0.0.1:PORT``."""
+    with serve(app) as base:
+        yield "ws://" + base.removeprefix("http://")
 
 
 @pytest.fixture
 def sdk_host(settings: Settings) -> Iterator[str]:
     """The app over the scripted upstream, served on loopback: ``ws://127.0.0.1:PORT``."""
     app = create_app(dataclasses.replace(settings, client_timeout=CLIENT_TIMEOUT))
-    yield from serve(app)
+    yield from serve_ws(app)
 
 
 @pytest.fixture
@@ -100,7 +93,7 @@ def fake_engine_host() -> Iterator[str]:
         {"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "10", "SPEECH_CLIENT_TIMEOUT": "3"}
     )
     try:
-        yield from serve(create_app(settings))
+        yield from serve_ws(create_app(settings))
     finally:
         engine.stop()
 
@@ -108,4 +101,4 @@ def fake_engine_host() -> Iterator[str]:
 @pytest.fixture
 def engine_host(engine_settings: Settings) -> Iterator[str]:
     """The app over the offline engine with its real models."""
-    yield from serve(create_app(engine_settings))
+    yield from serve_ws(create_app(engine_settings))

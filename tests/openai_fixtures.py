@@ -1,36 +1,19 @@
 """Fixtures for the OpenAI audio API: the app served on a real loopback port, and SDK clients.
 
-The official ``openai`` client talks HTTP (httpx), so the app runs on a threaded werkzeug
-server on ``127.0.0.1:0``; every client has a timeout and no retries, so a hang fails fast.
+The official ``openai`` client talks HTTP (httpx), so the app runs on a loopback port
+(:func:`loopback.serve`); every client has a timeout and no retries, so a hang fails fast.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
+from loopback import serve
 from openai import OpenAI
-from werkzeug.serving import make_server
 
 CLIENT_TIMEOUT = 15.0
 ENGINE_TIMEOUT = 120.0
-
-
-@contextmanager
-def serve(app) -> Iterator[str]:
-    """Serve ``app`` on a loopback port while the context is open; gives the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    # A short poll interval: shutdown() waits for the loop to look, 0.5 s per test by default.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import httpx2 as httpx
 import numpy as np
 import openai
 import pytest
+from loopback import serve
 from media import encode_file, signal
-from openai_fixtures import serve
 from realtime_server import audio_for
 from test_subtitles import parse_srt, parse_vtt
 
