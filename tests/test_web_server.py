@@ -88,6 +88,15 @@ def echo(ws):
         ws.send(ws.receive())
 
 
+@sock.route("/ws-flood")
+def flood(ws):
+    try:
+        while True:
+            ws.send(b"x" * 65536)
+    finally:
+        closed.write_text("closed")
+
+
 serve(app, settings, host="127.0.0.1", port=0)
 """
 
@@ -335,6 +344,20 @@ def test_gunicorns_own_errors_are_json(server: Server, request_head: bytes, stat
     error = json.loads(body)["error"]
     assert set(error) == {"code", "message"}
     assert "<html>" not in error["message"]
+
+
+@pytestmark_subprocess
+def test_a_websocket_client_that_stops_reading_is_given_up_on(server: Server) -> None:
+    stalled = websocket.WebSocket()
+    stalled.sock_opt.sockopt = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+    stalled.connect(f"ws://127.0.0.1:{server.port}/ws-flood", timeout=LIMIT)
+    try:
+        deadline = time.monotonic() + LIMIT
+        while not server.closed.exists() and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        assert server.closed.exists(), "the server still waits to send to a client that stopped reading"
+    finally:
+        stalled.shutdown()
 
 
 @pytestmark_subprocess
