@@ -50,8 +50,16 @@ DEFAULT_OUTPUT = output_format("pcm")
 DEFAULT_SYNTHESIS = SynthesisOptions()
 DEFAULT_RECOGNITION = RecognitionOptions()
 
-#: A synthesis stream: audio chunks as they arrive; ``close()`` releases the session at once.
-AudioStream = TurnStream[bytes]
+
+class AudioStream(TurnStream[bytes]):
+    """A synthesis stream: audio chunks as they arrive; ``close()`` releases the session at once.
+
+    ``usage`` is the Realtime response's token usage (``input_tokens``, ``output_tokens``,
+    ``total_tokens``, ...) once the last chunk was taken; None before that, or when the backend
+    reports none.
+    """
+
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,8 +222,10 @@ class SpeechService:
             for item in self._stream(turn, output, connected):
                 if isinstance(item, AudioChunk):
                     yield item.data
+            stream.usage = turn.usage
 
-        return TurnStream(chunks, aborted=self._aborted)
+        stream = AudioStream(chunks, aborted=self._aborted)
+        return stream
 
     def synthesize_events(
         self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS

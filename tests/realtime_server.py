@@ -22,6 +22,9 @@ from openai_types import validate_client_event
 from pydantic import ValidationError
 from werkzeug.serving import make_server
 
+#: The token usage of every completed TTS response (as Azure reports it, details left out).
+USAGE = {"total_tokens": 57, "input_tokens": 25, "output_tokens": 32}
+
 GA_NAMES = {
     "audio.delta": "response.output_audio.delta",
     "audio.done": "response.output_audio.done",
@@ -328,7 +331,7 @@ class _Session:
         self.send(
             {
                 "type": "response.done",
-                "response": {"id": response_id, "status": "completed", "usage": {"total_tokens": 10}},
+                "response": {"id": response_id, "status": "completed", "usage": USAGE},
             }
         )
         return None

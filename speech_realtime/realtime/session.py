@@ -157,6 +157,8 @@ class Synthesis:
     delta are taken to describe the audio received since the previous delta that followed new
     audio, and share that span in proportion to their length. A word split across deltas is
     completed first; words still pending at ``response.done`` share the rest of the audio.
+
+    ``usage`` is the token usage of the last completed response, as the server reported it.
     """
 
     def __init__(
@@ -191,6 +193,7 @@ class Synthesis:
         self.transcript = ""
         self.verbatim: bool | None = None
         self.first_transcript = ""
+        self.usage: dict[str, Any] | None = None
 
     def start(self) -> list[ClientEvent]:
         update = tts_session_update(
@@ -256,6 +259,8 @@ class Synthesis:
         response = response if isinstance(response, dict) else {}
         if response.get("status") != "completed":
             raise error_from_response(response)
+        usage = response.get("usage")
+        self.usage = usage if isinstance(usage, dict) else None
         self._time_words("", final=True)
         heard = self._transcript_done
         if heard is None:

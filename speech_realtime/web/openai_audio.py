@@ -28,7 +28,7 @@ from ..options import (
     Transcript,
     clamp_speed,
 )
-from ..speech import SpeechService
+from ..speech import AudioStream, SpeechService
 from ..subtitles import srt, vtt
 from .errors import ErrorInfo, register_family
 from .inputs import Upload, UploadFields, json_body, upload
@@ -214,20 +214,22 @@ def _speech_headers(output: OutputFormat, options: SynthesisOptions, asked: floa
     return headers
 
 
-#: The Realtime turn's token counts are not passed up by the service, so none are claimed.
-_SPEECH_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
 
 
-def _speech_events(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+def _speech_events(chunks: AudioStream) -> Iterator[dict[str, Any]]:
     """``speech.audio.delta`` events with base64 audio, then ``speech.audio.done`` with usage.
 
+    The usage is the Realtime response's token counts (zero where the backend reports none).
     Closing this generator (the client went away) closes ``chunks``, which frees the session.
     """
     with closing(chunks):
         for chunk in chunks:
             if chunk:
                 yield {"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()}
-    yield {"type": "speech.audio.done", "usage": dict(_SPEECH_USAGE)}
+    reported = chunks.usage or {}
+    usage = {name: reported.get(name) if isinstance(reported.get(name), int) else 0 for name in _USAGE_FIELDS}
+    yield {"type": "speech.audio.done", "usage": usage}
 
 
 @openai_audio.post("/audio/speech")
