@@ -57,7 +57,11 @@ SEND_BUFFER = 128 * 1024
 #: How long writing one of gunicorn's own error answers may take.
 ERROR_WRITE_TIMEOUT = 2.0
 
+#: gunicorn's parse errors: the status and code each is answered with (first match wins). A
+#: header the app tried to send is the app's fault, not the client's.
 _STATUS_FOR: tuple[tuple[type[Exception], int, str], ...] = (
+    (http_errors.InvalidResponseHeader, 500, "internal_error"),
+    (http_errors.InvalidResponseHeaderName, 500, "internal_error"),
     (http_errors.LimitRequestLine, 414, "uri_too_long"),
     (http_errors.LimitRequestHeaders, 431, "headers_too_large"),
     (http_errors.UnsupportedTransferCoding, 501, "not_implemented"),
@@ -88,7 +92,10 @@ def thread_budget(settings: Settings) -> int:
 def error_bytes(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> bytes:
     """A complete HTTP/1.1 answer with the reference's JSON error body; the connection closes."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
     lines = [
         f"HTTP/1.1 {status} {reason}",
         "Content-Type: application/json",
@@ -104,11 +111,11 @@ class _ReadDeadline:
 
     The parser reads headers and (through ``wsgi.input``) the body with ``recv``; each call
     waits at most the client timeout and never past the deadline, and every byte read earns
-    more time at ``MIN_UPLOAD_RATE``. Past the deadline ``recv`` raises :class:`RequestTimeout`, which the
-    app renders as a 408 in its family's envelope (body) or the worker answers (headers). Once
-    expired, reads fail at once with ``TimeoutError`` so gunicorn stops draining the body and
-    closes the connection. With no deadline (between requests) reads pass straight through.
-    Everything else (``settimeout``, ``fileno``, ...) is the real socket's.
+    more time at ``MIN_UPLOAD_RATE``. Past either, ``recv`` raises :class:`RequestTimeout`,
+    which the app renders as a 408 in its family's envelope (body) or the worker answers
+    (headers). Once expired, reads fail at once with ``TimeoutError`` so gunicorn stops
+    draining the body and closes the connection. With no deadline (between requests) reads
+    pass straight through. Everything else (``settimeout``, ``fileno``, ...) is the real socket's.
     """
 
     def __init__(self, sock: socket.socket, limits: ClientLimits) -> None:
