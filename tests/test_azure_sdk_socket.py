@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
+import time
 
 import pytest
 import websocket
@@ -130,3 +132,56 @@ def test_a_plain_get_on_an_sdk_path_is_an_azure_400_that_says_to_upgrade(client,
     assert answer.status_code == 400 and answer.mimetype == "text/plain", answer.data
     assert b"WebSocket" in answer.data
     assert upstream.connections == 0
+
+
+def close_code(ws: websocket.WebSocket) -> int:
+    """The code of the close frame that ends the socket (other frames are skipped)."""
+    while True:
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return struct.unpack(">H", data[:2])[0]
+
+
+def sdk_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "speech_realtime.web.azure_sdk" and r.levelno >= logging.WARNING
+    ]
+
+
+def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
+    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    upstream.reset(mode="close_before_done")
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    assert close_code(ws) == 1011
+    assert len(sdk_warnings(caplog)) == 1, caplog.text
+
+
+def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, caplog):
+    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    upstream.reset(mode="error_event")
+    ws = connect(sdk_host, "/speech/recognition/interactive/cognitiveservices/v1?language=en-US")
+    ws.send_binary(binary_frame("audio", RID, wav_header() + wav_bytes(tone(0.5))[44:], {"X-StreamId": "1"}))
+    ws.send_binary(binary_frame("audio", RID, b"", {"X-StreamId": "1"}))
+    messages = messages_until_turn_end(ws)
+    assert json.loads(messages[-2].body)["RecognitionStatus"] == "Error"
+    assert len(sdk_warnings(caplog)) == 1, caplog.text
+    ws.close()
+
+
+def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplog):
+    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    upstream.reset(chunk_delay=1.0)
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    assert parse(ws.recv()).path == "turn.start"
+    ws.close()
+    deadline = time.monotonic() + RECEIVE_LIMIT
+    while "client closed the socket" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "client closed the socket" in caplog.text
+    assert sdk_warnings(caplog) == []

@@ -96,7 +96,8 @@ class _Socket:
                     effects += self.machine.idle()
                 self.apply(effects)
         except ConnectionClosed:
-            log.debug("azure sdk: client closed the socket")
+            level = logging.INFO if self.machine.busy else logging.DEBUG  # mid-turn: the turn is lost
+            log.log(level, "azure sdk: client closed the socket")
         except Exception:  # a bug must not leave the SDK waiting: close with an error code
             log.exception("azure sdk: socket failed")
             with contextlib.suppress(Exception):
@@ -118,7 +119,17 @@ class _Socket:
                 else:
                     self.carry_out(effect)
             except SpeechError as exc:
-                pending.extendleft(reversed(self.machine.fail(exc)))
+                pending.extendleft(reversed(self.fail(exc)))
+
+    def fail(self, error: SpeechError) -> list[Any]:
+        """The service failed the turn: the machine's effects, and one log line for operators.
+
+        An upstream, capacity or timeout failure is a WARNING; input the service refused
+        (an unknown language, say) is the client's business and only INFO.
+        """
+        level = logging.WARNING if error.status >= 500 or error.status == 429 else logging.INFO
+        log.log(level, "azure sdk: the turn failed: %s: %s", error.code, error.message)
+        return self.machine.fail(error)
 
     # -- per machine ---------------------------------------------------------------------------
 
@@ -148,7 +159,7 @@ class _RecognitionSocket(_Socket):
             try:
                 event = self.stream.poll(timeout)
             except SpeechError as exc:
-                return effects + self.machine.fail(exc)
+                return effects + self.fail(exc)
             if event is None:
                 return effects
             timeout = 0
@@ -249,7 +260,7 @@ class _SynthesisSocket(_Socket):
             "word": self.machine.word,
             "part": lambda _: self.machine.part_done(),
             "done": lambda _: self.machine.done(),
-            "error": self.machine.fail,
+            "error": self.fail,
         }
         while self.job is not None:
             try:
