@@ -237,6 +237,7 @@ def test_serve_answers_a_body_that_stops_arriving_with_408_json(served, upstream
     assert upstream.connections == 0
 
 
+@pytest.mark.subprocess
 def test_an_engine_that_never_gets_ready_is_given_up_on(tmp_path, monkeypatch) -> None:
     import time
 
