@@ -327,9 +327,13 @@ def test_models(openai_client, upstream) -> None:
         ({"voice": "nobody"}, "voice"),
         ({"input": "x" * 4097}, "input"),
         ({"input": ""}, "input"),
+        ({"input": " \n "}, "input"),
         ({"response_format": "ogg"}, "response_format"),
+        ({"response_format": "wma"}, "response_format"),
         ({"speed": 4.5}, "speed"),
         ({"speed": 0.2}, "speed"),
+        ({"speed": 0}, "speed"),
+        ({"speed": "fast"}, "speed"),
         ({"stream_format": "websocket"}, "stream_format"),
         ({"instructions": "x" * 5000}, "instructions"),
     ],
@@ -343,6 +347,7 @@ def test_bad_speech_requests_are_bad_request_errors(openai_client, upstream, opt
     assert error.param == param
     assert error.type == "invalid_request_error"
     assert set(error.body) == {"message", "type", "param", "code"}
+    assert "'text'" not in error.message  # the service's vocabulary stays out of OpenAI's answers
     assert upstream.connections == 0
 
 
@@ -363,6 +368,12 @@ def test_input_of_exactly_4096_characters_is_accepted(openai_client, upstream) -
         ({"timestamp_granularities": ["syllable"]}, "timestamp_granularities"),
         ({"file": ("speech.wav", b"RIFF not really a wave file")}, "file"),
         ({"file": ("speech.pcm", b"\0\0" * 100)}, "file"),
+        ({"file": ("speech.wav", b"")}, "file"),
+        ({"file": ("notes.txt", b"hello, this is text")}, "file"),
+        ({"timestamp_granularities": ["word"]}, "timestamp_granularities"),
+        ({"timestamp_granularities": ["segment"], "response_format": "json"}, "timestamp_granularities"),
+        ({"stream": True, "response_format": "verbose_json"}, "stream"),
+        ({"stream": True, "response_format": "srt"}, "stream"),
     ],
 )
 def test_bad_transcription_requests(openai_client, upstream, options, param) -> None:

@@ -186,6 +186,8 @@ def _speech_options(body: dict[str, Any]) -> tuple[str, SynthesisOptions, str, f
     """The text, the options, the stream format and the speed asked for."""
     _string(body.get("model"), "model")
     text = _string(body.get("input"), "input", required=True)
+    if not text.strip():
+        raise BadRequest("'input' is empty", code="empty_text", param="input")
     if len(text) > MAX_INPUT_CHARS:
         raise BadRequest(
             f"'input' has {len(text)} characters; the maximum is {MAX_INPUT_CHARS}",
@@ -272,6 +274,20 @@ def _transcription_request() -> tuple[Upload, RecognitionOptions, dict[str, Any]
         "granularities": _granularities(),
         "stream": _flag(form.get("stream"), "stream"),
     }
+    # As OpenAI answers: these combinations are refused, not silently answered in another format.
+    if fields["granularities"] and fields["response_format"] != "verbose_json":
+        raise BadRequest(
+            "timestamp_granularities[] needs response_format verbose_json",
+            code="invalid_value",
+            param="timestamp_granularities",
+        )
+    if fields["stream"] and fields["response_format"] not in ("json", "text"):
+        raise BadRequest(
+            f"stream=true answers transcript events; response_format {fields['response_format']} "
+            "is not available with it (use json or text)",
+            code="invalid_value",
+            param="stream",
+        )
     options = RecognitionOptions(language=form.get("language") or None, prompt=form.get("prompt") or None)
     return audio, options, fields
 
