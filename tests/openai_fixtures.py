@@ -23,12 +23,14 @@ def openai_served(app) -> Iterator[str]:
         yield base
 
 
+def sdk_client(base: str, timeout: float) -> OpenAI:
+    """The official SDK pointed at the service at ``base`` (any bearer token: it is ignored)."""
+    return OpenAI(base_url=f"{base}/v1", api_key="sk-anything", timeout=timeout, max_retries=0)
+
+
 @pytest.fixture
 def openai_client(openai_served: str) -> Iterator[OpenAI]:
-    """The official SDK pointed at the service (the key is any bearer token: it is ignored)."""
-    with OpenAI(
-        base_url=f"{openai_served}/v1", api_key="sk-anything", timeout=CLIENT_TIMEOUT, max_retries=0
-    ) as client:
+    with sdk_client(openai_served, CLIENT_TIMEOUT) as client:
         yield client
 
 
@@ -41,7 +43,5 @@ def engine_served(engine_app) -> Iterator[str]:
 
 @pytest.fixture
 def engine_openai_client(engine_served: str) -> Iterator[OpenAI]:
-    with OpenAI(
-        base_url=f"{engine_served}/v1", api_key="sk-anything", timeout=ENGINE_TIMEOUT, max_retries=0
-    ) as client:
+    with sdk_client(engine_served, ENGINE_TIMEOUT) as client:
         yield client

@@ -81,9 +81,9 @@ class State(Enum):
 
 @dataclass(frozen=True)
 class Send:
-    """Send this text frame to the client."""
+    """Send this frame to the client (text; binary for synthesized audio)."""
 
-    frame: str
+    frame: str | bytes
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from ..errors import BadRequest, RateLimited, Saturated, SpeechError, UpstreamAu
 from ..options import WordTiming
 from ..ssml import Break, Document, Text, parse_ssml
 from .frames import FrameError, Message, binary_frame, text_frame
-from .recognition import BAD_INPUT, Close, close_reason, ticks
+from .recognition import BAD_INPUT, Close, Send, close_reason, ticks
 
 #: The PCM the job delivers: 16-bit little-endian mono at 24 kHz.
 SOURCE_RATE = 24000
@@ -62,13 +62,6 @@ class AudioEncoder(Protocol):
     def push(self, wire: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send this frame (text or binary) to the client."""
-
-    frame: str | bytes
 
 
 @dataclass(frozen=True)
@@ -198,6 +191,7 @@ class Synthesis:
             self._make_encoder(output),
             document,
         )
+        self._begin_part(self.turn)
         self.state = State.SPEAKING
         self._context = None
         tag = uuid.uuid4().hex
@@ -206,22 +200,21 @@ class Synthesis:
             Send(text_frame("turn.start", request_id, {"context": {"serviceTag": tag}})),
             Send(text_frame("response", request_id, response)),
             Speak(document),
-            *self._begin_part(self.turn),
         ]
 
     # -- the job ----------------------------------------------------------------------------
 
-    def _begin_part(self, turn: _Turn) -> list[Effect]:
-        """Set up timing for ``turn.document.parts[turn.index]``; a break is silence at once."""
+    def _begin_part(self, turn: _Turn) -> None:
+        """Set up timing for ``turn.document.parts[turn.index]`` (a break has none: its silence
+        is sent when the job reports the part done)."""
         turn.part = None
         turn.part_bytes = 0
         if turn.index >= len(turn.document.parts):
-            return []
+            return
         part = turn.document.parts[turn.index]
         if isinstance(part, Text):
             tokens = [_Token(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(part.text)]
             turn.part = _Part(part, tokens)
-        return []
 
     def audio(self, pcm: bytes) -> list[Effect]:
         """PCM16 24 kHz audio of the current part."""
@@ -303,7 +296,8 @@ class Synthesis:
                 effects += self._sentence(turn, turn.part, len(turn.part.text.text), end)
         turn.base = turn.position
         turn.index += 1
-        return effects + self._begin_part(turn)
+        self._begin_part(turn)
+        return effects
 
     def done(self) -> list[Effect]:
         """The job is over: flush the encoder, report the session end, end the turn."""

@@ -110,7 +110,7 @@ class _Socket:
         while pending and self.open:
             effect = pending.popleft()
             try:
-                if isinstance(effect, (rec.Send, syn.Send)):
+                if isinstance(effect, rec.Send):
                     self.ws.send(effect.frame)
                 elif isinstance(effect, rec.Close):
                     log.info("azure sdk: closing %d: %s", effect.code, effect.reason)
@@ -285,14 +285,10 @@ class _SynthesisSocket(_Socket):
             job.cancel()
 
 
-def _query() -> dict[str, str]:
-    return {key: value for key, value in request.args.items()}
-
-
 def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
         service = _service()
-        machine = rec.Recognition(mode, _query())
+        machine = rec.Recognition(mode, request.args.to_dict())
         _RecognitionSocket(ws, machine, service, service.settings.client_timeout).run()
 
     return route
@@ -304,7 +300,7 @@ def _synthesis_route(ws: Any) -> None:
     machine = syn.Synthesis(
         lambda output: Encoder(output, PCM16, streaming=True),
         check_voice=lambda name: resolve_voice(name, dialect),
-        query=_query(),
+        query=request.args.to_dict(),
     )
     _SynthesisSocket(ws, machine, service, service.settings.client_timeout).run()
 
