@@ -288,3 +288,14 @@ def test_speech_heard_in_time_prevents_the_initial_silence_timeout():
     machine.tick(100.0, 100.0)
     machine.event(SpeechStarted(4.0))
     assert machine.tick(102.0, 102.0) == [] and machine.state is State.LISTENING
+
+
+def test_a_repeated_context_mid_turn_keeps_the_turn_and_its_watchdog():
+    """The same request id's speech.context again mid-turn must not orphan the open stream
+    (an idle-looking machine is neither polled nor watched, and would hold its session)."""
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    assert machine.receive(ctx()) == []
+    assert machine.busy and machine.state is State.LISTENING
+    more = machine.receive(audio(bytes(3200)))
+    assert more == [Push(bytes(3200))]  # no second turn.start, no second stream

@@ -278,6 +278,8 @@ class Recognition:
         if feature:
             return self._close(BAD_INPUT, f"{feature} is not supported by this service")
         request_id = message.request_id or ""
+        if self.turn and self.turn.request_id == request_id and self.busy:
+            return []  # repeated for the running turn: it changes nothing, and must not orphan its stream
         effects = self._abandon() if self.turn and self.turn.request_id != request_id else []
         detection = context.get("phraseDetection") or {}
         output = context.get("phraseOutput") or {}
