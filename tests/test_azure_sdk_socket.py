@@ -185,3 +185,13 @@ def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplo
         time.sleep(0.02)
     assert "client closed the socket" in caplog.text
     assert sdk_warnings(caplog) == []
+
+
+def test_a_stalled_upstream_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
+    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    upstream.reset(chunk_delay=30.0)
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    assert close_code(ws) == 1011
+    assert len(sdk_warnings(caplog)) == 1, caplog.text

@@ -36,7 +36,7 @@ from ..audio.output import OutputFormat, azure_output_format
 from ..errors import BadRequest, RateLimited, Saturated, SpeechError, UpstreamAuth, UpstreamTimeout
 from ..options import WordTiming
 from ..ssml import Break, Document, Text, parse_ssml
-from .frames import FrameError, Message, binary_frame, text_frame
+from .frames import STREAM_ID, FrameError, Message, binary_frame, text_frame
 from .recognition import BAD_INPUT, Close, Send, close_reason, ticks
 
 #: The PCM the job delivers: 16-bit little-endian mono at 24 kHz.
@@ -330,7 +330,7 @@ class Synthesis:
     def _audio_frame(self, turn: _Turn, data: bytes) -> list[Effect]:
         if not data:
             return []
-        frame = binary_frame("audio", turn.request_id, data, {"X-StreamId": turn.stream_id})
+        frame = binary_frame("audio", turn.request_id, data, {STREAM_ID: turn.stream_id})
         return [Send(frame)]
 
     def _metadata(self, turn: _Turn, kind: str, offset: float, duration: float, text: str) -> list[Effect]:

@@ -91,7 +91,8 @@ class _Socket:
                     effects += events
                 effects += self.watch()
                 if self.machine.busy and time.monotonic() - self.progress > self.idle_limit:
-                    log.info("azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
+                    level = logging.INFO if self.client_stalled() else logging.WARNING
+                    log.log(level, "azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
                     self.progress = time.monotonic()
                     effects += self.machine.idle()
                 self.apply(effects)
@@ -140,6 +141,10 @@ class _Socket:
         """Effects that are due by time alone (none, unless a machine has timers)."""
         return []
 
+    def client_stalled(self) -> bool:
+        """Whether a turn with no progress waits for the client (else the upstream failed it)."""
+        return False
+
     def carry_out(self, effect: Any) -> None:
         raise NotImplementedError
 
@@ -168,6 +173,9 @@ class _RecognitionSocket(_Socket):
 
     def watch(self) -> list[Any]:
         return self.machine.tick(time.monotonic(), self.heard) if self.machine.busy else []
+
+    def client_stalled(self) -> bool:
+        return self.machine.state is rec.State.LISTENING  # draining: the client is done, the service not
 
     def carry_out(self, effect: Any) -> None:
         if isinstance(effect, rec.Open):
