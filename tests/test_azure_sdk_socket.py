@@ -12,6 +12,7 @@ import websocket
 from azure_sdk_fixtures import tone, wav_bytes
 
 from speech_realtime.audio.output import AZURE_OUTPUT_FORMATS
+from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
@@ -195,3 +196,24 @@ def test_a_stalled_upstream_mid_synthesis_is_one_warning(sdk_host, upstream, cap
     ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
     assert close_code(ws) == 1011
     assert len(sdk_warnings(caplog)) == 1, caplog.text
+
+
+def test_a_bug_in_the_synthesis_job_closes_1011_instead_of_hanging(sdk_host, upstream, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(SpeechService, "synthesize_events", broken)
+    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    assert close_code(ws) == 1011
+
+
+def test_a_bug_while_opening_a_recognition_closes_1011_instead_of_hanging(sdk_host, upstream, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(SpeechService, "recognition_stream", broken)
+    ws = connect(sdk_host, "/speech/recognition/interactive/cognitiveservices/v1?language=en-US")
+    ws.send_binary(binary_frame("audio", RID, wav_header() + bytes(3200), {"X-StreamId": "1"}))
+    assert close_code(ws) == 1011
