@@ -6,14 +6,19 @@ import json
 import logging
 import struct
 import time
+from types import SimpleNamespace
 
 import pytest
 import websocket
 from azure_sdk_fixtures import tone, wav_bytes
+from flask_sock import ConnectionClosed
 
 from speech_realtime.audio.output import AZURE_OUTPUT_FORMATS
+from speech_realtime.options import Phrase
 from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
+from speech_realtime.usp.recognition import Mode, Recognition
+from speech_realtime.web import azure_sdk
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
 RECEIVE_LIMIT = 10.0
@@ -217,3 +222,68 @@ def test_a_bug_while_opening_a_recognition_closes_1011_instead_of_hanging(sdk_ho
     ws = connect(sdk_host, "/speech/recognition/interactive/cognitiveservices/v1?language=en-US")
     ws.send_binary(binary_frame("audio", RID, wav_header() + bytes(3200), {"X-StreamId": "1"}))
     assert close_code(ws) == 1011
+
+
+class _ScriptedWs:
+    """A socket that hands the loop ``frames`` one per receive, then reports the client gone."""
+
+    def __init__(self, frames: list) -> None:
+        self.frames = list(frames)
+        self.sent: list = []
+
+    def receive(self, timeout: float | None = None):
+        if not self.frames:
+            raise ConnectionClosed()
+        return self.frames.pop(0)
+
+    def send(self, frame) -> None:
+        self.sent.append(frame)
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        self.sent.append(("close", reason))
+
+
+class _ScriptedStream:
+    def __init__(self, events: list) -> None:
+        self.events = list(events)
+        self.closed = False
+
+    def poll(self, timeout: float):
+        return self.events.pop(0) if self.events else None
+
+    def push(self, pcm: bytes) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
+    """The old turn's pending phrase goes out under the old request id, before the new turn opens."""
+    streams = [_ScriptedStream([]), _ScriptedStream([])]
+    service = SimpleNamespace(recognition_stream=lambda *args, **kwargs: streams.pop(0))
+    first = binary_frame("audio", RID, wav_header() + bytes(3200), {"X-StreamId": "1"})
+    other = "f" * 32
+    second = binary_frame("audio", other, wav_header() + bytes(3200), {"X-StreamId": "1"})
+    old = streams[0]
+    ws = _ScriptedWs([first, second])
+    machine = Recognition(Mode.CONVERSATION, {})
+
+    socket = azure_sdk._RecognitionSocket(ws, machine, service, 10.0)
+    real_receive = ws.receive
+
+    def receive(timeout=None):
+        frame = real_receive(timeout)
+        if frame is second:
+            old.events.append(Phrase("from the old turn", 0.0, 0.2))
+        return frame
+
+    ws.receive = receive
+    socket.run()
+    phrases = [parse(f) for f in ws.sent if isinstance(f, str) and parse(f).path == "speech.phrase"]
+    texts = [(p.request_id, json.loads(p.body)["DisplayText"]) for p in phrases]
+    assert texts == [(RID, "from the old turn")]
+    assert old.closed

@@ -78,17 +78,16 @@ class _Socket:
                 busy = self.machine.busy
                 data = self.ws.receive(timeout=0 if busy else IDLE_RECEIVE_SECONDS)
                 effects: list[Any] = []
+                if busy:  # first: the client's frame may end this turn and start another
+                    effects += self.service_effects(TICK_SECONDS if data is None else 0)
+                    if effects:
+                        self.progress = time.monotonic()
                 if data is not None:
                     self.progress = self.heard = time.monotonic()
                     try:
                         effects += self.machine.receive(parse(data))
                     except FrameError as exc:
                         effects += self.machine.refuse(str(exc))
-                if busy:
-                    events = self.service_effects(TICK_SECONDS if data is None else 0)
-                    if events:
-                        self.progress = time.monotonic()
-                    effects += events
                 effects += self.watch()
                 if self.machine.busy and time.monotonic() - self.progress > self.idle_limit:
                     level = logging.INFO if self.client_stalled() else logging.WARNING
