@@ -61,7 +61,7 @@ def test_interactive_turn_phrase_then_turn_end_and_socket_reuse():
     effects = start(machine)
     assert sent(effects)[0][0] == "turn.start"
     opened = next(e for e in effects if isinstance(e, Open))
-    assert (opened.rate, opened.channels, opened.options.language) == (16000, 1, "en")
+    assert (opened.rate, opened.channels, opened.options.upstream_language) == (16000, 1, "en")
     assert next(e for e in effects if isinstance(e, Push)).pcm == bytes(3200)  # WAV header stripped
     out = machine.event(SpeechStarted(0.5))
     out += machine.event(Hypothesis("hello", 0.5, 0.3))
@@ -112,7 +112,7 @@ def test_format_from_speech_context_phrase_output():
 def test_language_and_mode_from_speech_context():
     machine = Recognition(Mode.CONVERSATION, {})
     effects = start(machine, phraseDetection={"language": "fr-FR", "mode": "INTERACTIVE"})
-    assert next(e for e in effects if isinstance(e, Open)).options.language == "fr"
+    assert next(e for e in effects if isinstance(e, Open)).options.upstream_language == "fr"
     assert machine.mode is Mode.INTERACTIVE
 
 

@@ -331,8 +331,7 @@ class Recognition:
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
-        language = None if self.identify else _primary(turn.language)
-        options = RecognitionOptions(language=language)
+        options = RecognitionOptions(language=None if self.identify else turn.language)
         turn.rate, turn.channels = rate, channels
         self.state = State.LISTENING
         tag = {"context": {"serviceTag": uuid.uuid4().hex}}
@@ -495,10 +494,3 @@ class Recognition:
 
 def _positive(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
-
-
-def _primary(language: str | None) -> str | None:
-    """The primary subtag (``en-us`` -> ``en``): the transcription models take ISO-639-1."""
-    if not language:
-        return None
-    return language.split("-")[0].lower()
