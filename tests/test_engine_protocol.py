@@ -116,6 +116,16 @@ BAD = [
         "invalid_value",
         "session.audio.output.speed",
     ),
+    (
+        '{"type": "session.update", "session": {"audio": {"input": {"format": {"type": ["audio/pcm"]}}}}}',
+        "invalid_value",
+        "session.audio.input.format",
+    ),
+    (
+        '{"type": "response.create", "response": {"audio": {"output": {"format": {"type": {}}}}}}',
+        "invalid_value",
+        "response.audio.output.format",
+    ),
     ('{"type": "response.create", "response": "go"}', "invalid_value", "response"),
     ('{"type": "response.create", "response": {"audio": "loud"}}', "invalid_value", "response.audio"),
     (

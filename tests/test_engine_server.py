@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,20 +82,26 @@ def test_a_response_streams_and_the_next_event_is_handled_while_it_runs(fake_eng
     assert done["status"] == "cancelled"
 
 
+@pytest.mark.parametrize("leave", ["close", "reset"])
 def test_a_client_that_goes_away_mid_response_cancels_it_quietly(
-    fake_engine, fake_models, caplog, monkeypatch
+    fake_engine, fake_models, caplog, monkeypatch, leave: str
 ) -> None:
     crashes: list[object] = []
     monkeypatch.setattr(threading, "excepthook", crashes.append)
     fake_models.gate = threading.Event()
+    before = set(threading.enumerate())
     conn = EngineConnection(fake_engine.url)
     conn.send("conversation.item.create", item=user_text("One. Two. Three. Four."))
     conn.send("response.create")
     conn.until("response.output_audio.delta")
     assert session_threads()
-    conn.close()
+    if leave == "close":
+        conn.close()
+    else:  # no close frame: the TCP connection just ends
+        conn.ws.sock.shutdown(socket.SHUT_RDWR)
+        conn.ws.sock.close()
     fake_models.gate.set()  # the model finishes its sentence; the session finds the client gone
-    assert wait_until(lambda: fake_engine.open_sessions == 0 and not session_threads())
+    assert wait_until(lambda: fake_engine.open_sessions == 0 and set(threading.enumerate()) <= before)
     assert fake_models.synthesis_closed == 1
     assert not crashes
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
@@ -105,3 +112,22 @@ def test_health(fake_engine) -> None:
 
     with urllib.request.urlopen(fake_engine.url + "/health", timeout=5) as answer:
         assert json.load(answer)["status"] == "ok"
+
+
+def test_a_message_over_the_limit_closes_the_socket_and_ends_its_session(fake_models, monkeypatch) -> None:
+    """simple-websocket wakes the reader before it marks the socket closed when it refuses an
+    oversized message; a session waiting without a timeout would then wait forever."""
+    from speech_realtime.engine import server
+
+    monkeypatch.setattr(server, "MAX_MESSAGE_BYTES", 4096)
+    engine = server.EngineServer(models=fake_models).start()
+    try:
+        conn = EngineConnection(engine.url)
+        conn.send("input_audio_buffer.append", audio="A" * 8192)
+        with pytest.raises(websocket.WebSocketException):  # a close frame, then the end
+            while True:
+                assert conn.ws.recv_data()[0] != websocket.ABNF.OPCODE_TEXT
+        conn.ws.shutdown()
+        assert wait_until(lambda: engine.open_sessions == 0 and not session_threads())
+    finally:
+        engine.stop()

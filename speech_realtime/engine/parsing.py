@@ -170,7 +170,8 @@ def wire_format(name: Any, param: str) -> WireFormat:
 
 
 def ga_wire_format(value: Any, param: str) -> WireFormat:
-    if not isinstance(value, dict) or value.get("type") not in GA_FORMATS:
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in GA_FORMATS:
         raise invalid(param, value, "an object with type audio/pcm, audio/pcmu or audio/pcma")
     reject_unknown(value, {"type", "rate"}, param)
     if value["type"] == "audio/pcm" and value.get("rate", 24000) != 24000:

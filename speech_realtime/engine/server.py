@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 PATHS = {"/v1/realtime": Dialect.GA, "/openai/v1/realtime": Dialect.GA, "/openai/realtime": Dialect.PREVIEW}
 #: Largest client message; an append of the largest base64 audio fits with room to spare.
 MAX_MESSAGE_BYTES = MAX_AUDIO_B64 + 1024 * 1024
+#: How long a session with nothing to do waits for a message before it checks that its socket is
+#: still open: when simple-websocket refuses an oversized message it wakes the waiting reader
+#: before it marks the socket closed, so a wait with no timeout would never end.
+IDLE_CHECK_SECONDS = 1.0
 
 
 class _OpenSockets:
@@ -72,15 +76,16 @@ def serve_session(ws: Any, session: EngineSession) -> None:
 
     try:
         send(session.open())
-        while True:
-            message = ws.receive(timeout=0 if session.busy else None)
+        while ws.connected:
+            message = ws.receive(timeout=0 if session.busy else IDLE_CHECK_SECONDS)
             if message is not None:
                 send(session.handle(message))
             if session.busy:
                 send(session.step())
     except (ConnectionClosed, OSError):
-        log.debug("engine session %s: client gone", session.id)
+        pass
     finally:
+        log.debug("engine session %s: client gone", session.id)
         session.close()
 
 
