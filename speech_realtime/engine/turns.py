@@ -85,7 +85,6 @@ class InputBuffer:
 
     def clear(self) -> None:
         self.take()
-        self.received_seconds = 0.0
 
 
 @dataclass(frozen=True)
