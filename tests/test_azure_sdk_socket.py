@@ -287,3 +287,10 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
     texts = [(p.request_id, json.loads(p.body)["DisplayText"]) for p in phrases]
     assert texts == [(RID, "from the old turn")]
     assert old.closed
+
+
+def test_a_frame_over_the_limit_closes_1009_without_buffering_it(sdk_host, upstream):
+    ws = connect(sdk_host, "/speech/recognition/conversation/cognitiveservices/v1")
+    ws.send_binary(binary_frame("audio", RID, bytes(azure_sdk.MAX_FRAME_BYTES + 1), {"X-StreamId": "1"}))
+    assert close_code(ws) == 1009
+    assert upstream.connections == 0

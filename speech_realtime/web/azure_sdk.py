@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from flask.sansio.blueprints import BlueprintSetupState
 from flask_sock import ConnectionClosed, Sock
 
 from ..audio import PCM16
@@ -56,6 +57,9 @@ PREFIXES = ("/speech/universal", "/stt", "/tts")
 TICK_SECONDS = 0.02
 #: How long an idle socket blocks in receive between checks (no turn, nothing to watch).
 IDLE_RECEIVE_SECONDS = 5.0
+#: The largest client frame (SDK audio frames hold 100 ms, SSML is limited to 64 KiB); a larger
+#: one is closed 1009 as it arrives instead of being buffered without bound.
+MAX_FRAME_BYTES = 1 << 20
 
 
 def _service() -> SpeechService:
@@ -326,6 +330,15 @@ def _endpoint(path: str) -> str:
 
 
 register_family(azure_sdk, PREFIXES, render_azure)
+
+
+@azure_sdk.record_once
+def _limit_frames(state: BlueprintSetupState) -> None:
+    """flask-sock reads its socket options from the app's config; an app that set a frame
+    limit of its own keeps it."""
+    state.app.config.setdefault("SOCK_SERVER_OPTIONS", {}).setdefault("max_message_size", MAX_FRAME_BYTES)
+
+
 for _path, _mode in RECOGNITION_PATHS.items():
     _sock.route(_path, bp=azure_sdk, endpoint=_endpoint(_path))(_recognition_route(_mode))
 for _path in SYNTHESIS_PATHS:
