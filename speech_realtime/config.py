@@ -28,6 +28,16 @@ class Backend(str, Enum):
         return self.value
 
 
+class Dialect(str, Enum):
+    """The protocol dialect of a Realtime endpoint."""
+
+    GA = "ga"
+    PREVIEW = "preview"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 BACKENDS = ("auto", *(backend.value for backend in Backend))
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -77,11 +87,11 @@ class Settings:
     log_level: str = "INFO"
 
     @property
-    def dialect(self) -> str:
+    def dialect(self) -> Dialect:
         """``preview`` when an Azure api-version is configured, else ``ga``."""
-        if self.backend == "azure" and self.azure_api_version:
-            return "preview"
-        return "ga"
+        if self.backend == Backend.AZURE and self.azure_api_version:
+            return Dialect.PREVIEW
+        return Dialect.GA
 
     @property
     def model(self) -> str:

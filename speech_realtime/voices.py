@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .config import Dialect
 from .errors import BadRequest
 
 PREVIEW_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
@@ -113,9 +114,9 @@ ALIASES: dict[str, str] = {**{key: voice.realtime for key, voice in _BY_KEY.item
 _LONG_NAME = re.compile(r"^microsoft server speech text to speech voice \(([\w-]+),\s*(\w+)\)$")
 
 
-def voices_for(dialect: str) -> tuple[str, ...]:
+def voices_for(dialect: Dialect) -> tuple[str, ...]:
     """The Realtime voices a session of this protocol dialect offers."""
-    return GA_VOICES if dialect == "ga" else PREVIEW_VOICES
+    return GA_VOICES if dialect == Dialect.GA else PREVIEW_VOICES
 
 
 def azure_voice(name: str) -> AzureVoice | None:
@@ -139,7 +140,7 @@ def azure_voice_list() -> list[dict[str, Any]]:
     return [voice.to_azure() for voice in CATALOGUE]
 
 
-def resolve_voice(name: str | None, dialect: str) -> str:
+def resolve_voice(name: str | None, dialect: Dialect) -> str:
     """The Realtime voice for a user-supplied name; :class:`BadRequest` (``voice``) listing valid names."""
     if name is None:
         return DEFAULT_VOICE

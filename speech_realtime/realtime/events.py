@@ -17,18 +17,8 @@ from enum import Enum
 from typing import Any
 
 from ..audio import WIRE_FORMATS
+from ..config import Dialect
 from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
-
-
-class Dialect(str, Enum):
-    """The protocol dialect of a Realtime endpoint."""
-
-    GA = "ga"
-    PREVIEW = "preview"
-
-    def __str__(self) -> str:
-        return self.value
-
 
 GA = Dialect.GA
 PREVIEW = Dialect.PREVIEW
@@ -60,7 +50,7 @@ _GA_FORMATS = {
 SERVER_VAD = {"type": "server_vad", "create_response": False, "interrupt_response": False}
 
 
-def _check(dialect: str, audio_format: str) -> None:
+def _check(dialect: Dialect, audio_format: str) -> None:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
     if audio_format not in WIRE_FORMATS:
@@ -68,7 +58,7 @@ def _check(dialect: str, audio_format: str) -> None:
 
 
 def stt_session_update(
-    dialect: str,
+    dialect: Dialect,
     *,
     audio_format: str,
     transcribe_model: str,
@@ -118,7 +108,7 @@ def reading_instructions(style: str | None = None) -> str:
 
 
 def tts_session_update(
-    dialect: str,
+    dialect: Dialect,
     *,
     voice: str,
     audio_format: str,
