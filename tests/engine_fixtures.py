@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -145,6 +146,16 @@ class Driver:
 
 def names(events: list[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    """Whether ``condition`` holds within ``seconds`` (checked every 20 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
 
 
 def user_text(text: str) -> dict[str, Any]:

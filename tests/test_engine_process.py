@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from engine_fixtures import wait_until
 
 from speech_realtime.engine.process import EngineProcess
 
@@ -16,15 +16,6 @@ def fake_engine(tmp_path: Path, body: str) -> Path:
     script.write_text(f"#!/bin/sh\necho '{EngineProcess.READY}http://127.0.0.1:9'\n{body}\n")
     script.chmod(0o755)
     return script
-
-
-def wait_for(path: Path, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_chatty_engine_is_drained_after_its_ready_line(tmp_path, monkeypatch) -> None:
@@ -37,7 +28,7 @@ def test_a_chatty_engine_is_drained_after_its_ready_line(tmp_path, monkeypatch) 
     engine = EngineProcess.start(timeout=5)
     try:
         assert engine.url == "http://127.0.0.1:9"
-        assert wait_for(done, 10), "the engine blocked writing to its stdout"
+        assert wait_until(done.exists, 10), "the engine blocked writing to its stdout"
     finally:
         engine.stop()
     assert engine.process.poll() is not None

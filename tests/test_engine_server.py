@@ -6,28 +6,17 @@ import json
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 import websocket
 from engine_client import EngineConnection
-from engine_fixtures import user_text
+from engine_fixtures import user_text, wait_until
 
 PATHS = [
     ("/v1/realtime?model=local-echo", "ga"),
     ("/openai/v1/realtime?model=gpt-realtime", "ga"),
     ("/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-realtime-preview", "preview"),
 ]
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def session_threads() -> list[str]:
