@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from openai_fixtures import serve
+from loopback import serve
 
 from speech_realtime.errors import BadRequest, UnsupportedMedia
 from speech_realtime.web import create_app

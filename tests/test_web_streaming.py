@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask import Blueprint
-from openai_fixtures import serve as serve_app
+from loopback import serve as serve_app
 from realtime_server import audio_for
 
 from speech_realtime.config import Settings
