@@ -23,6 +23,7 @@ from engine_fixtures import (
 )
 
 from speech_realtime.audio import G711_ULAW, encode_wire
+from speech_realtime.engine.turns import InputBuffer
 
 # -- bad client events: one error event each, and the session carries on -------------------------
 
@@ -567,6 +568,19 @@ def test_turn_detection_is_linear_and_drops_leading_silence(fake_models) -> None
     events = stream(driver, np.concatenate([tone(0.5), silence(0.6)]))
     assert names(events)[:2] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"]
     assert events[0]["audio_start_ms"] == pytest.approx(60_000 - 300, abs=40)
+
+
+def test_a_long_utterance_is_not_joined_again_on_every_append(fake_models, monkeypatch) -> None:
+    """Each append reads only its new frames, so a long turn costs time linear in its length."""
+    driver = Driver(models=fake_models, vad=True)
+    driver.send("session.update", session=VAD_STREAMING)
+    joins: list[int] = []
+    join = InputBuffer.samples
+    monkeypatch.setattr(InputBuffer, "samples", lambda buffer: joins.append(1) or join(buffer))
+    events = stream(driver, np.concatenate([tone(30.0), silence(1.0)]))  # 310 appends
+    assert names(events)[:2] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"]
+    assert fake_models.heard == [pytest.approx(30.5 * 16000, abs=1600)]  # speech and 500 ms of silence
+    assert len(joins) <= 3  # when speech starts (padding kept) and when the turn is taken
 
 
 def test_manual_commit_still_works_with_vad_and_resets_it(fake_models) -> None:

@@ -57,6 +57,23 @@ class InputBuffer:
         """Seconds of audio buffered now."""
         return (self.end - self.start) / ASR_RATE
 
+    def between(self, start: int, end: int) -> np.ndarray:
+        """The samples from timeline ``start`` to ``end``, joining only the pieces they lie in.
+
+        The detector reads the newest frames on every append; joining the whole buffer for that
+        would copy a long utterance again on each append (quadratic in its length).
+        """
+        parts: list[np.ndarray] = []
+        position = self.end
+        for piece in reversed(self._pieces):
+            if position <= start:
+                break
+            first = position - len(piece)
+            if first < end:
+                parts.append(piece[max(start - first, 0) : min(end, position) - first])
+            position = first
+        return np.concatenate(parts[::-1]) if parts else _EMPTY
+
     def samples(self) -> np.ndarray:
         if len(self._pieces) > 1:
             self._pieces = [np.concatenate(self._pieces)]
@@ -127,9 +144,7 @@ class TurnDetector:
         count = (buffer.end - self._position) // VAD_FRAME
         if count <= 0:
             return []
-        samples = buffer.samples()
-        offset = self._position - buffer.start
-        frames = samples[offset : offset + count * VAD_FRAME].reshape(count, VAD_FRAME)
+        frames = buffer.between(self._position, self._position + count * VAD_FRAME).reshape(count, VAD_FRAME)
         found: list[SpeechStarted | SpeechStopped] = []
         for probability in self._vad.push(frames):
             start, end = self._position, self._position + VAD_FRAME
