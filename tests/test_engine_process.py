@@ -11,7 +11,7 @@ from engine_fixtures import wait_until
 from speech_realtime.engine.process import EngineProcess
 
 
-def fake_engine(tmp_path: Path, body: str) -> Path:
+def stand_in_engine(tmp_path: Path, body: str) -> Path:
     script = tmp_path / "fake-engine"
     script.write_text(f"#!/bin/sh\necho '{EngineProcess.READY}http://127.0.0.1:9'\n{body}\n")
     script.chmod(0o755)
@@ -24,7 +24,7 @@ def test_a_chatty_engine_is_drained_after_its_ready_line(tmp_path, monkeypatch) 
     chatty = (
         f"i=0; while [ $i -lt 4000 ]; do printf '%0100d\\n' $i; i=$((i+1)); done; touch {done}; exec sleep 30"
     )
-    monkeypatch.setattr(sys, "executable", str(fake_engine(tmp_path, chatty)))
+    monkeypatch.setattr(sys, "executable", str(stand_in_engine(tmp_path, chatty)))
     engine = EngineProcess.start(timeout=5)
     try:
         assert engine.url == "http://127.0.0.1:9"
