@@ -10,7 +10,7 @@ import pytest
 
 from speech_realtime.errors import ContentFiltered, RateLimited, UpstreamError
 from speech_realtime.options import Segment, Word, WordTiming
-from speech_realtime.realtime.events import parse_server_event
+from speech_realtime.realtime.events import APPEND_CHUNK_B64, parse_server_event
 from speech_realtime.realtime.session import Check, Synthesis, Transcription
 
 AUDIO = bytes(4800)
@@ -38,6 +38,31 @@ def transcription() -> Transcription:
 def test_stt_pipelines_update_appends_and_commit_without_response_create() -> None:
     sent = [e["type"] for e in transcription().start()]
     assert sent == ["session.update", "input_audio_buffer.append", "input_audio_buffer.commit"]
+
+
+class _SlicedAudio(bytes):
+    """Wire audio that counts the chunks taken from it (each append is one slice)."""
+
+    slices = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        self.slices += 1
+        return super().__getitem__(key)
+
+
+def test_stt_builds_each_append_only_when_it_is_sent() -> None:
+    # 600 s of wire audio must never exist as base64 all at once: one chunk at a time.
+    audio = _SlicedAudio(bytes(5 * APPEND_CHUNK_B64))
+    events = Transcription("ga", audio, transcribe_model="whisper-1").start()
+    assert next(events)["type"] == "session.update"
+    assert audio.slices == 0
+    first = next(events)
+    assert audio.slices == 1 and len(first["audio"]) <= APPEND_CHUNK_B64
+    rest = list(events)
+    assert rest[-1]["type"] == "input_audio_buffer.commit"
+    sent = [first, *rest[:-1]]
+    assert audio.slices == len(sent) > 5
+    assert b"".join(base64.b64decode(e["audio"]) for e in sent) == audio
 
 
 def test_stt_completes_on_the_transcription_of_the_committed_item() -> None:
@@ -187,7 +212,7 @@ def test_take_audio_drains_for_streaming() -> None:
 
 def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() -> None:
     stt = Transcription("ga", bytes(48000), transcribe_model="whisper-1", prompt="Expect names.")
-    update = stt.start()[0]
+    update = next(stt.start())
     assert update["session"]["audio"]["input"]["transcription"]["prompt"] == "Expect names."
     stt.feed(event("conversation.item.input_audio_transcription.completed", transcript="ab abcd"))
     (segment,) = stt.segments

@@ -26,6 +26,11 @@ DIALECTS = tuple(Dialect)
 
 #: Largest base64 payload of one ``input_audio_buffer.append`` the service accepts.
 MAX_APPEND_B64 = 15 * 1024 * 1024
+#: Base64 payload of each ``input_audio_buffer.append`` a recognition sends (16 s of PCM16
+#: 24 kHz). Each event is built only when it is sent and sending copies it several times
+#: (JSON text, UTF-8, the WebSocket mask), so small events keep a long recognition's memory to
+#: its wire audio plus a few MB.
+APPEND_CHUNK_B64 = 1024 * 1024
 
 VERBATIM_INSTRUCTIONS = (
     "You are a text-to-speech engine. Read the user's message aloud exactly as written, word for "

@@ -8,15 +8,16 @@ the service's exceptions the moment the event that shows them arrives.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
 from ..options import Segment, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
-    MAX_APPEND_B64,
+    APPEND_CHUNK_B64,
     Dialect,
     Kind,
     ServerEvent,
@@ -41,7 +42,7 @@ class Turn(Protocol):
 
     done: bool
 
-    def start(self) -> list[ClientEvent]: ...
+    def start(self) -> Iterable[ClientEvent]: ...
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]: ...
 
@@ -92,7 +93,7 @@ class Transcription:
         audio_format: str = "pcm16",
         language: str | None = None,
         prompt: str | None = None,
-        max_append_b64: int = MAX_APPEND_B64,
+        max_append_b64: int = APPEND_CHUNK_B64,
     ) -> None:
         if not audio:
             raise ValueError("no audio to transcribe")
@@ -115,7 +116,9 @@ class Transcription:
         end = self._format.duration(self._audio)
         return (Segment(self.text, 0.0, end, spread_words(self.text, 0.0, end)),)
 
-    def start(self) -> list[ClientEvent]:
+    def start(self) -> Iterator[ClientEvent]:
+        """The session update, the audio's appends and the commit, each append built only as
+        the caller takes it: one append's base64 exists at a time, however long the audio."""
         update = stt_session_update(
             self._dialect,
             audio_format=self._format.name,
@@ -124,7 +127,7 @@ class Transcription:
             prompt=self._prompt,
         )
         appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
-        return [update, *appends, commit_audio()]
+        return itertools.chain([update], appends, [commit_audio()])
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
         if event.kind is Kind.ERROR:

@@ -168,8 +168,8 @@ class Upload:
     """Audio from a request, with what the request says about it.
 
     ``label`` is the input-format name for the audio layer (``None``: sniff the container);
-    ``form`` holds the request's other fields: the JSON object, the multipart form fields,
-    or the query parameters of a raw body (values are text except in JSON).
+    ``form`` holds the request's other fields: the JSON object (without the audio), the multipart
+    form fields, or the query parameters of a raw body (values are text except in JSON).
     """
 
     data: bytes
@@ -202,7 +202,8 @@ def _json_upload(fields: UploadFields) -> Upload:
         _label(fmt, fields.format or "format"),
         integer(body.get(fields.rate), fields.rate, param="rate") if fields.rate else None,
         _channels(body.get(fields.channels), fields.channels) if fields.channels else 1,
-        MappingProxyType(body),
+        # without the base64 text: it is freed now, not held (as large as the body) until the end
+        MappingProxyType({name: value for name, value in body.items() if name != fields.data}),
     )
 
 
