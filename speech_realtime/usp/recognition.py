@@ -16,6 +16,15 @@ States (one socket, many turns):
   phrases and its end.
 - ``CLOSED``: the socket is being closed; nothing more is sent.
 
+When the service shuts down (:meth:`Recognition.drain`), an idle socket closes at once with
+1000; a listening turn's audio is finished, so what was heard is transcribed and sent, then
+``turn.end``, then the socket closes 1000; a turn that cannot end in time
+(:meth:`Recognition.drain_expired`) closes with :data:`SHUTTING_DOWN`. 1000, because the Python
+SDK 1.53 reports a 4000 (or 1001) close of an idle recognizer's socket as a cancellation and
+then fails its next recognition, while after a 1000 it reconnects for the next one; a
+continuous recognition reconnects at once and, the service gone, is canceled (connection
+refused).
+
 Every turn that sent ``turn.start`` ends with ``turn.end`` (after a phrase carrying a
 RecognitionStatus) or a non-1000 close. Offsets are in 100-ns ticks from the start of the turn's
 audio.
@@ -52,6 +61,10 @@ INITIAL_SILENCE = 5.0
 #: Wall seconds the VAD gets to catch up before the initial-silence verdict.
 VAD_GRACE = 1.0
 BAD_INPUT = 1007
+#: The close code for a turn cut short by shutdown: the SDK reports a connection failure with the
+#: reason and does not retry (a 1000 mid-turn would leave it waiting).
+SHUTTING_DOWN = 4000
+SHUTDOWN_REASON = "the service is shutting down"
 
 #: Keys of ``speech.context`` asking for features the service does not provide.
 UNSUPPORTED_CONTEXT = {
@@ -246,6 +259,7 @@ class Recognition:
         self.rate, self.channels, self.bits = 16000, 1, 16
         self.turn: _Turn | None = None
         self._finished: set[str] = set()
+        self.draining = False
 
     # -- client messages --------------------------------------------------------------------
 
@@ -253,6 +267,8 @@ class Recognition:
         if self.state is State.CLOSED:
             return []
         path = message.path.lower()
+        if self.draining and (self.turn is None or message.request_id != self.turn.request_id):
+            return []  # shutting down: no new turn starts
         try:
             if path == "speech.config":
                 return self._config(message)
@@ -457,6 +473,31 @@ class Recognition:
             return self.fail(UpstreamTimeout("the recognition did not finish in time"))
         return []
 
+    def drain(self) -> list[Effect]:
+        """The service is shutting down: end the socket as soon as its turn allows.
+
+        Idle: close 1000 now. A turn that has not started (``speech.context`` only): close
+        :data:`SHUTTING_DOWN`, since no ``turn.start`` was sent to end. Listening: finish the
+        audio; the stream's last phrases, ``turn.end`` and the close follow as its events come.
+        """
+        if self.draining or self.state is State.CLOSED:
+            return []
+        self.draining = True
+        if self.state is State.IDLE:
+            return self._close(1000, SHUTDOWN_REASON)
+        if self.state is State.CONTEXT:
+            return self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+        if self.state is State.LISTENING:
+            self.state = State.DRAINING
+            return [Finish()]
+        return []
+
+    def drain_expired(self) -> list[Effect]:
+        """The shutdown's time for this socket is up: close :data:`SHUTTING_DOWN` (no retry)."""
+        if self.state is State.CLOSED:
+            return []
+        return self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+
     @property
     def busy(self) -> bool:
         """True while a turn holds an upstream stream (the watchdog watches only then)."""
@@ -474,7 +515,10 @@ class Recognition:
         self._finished = {turn.request_id}
         self.turn = None
         self.state = State.IDLE
-        return [Send(text_frame("turn.end", turn.request_id, {})), Release()]
+        effects: list[Effect] = [Send(text_frame("turn.end", turn.request_id, {})), Release()]
+        if self.draining:  # the turn ended properly: the socket closes as an idle one does
+            effects += self._close(1000, SHUTDOWN_REASON)
+        return effects
 
     def _abandon(self) -> list[Effect]:
         """A new turn began before the old one ended: release the old one quietly."""

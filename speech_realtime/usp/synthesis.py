@@ -13,6 +13,13 @@ States (one socket, many syntheses):
   :class:`Speak` job runs; audio and metadata flow until ``turn.end``.
 - ``CLOSED``: the socket is being closed.
 
+When the service shuts down (:meth:`Synthesis.drain`), an idle socket closes at once; a running
+synthesis goes on to its ``turn.end`` and then the socket closes; one that cannot finish in time
+(:meth:`Synthesis.drain_expired`) is cancelled and closed. Every one of these closes is
+``SHUTTING_DOWN`` (4000), never 1000: the SDK may already have sent its next request, and a 1000
+leaves that request waiting for ever, while a 4000 fails it at once (Python SDK 1.53: an idle
+synthesizer closed 4000 simply reconnects for its next request).
+
 The job reads each SSML text part with the service as PCM16 24 kHz; this machine encodes the
 whole turn with one encoder into the requested format (RIFF formats without their header, which
 the SDK writes), inserts the silence of ``<break>`` parts, and times the events:
@@ -37,7 +44,7 @@ from ..errors import BadRequest, RateLimited, Saturated, SpeechError, UpstreamAu
 from ..options import WordTiming
 from ..ssml import Break, Document, Text, parse_ssml
 from .frames import STREAM_ID, FrameError, Message, binary_frame, text_frame
-from .recognition import BAD_INPUT, Close, Send, close_reason, ticks
+from .recognition import BAD_INPUT, SHUTDOWN_REASON, SHUTTING_DOWN, Close, Send, close_reason, ticks
 
 #: The PCM the job delivers: 16-bit little-endian mono at 24 kHz.
 SOURCE_RATE = 24000
@@ -141,12 +148,13 @@ class Synthesis:
         self._query = query or {}
         self._context: tuple[str, dict[str, Any]] | None = None
         self.turn: _Turn | None = None
+        self.draining = False
 
     # -- client messages --------------------------------------------------------------------
 
     def receive(self, message: Message) -> list[Effect]:
-        if self.state is State.CLOSED:
-            return []
+        if self.state is State.CLOSED or self.draining:
+            return []  # shutting down: no new request starts
         path = message.path.lower()
         try:
             if path == "synthesis.context":
@@ -321,6 +329,20 @@ class Synthesis:
             return self.fail(UpstreamTimeout("the synthesis made no progress in time"))
         return []
 
+    def drain(self) -> list[Effect]:
+        """The service is shutting down: close ``SHUTTING_DOWN`` now, or, while speaking, once
+        the turn has ended."""
+        if self.draining or self.state is State.CLOSED:
+            return []
+        self.draining = True
+        return [] if self.state is State.SPEAKING else self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+
+    def drain_expired(self) -> list[Effect]:
+        """The shutdown's time for this socket is up: close ``SHUTTING_DOWN`` (no retry)."""
+        if self.state is State.CLOSED:
+            return []
+        return self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+
     @property
     def busy(self) -> bool:
         return self.state is State.SPEAKING
@@ -356,7 +378,10 @@ class Synthesis:
         turn.encoder.close()
         self.turn = None
         self.state = State.IDLE
-        return [Send(text_frame("turn.end", turn.request_id, {}))]
+        effects: list[Effect] = [Send(text_frame("turn.end", turn.request_id, {}))]
+        if self.draining:  # the turn ended properly: the socket closes as an idle one does
+            effects += self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+        return effects
 
     def _close(self, code: int, reason: str) -> list[Effect]:
         effects: list[Effect] = []

@@ -6,6 +6,11 @@ and this module only moves frames and service events in and carries the machine'
 Sessions are per turn: an idle socket holds no upstream session and no slot. While a turn runs,
 a watchdog ends it when neither the client nor the service made progress for
 ``SPEECH_CLIENT_TIMEOUT`` seconds, so no SDK call waits forever.
+
+Shutdown: the server sets the app's ``extensions[SHUTDOWN]`` event when it begins a graceful
+stop; each socket's loop sees it within :data:`IDLE_RECEIVE_SECONDS` and drains: an idle socket
+closes at once, a running turn ends properly and then the socket closes, and whatever is still
+running after :data:`DRAIN_SECONDS` closes 4000 ("the service is shutting down").
 """
 
 from __future__ import annotations
@@ -55,8 +60,14 @@ PREFIXES = ("/speech/universal", "/stt", "/tts")
 
 #: How long the loop waits for one source while a turn runs before looking at the other.
 TICK_SECONDS = 0.02
-#: How long an idle socket blocks in receive between checks (no turn, nothing to watch).
-IDLE_RECEIVE_SECONDS = 5.0
+#: How long an idle socket blocks in receive between checks (no turn: only shutdown to watch for).
+IDLE_RECEIVE_SECONDS = 0.5
+#: How long a running turn may take to end once shutdown begins (recognition: the last phrases
+#: of the audio heard; synthesis: the rest of the speech) before the socket closes 4000.
+DRAIN_SECONDS = 5.0
+#: The app's ``extensions`` key of the :class:`threading.Event` set when the server begins to
+#: stop (by :class:`~speech_realtime.web.server.SpeechWorker`).
+SHUTDOWN = "shutdown"
 #: The largest client frame (SDK audio frames hold 100 ms, SSML is limited to 64 KiB); a larger
 #: one is closed 1009 as it arrives instead of being buffered without bound.
 MAX_FRAME_BYTES = 1 << 20
@@ -64,6 +75,10 @@ MAX_FRAME_BYTES = 1 << 20
 
 def _service() -> SpeechService:
     return current_app.extensions["speech"]
+
+
+def _shutdown() -> threading.Event:
+    return current_app.extensions[SHUTDOWN]
 
 
 class _Socket:
@@ -75,6 +90,8 @@ class _Socket:
         self.idle_limit = idle_limit
         self.progress = self.heard = time.monotonic()
         self.open = True
+        self.shutdown = _shutdown()
+        self.drain_until: float | None = None
 
     def run(self) -> None:
         try:
@@ -92,7 +109,7 @@ class _Socket:
                         effects += self.machine.receive(parse(data))
                     except FrameError as exc:
                         effects += self.machine.refuse(str(exc))
-                effects += self.watch()
+                effects += self.watch() + self.drain()
                 if self.machine.busy and time.monotonic() - self.progress > self.idle_limit:
                     level = logging.INFO if self.client_stalled() else logging.WARNING
                     log.log(level, "azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
@@ -124,6 +141,19 @@ class _Socket:
                     self.carry_out(effect)
             except SpeechError as exc:
                 pending.extendleft(reversed(self.fail(exc)))
+
+    def drain(self) -> list[Any]:
+        """Once the server is stopping: the machine's drain, then its expiry after the bound."""
+        if self.drain_until is None:
+            if not self.shutdown.is_set():
+                return []
+            self.drain_until = time.monotonic() + DRAIN_SECONDS
+            log.info("azure sdk: the service is stopping; draining the socket")
+            return self.machine.drain()
+        if time.monotonic() < self.drain_until:
+            return []
+        log.warning("azure sdk: the turn did not end within %g s of shutdown; closing", DRAIN_SECONDS)
+        return self.machine.drain_expired()
 
     def fail(self, error: SpeechError) -> list[Any]:
         """The service failed the turn: the machine's effects, and one log line for operators.
@@ -333,10 +363,11 @@ register_family(azure_sdk, PREFIXES, render_azure)
 
 
 @azure_sdk.record_once
-def _limit_frames(state: BlueprintSetupState) -> None:
+def _configure(state: BlueprintSetupState) -> None:
     """flask-sock reads its socket options from the app's config; an app that set a frame
-    limit of its own keeps it."""
+    limit of its own keeps it. The shutdown event is created here, for the server to set."""
     state.app.config.setdefault("SOCK_SERVER_OPTIONS", {}).setdefault("max_message_size", MAX_FRAME_BYTES)
+    state.app.extensions.setdefault(SHUTDOWN, threading.Event())
 
 
 for _path, _mode in RECOGNITION_PATHS.items():

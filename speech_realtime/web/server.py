@@ -18,6 +18,8 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
   cheap routes, and WebSocket upgrades beyond their budget are answered 503, so long-lived
   sockets can never take the threads REST requests and ``/info`` need;
 - every answer gunicorn itself gives (400, 408, 414, 431, 500, 503) is JSON;
+- on SIGTERM the worker sets the app's shutdown event (``extensions["shutdown"]``), so that
+  long-lived Azure SDK sockets drain within seconds instead of holding the graceful timeout;
 - no gunicorn control socket, so instances never share or delete each other's.
 """
 
@@ -42,6 +44,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from ..config import Settings
 from ..errors import RequestTimeout, Saturated, SpeechError
+from .azure_sdk import SHUTDOWN
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +225,16 @@ class SpeechWorker(ThreadWorker):
         self.limits: ClientLimits = limits or ClientLimits.from_settings(Settings())
         self._websockets = 0
         self._websockets_lock = threading.Lock()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: gunicorn stops accepting and waits for open connections; the app's
+        long-lived sockets are told to end (an Event: safe to set from a signal handler here,
+        since the worker's main thread never waits on it)."""
+        super().handle_exit(sig, frame)
+        extensions = getattr(self.wsgi, "extensions", None)
+        shutdown = extensions.get(SHUTDOWN) if isinstance(extensions, dict) else None
+        if shutdown is not None:
+            shutdown.set()
 
     def accept(self, listener: socket.socket) -> None:
         """Park a new connection in the poller until it sends something; it costs no thread."""
