@@ -84,13 +84,19 @@ def _shutdown() -> threading.Event:
 class _Socket:
     """The loop shared by both machines: receive, collect service events, watch, apply."""
 
-    def __init__(self, ws: Any, machine: rec.Recognition | syn.Synthesis, idle_limit: float) -> None:
+    def __init__(
+        self,
+        ws: Any,
+        machine: rec.Recognition | syn.Synthesis,
+        idle_limit: float,
+        shutdown: threading.Event | None = None,
+    ) -> None:
         self.ws = ws
         self.machine = machine
         self.idle_limit = idle_limit
         self.progress = self.heard = time.monotonic()
         self.open = True
-        self.shutdown = _shutdown()
+        self.shutdown = shutdown or threading.Event()  # none: a socket nothing will shut down
         self.drain_until: float | None = None
 
     def run(self) -> None:
@@ -186,8 +192,15 @@ class _Socket:
 
 
 class _RecognitionSocket(_Socket):
-    def __init__(self, ws: Any, machine: rec.Recognition, service: SpeechService, idle_limit: float) -> None:
-        super().__init__(ws, machine, idle_limit)
+    def __init__(
+        self,
+        ws: Any,
+        machine: rec.Recognition,
+        service: SpeechService,
+        idle_limit: float,
+        shutdown: threading.Event | None = None,
+    ) -> None:
+        super().__init__(ws, machine, idle_limit, shutdown)
         self.service = service
         self.stream: Any = None
 
@@ -289,8 +302,15 @@ class _Job:
 
 
 class _SynthesisSocket(_Socket):
-    def __init__(self, ws: Any, machine: syn.Synthesis, service: SpeechService, idle_limit: float) -> None:
-        super().__init__(ws, machine, idle_limit)
+    def __init__(
+        self,
+        ws: Any,
+        machine: syn.Synthesis,
+        service: SpeechService,
+        idle_limit: float,
+        shutdown: threading.Event | None = None,
+    ) -> None:
+        super().__init__(ws, machine, idle_limit, shutdown)
         self.service = service
         self.job: _Job | None = None
 
@@ -330,7 +350,7 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
         service = _service()
         machine = rec.Recognition(mode, request.args.to_dict())
-        _RecognitionSocket(ws, machine, service, service.settings.client_timeout).run()
+        _RecognitionSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
 
     return route
 
@@ -343,7 +363,7 @@ def _synthesis_route(ws: Any) -> None:
         check_voice=lambda name: resolve_voice(name, dialect),
         query=request.args.to_dict(),
     )
-    _SynthesisSocket(ws, machine, service, service.settings.client_timeout).run()
+    _SynthesisSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
 
 
 def _not_upgraded() -> None:
