@@ -158,8 +158,9 @@ def _reading(text: str, chunks: int, width: int) -> list[bytes]:
     return [data[i : i + step] for i in range(0, len(data), step)]
 
 
-def _json_pcm(pcm: bytes) -> bytes:
-    audio = base64.b64encode(pcm).decode()
+def _json_pcm(pcm: bytes, *, lines: bool = False) -> bytes:
+    """The reference's JSON upload of PCM16 24 kHz; ``lines``: base64 in 76-character lines."""
+    audio = (base64.encodebytes if lines else base64.b64encode)(pcm).decode()
     return json.dumps({"audioData": audio, "format": "pcm16", "sampleRate": 24000}).encode()
 
 
@@ -174,8 +175,9 @@ def request_cases(settings: Settings, seconds: int, concurrency: int) -> list[tu
     envelope = len(_json_pcm(b""))
     pcm_bytes = (limit - envelope) // 4 * 3 // 2 * 2
     pcm = float_to_pcm16(np.resize(signal(60.0, 24000), pcm_bytes // 2))
-    frames = (limit - 44) // 4
-    stereo = float_to_pcm16(np.repeat(np.resize(signal(60.0, 48000), frames), 2))
+    lined = pcm[: int(pcm_bytes * 76 / 78) // 2 * 2]  # "\\n" (2 bytes of JSON) per 57 bytes
+    frames = (limit - 44) // 2  # the largest WAV body: at 22.05 kHz, it decodes to ~600 s
+    wav = write_wav(float_to_pcm16(np.resize(signal(60.0, 22050), frames)), 22050)
     flac = encode_file("flac", "flac", np.zeros(seconds * 48000, np.float32), 48000)
     words = "The quick brown fox jumps over the lazy dog. " * (settings.max_text_chars // 45 + 1)
     text = words[: settings.max_text_chars].rsplit(" ", 1)[0]
@@ -187,14 +189,19 @@ def request_cases(settings: Settings, seconds: int, concurrency: int) -> list[tu
             (RECOGNIZE, _json_pcm(pcm), json_headers),
         ),
         (
+            f"JSON base64 in 76-character lines, {len(lined) / 48000:.0f} s (body at the limit)",
+            1,
+            (RECOGNIZE, _json_pcm(lined, lines=True), json_headers),
+        ),
+        (
             f"FLAC 48 kHz, {seconds} s of silence, raw body",
             concurrency,
             (RECOGNIZE, flac, {"Content-Type": "audio/flac"}),
         ),
         (
-            f"WAV 16-bit 48 kHz stereo, {frames / 48000:.0f} s, raw body at the limit",
+            f"WAV 16-bit 22.05 kHz mono, {frames / 22050:.0f} s, raw body at the limit",
             1,
-            (RECOGNIZE, write_wav(stereo, 48000, channels=2), {"Content-Type": "audio/wav"}),
+            (RECOGNIZE, wav, {"Content-Type": "audio/wav"}),
         ),
         (f"synthesis to MP3, {len(text):,} characters", 1, _synthesis(text, "mp3")),
         (f"synthesis to WAV, {len(text):,} characters", 1, _synthesis(text, "wav")),
@@ -205,11 +212,11 @@ def warm_ups() -> list[Request]:
     """One small request of each kind: imports, codecs and threads exist before the baseline."""
     pcm = float_to_pcm16(signal(1.0, 24000))
     flac = encode_file("flac", "flac", signal(1.0, 48000), 48000)
-    stereo = float_to_pcm16(np.repeat(signal(1.0, 48000), 2))
+    wav = write_wav(float_to_pcm16(signal(1.0, 22050)), 22050)
     return [
         (RECOGNIZE, _json_pcm(pcm), {"Content-Type": "application/json"}),
         (RECOGNIZE, flac, {"Content-Type": "audio/flac"}),
-        (RECOGNIZE, write_wav(stereo, 48000, channels=2), {"Content-Type": "audio/wav"}),
+        (RECOGNIZE, wav, {"Content-Type": "audio/wav"}),
         _synthesis("Warming up the encoders.", "mp3"),
         _synthesis("Warming up the encoders.", "wav"),
     ]
