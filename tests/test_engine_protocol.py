@@ -233,7 +233,66 @@ def test_the_input_buffer_is_bounded(monkeypatch) -> None:
     error = driver.send("input_audio_buffer.append", audio=piece)[0]["error"]
     assert (error["code"], error["param"]) == ("input_audio_buffer_full", "audio")
     assert names(driver.send("input_audio_buffer.commit"))[0] == "input_audio_buffer.committed"
+    # the committed audio is still held until a response (or transcription) uses it
+    full = driver.error(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
+    assert full["code"] == "input_audio_buffer_full"
+    driver.send("response.create")
+    driver.run()
     assert driver.send("input_audio_buffer.append", audio=piece) == []
+
+
+def held_seconds(driver: Driver) -> float:
+    """Audio the session holds, counted from outside: buffer, items, queued transcriptions."""
+    items = {id(item): item for item in driver.session.conversation.items}
+    for job in driver.session._jobs:  # a transcription job's frame holds its item
+        frame = getattr(job, "gi_frame", None)
+        item = frame.f_locals.get("item") if frame is not None else None
+        if item is not None:
+            items[id(item)] = item
+    samples = sum(len(item.samples) for item in items.values() if item.samples is not None)
+    return (samples + len(driver.session.buffer.samples())) / 16000
+
+
+def test_committed_audio_awaiting_transcription_counts_against_the_bound(monkeypatch) -> None:
+    from speech_realtime.engine import session
+
+    monkeypatch.setattr(session, "MAX_BUFFER_SECONDS", 1)
+    driver = Driver()
+    driver.send("session.update", session={"type": "realtime", "audio": {"input": {"transcription": {}}}})
+    piece = b64(pcm(tone(0.6)))
+    codes = []
+    for _ in range(5):  # a client that commits faster than transcription goes
+        events = driver.send("input_audio_buffer.append", audio=piece)
+        codes += [e["error"]["code"] for e in events if e["type"] == "error"]
+        driver.send("input_audio_buffer.commit")
+        assert held_seconds(driver) <= 1.01
+    assert "input_audio_buffer_full" in codes
+    driver.run()  # transcribed: the audio is let go, and appends fit again
+    assert held_seconds(driver) == 0
+    assert driver.send("input_audio_buffer.append", audio=piece) == []
+
+
+def test_audio_items_keep_only_what_the_echo_model_can_use(monkeypatch) -> None:
+    from speech_realtime.engine import session
+
+    monkeypatch.setattr(session, "MAX_BUFFER_SECONDS", 1)
+    driver = Driver()
+    content = [{"type": "input_audio", "audio": b64(pcm(tone(0.6)))}]
+    for _ in range(5):  # each new user item makes the older one's audio useless
+        added = driver.send("conversation.item.create", item={"role": "user", "content": content})
+        assert names(added)[0] == "conversation.item.added"
+        assert held_seconds(driver) <= 0.61
+    assert [item.samples is not None for item in driver.session.conversation.items] == [False] * 4 + [True]
+    # an item over what the input buffer leaves is refused, and the session carries on
+    assert driver.send("input_audio_buffer.append", audio=b64(pcm(tone(0.3)))) == []
+    big = {"role": "user", "content": [{"type": "input_audio", "audio": b64(pcm(tone(0.8)))}]}
+    error = driver.error(json.dumps({"type": "conversation.item.create", "item": big}))
+    assert (error["code"], error["param"]) == ("conversation_audio_full", "item")
+    assert len(driver.session.conversation.items) == 5
+    assert driver.session.conversation.items[-1].samples is not None
+    driver.send("input_audio_buffer.clear")
+    driver.send("response.create")
+    assert "canned words" in json.dumps(driver.run())  # the last item's audio was kept for the echo
 
 
 def test_commit_needs_100ms_and_takes_100ms() -> None:

@@ -75,16 +75,21 @@ def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
     yield [*deltas, completed]
 
 
+def last_user_message(items: list[Item]) -> Item | None:
+    """The item the echo model reads: the last user message."""
+    return next((item for item in reversed(items) if item.role == "user" and item.parts), None)
+
+
 def echo_text(items: list[Item], models: ModelSet) -> str:
     """The echo model: the last user message's text, or the transcript of its audio."""
-    for item in reversed(items):
-        if item.role != "user" or not item.parts:
-            continue
-        part = item.parts[-1]
-        if part["type"] == "input_text":
-            return str(part.get("text") or "")
-        if part["type"] == "input_audio":
-            return transcript_of(item, models)
+    item = last_user_message(items)
+    if item is None:
+        return ""
+    part = item.parts[-1]
+    if part["type"] == "input_text":
+        return str(part.get("text") or "")
+    if part["type"] == "input_audio":
+        return transcript_of(item, models)
     return ""
 
 

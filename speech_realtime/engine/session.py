@@ -21,7 +21,7 @@ import numpy as np
 from ..audio import MIN_COMMIT_SECONDS
 from ..realtime.events import Dialect
 from . import responder
-from .models import ModelSet
+from .models import ASR_RATE, ModelSet
 from .parsing import (
     ClientEventError,
     ResponseOptions,
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 #: How long a session lives, as announced in ``expires_at``.
 SESSION_SECONDS = 30 * 60
-#: Most audio the input buffer holds (about 58 MB at 16 kHz float32); more needs a commit first.
+#: Most audio a session holds in all (about 58 MB at 16 kHz float32): the input buffer, user
+#: items' audio and audio queued for transcription (see :meth:`EngineSession._held_seconds`).
 MAX_BUFFER_SECONDS = 15 * 60
 
 
@@ -59,6 +60,9 @@ class EngineSession:
         self._buffer_item_id = new_id("item")
         self._detector = self._new_detector()
         self._jobs: deque[responder.Job] = deque()
+        #: User items that may hold audio, and those of them whose transcription is queued.
+        self._audio_items: list[Item] = []
+        self._transcribing: dict[int, Item] = {}
         self._response: ResponsePlan | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
             "session.update": self._session_update,
@@ -138,11 +142,12 @@ class EngineSession:
     def _append(self, message: dict[str, Any]) -> list[Event]:
         fmt = self.config.input_format
         audio = audio_bytes(required(message, "audio", str), fmt, "audio")
-        if self.buffer.seconds + fmt.duration(audio) > MAX_BUFFER_SECONDS:
+        if self._held_seconds() + fmt.duration(audio) > MAX_BUFFER_SECONDS:
             raise ClientEventError(
                 "input_audio_buffer_full",
-                f"The input audio buffer holds at most {MAX_BUFFER_SECONDS} seconds of audio: "
-                "commit or clear it first.",
+                f"A session holds at most {MAX_BUFFER_SECONDS} seconds of audio (the input buffer, "
+                "and committed audio not yet transcribed or answered): commit or clear the buffer, "
+                "or let a transcription or a response use the audio first.",
                 "audio",
             )
         self.buffer.append(audio, fmt)
@@ -205,9 +210,39 @@ class EngineSession:
         self.conversation.insert(item, previous)
         events = [event("input_audio_buffer.committed", item_id=item.id, previous_item_id=previous)]
         events += self.render.item_added(item, previous)
+        self._audio_items.append(item)
         if self.config.transcription is not None:
-            self._jobs.append(responder.transcription(item, self.models, self.config.transcription.language))
+            self._transcribing[id(item)] = item
+            self._jobs.append(self._transcribe(item, self.config.transcription.language))
+        self._held_seconds()  # lets go of older items' audio
         return events
+
+    def _transcribe(self, item: Item, language: str | None) -> responder.Job:
+        """The item's transcription; its audio is in use until the transcription is done."""
+        try:
+            yield from responder.transcription(item, self.models, language)
+        finally:
+            self._transcribing.pop(id(item), None)
+
+    def _held_seconds(self, *, let_go: bool = True) -> float:
+        """Seconds of audio the session holds: the one place it is counted.
+
+        A user item's audio is in use while its transcription is queued, or while it is the
+        message the echo model would read (the conversation's last user message, or the active
+        response's). Other items' audio can no longer be used; ``let_go`` drops it first.
+        """
+        in_use = dict(self._transcribing)
+        for items in (self.conversation.items, self._response.source if self._response else []):
+            last = responder.last_user_message(items)
+            if last is not None:
+                in_use[id(last)] = last
+        kept = [item for item in self._audio_items if item.samples is not None and id(item) in in_use]
+        if let_go:
+            for item in self._audio_items:
+                if id(item) not in in_use:
+                    item.samples = None
+            self._audio_items = kept
+        return self.buffer.seconds + sum(len(item.samples) for item in kept) / ASR_RATE
 
     # -- conversation ---------------------------------------------------------------------------
 
@@ -220,6 +255,18 @@ class EngineSession:
             raise invalid("item.id", item.id, "an id not already in the conversation")
         previous = previous if previous is not None else self.conversation.last_id
         self.conversation.insert(item, previous)
+        if item.samples is not None:
+            self._audio_items.append(item)
+            if self._held_seconds(let_go=False) > MAX_BUFFER_SECONDS:
+                self.conversation.delete(item.id)
+                self._audio_items.pop()
+                raise ClientEventError(
+                    "conversation_audio_full",
+                    f"A session holds at most {MAX_BUFFER_SECONDS} seconds of audio (the input "
+                    "buffer, and audio items not yet transcribed or answered).",
+                    "item",
+                )
+            self._held_seconds()  # lets go of older items' audio
         return self.render.item_added(item, previous)
 
     def _item_delete(self, message: dict[str, Any]) -> list[Event]:
