@@ -88,11 +88,13 @@ class _Socket:
         self,
         ws: Any,
         machine: rec.Recognition | syn.Synthesis,
+        service: SpeechService,
         idle_limit: float,
         shutdown: threading.Event | None = None,
     ) -> None:
         self.ws = ws
         self.machine = machine
+        self.service = service
         self.idle_limit = idle_limit
         self.progress = self.heard = time.monotonic()
         self.open = True
@@ -192,17 +194,7 @@ class _Socket:
 
 
 class _RecognitionSocket(_Socket):
-    def __init__(
-        self,
-        ws: Any,
-        machine: rec.Recognition,
-        service: SpeechService,
-        idle_limit: float,
-        shutdown: threading.Event | None = None,
-    ) -> None:
-        super().__init__(ws, machine, idle_limit, shutdown)
-        self.service = service
-        self.stream: Any = None
+    stream: Any = None  # the open recognition stream, if any
 
     def service_effects(self, timeout: float) -> list[Any]:
         effects: list[Any] = []
@@ -302,17 +294,7 @@ class _Job:
 
 
 class _SynthesisSocket(_Socket):
-    def __init__(
-        self,
-        ws: Any,
-        machine: syn.Synthesis,
-        service: SpeechService,
-        idle_limit: float,
-        shutdown: threading.Event | None = None,
-    ) -> None:
-        super().__init__(ws, machine, idle_limit, shutdown)
-        self.service = service
-        self.job: _Job | None = None
+    job: _Job | None = None  # the synthesis request running, if any
 
     def service_effects(self, timeout: float) -> list[Any]:
         effects: list[Any] = []
