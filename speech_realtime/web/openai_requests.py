@@ -1,0 +1,160 @@
+"""The ``/v1`` audio requests' fields, read and checked with OpenAI's names, limits and messages.
+
+Fields come from a JSON body (speech) or multipart form fields, which are text (transcriptions);
+every check runs before any upstream session opens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from ..audio.formats import output_format
+from ..errors import BadRequest
+from ..options import RecognitionOptions, SynthesisOptions, clamp_speed
+from .inputs import Upload, UploadFields, upload
+
+MAX_INPUT_CHARS = 4096
+#: The speed range the OpenAI API accepts; the backend's own is :data:`..options.SPEED_RANGE`.
+OPENAI_SPEED_RANGE = (0.25, 4.0)
+SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+GRANULARITIES = ("word", "segment")
+#: A multipart ``file`` (a raw audio body also works); no JSON upload, no format/rate fields.
+_UPLOAD = UploadFields(data=None, file="file", format=None, rate=None, channels=None)
+
+
+def _string(value: Any, name: str, *, required: bool = False) -> str | None:
+    if value is None or (value == "" and not required):
+        if required:
+            raise BadRequest(
+                f"you must provide the '{name}' parameter", code="missing_required_parameter", param=name
+            )
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string", code="invalid_type", param=name)
+    return value
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float | None:
+    """A number in ``low..high`` from JSON or a form field (text); None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise BadRequest(
+                f"'{name}' must be a number, not {value!r}", code="invalid_type", param=name
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(f"'{name}' must be a number", code="invalid_type", param=name)
+    if not low <= value <= high:
+        raise BadRequest(
+            f"'{name}' must be between {low:g} and {high:g}, not {value:g}", code="invalid_value", param=name
+        )
+    return float(value)
+
+
+def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise BadRequest(
+            f"'{value}' is not one of {', '.join(allowed)} - '{name}'", code="invalid_value", param=name
+        )
+    return value
+
+
+def _choice(value: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
+    return _one_of(_string(value, name) or default, name, allowed)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean from JSON or a form field (``true``/``false``)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise BadRequest(f"'{name}' must be true or false, not {value!r}", code="invalid_type", param=name)
+
+
+# -- speech ------------------------------------------------------------------------------------
+
+
+def _voice(value: Any) -> str | None:
+    """A voice name, or a voice object ``{"id": name}`` naming one of the built-in voices."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _string(value, "voice")
+
+
+def speech_request(body: dict[str, Any]) -> tuple[str, SynthesisOptions, str, float]:
+    """The text, the options, the stream format and the speed asked for."""
+    _string(body.get("model"), "model")
+    text = _string(body.get("input"), "input", required=True)
+    if not text.strip():
+        raise BadRequest("'input' is empty", code="empty_text", param="input")
+    if len(text) > MAX_INPUT_CHARS:
+        raise BadRequest(
+            f"'input' has {len(text)} characters; the maximum is {MAX_INPUT_CHARS}",
+            code="string_above_max_length",
+            param="input",
+        )
+    name = _choice(body.get("response_format"), "response_format", SPEECH_FORMATS, "mp3")
+    speed = _number(body.get("speed"), "speed", *OPENAI_SPEED_RANGE)
+    asked = 1.0 if speed is None else speed
+    options = SynthesisOptions(
+        voice=_voice(body.get("voice")),
+        output=output_format(name),
+        speed=clamp_speed(asked),
+        instructions=_string(body.get("instructions"), "instructions"),
+    )
+    stream_format = _choice(body.get("stream_format"), "stream_format", ("audio", "sse"), "audio")
+    return text, options, stream_format, asked
+
+
+# -- transcriptions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    audio: Upload
+    options: RecognitionOptions
+    response_format: str
+    granularities: tuple[str, ...]
+    stream: bool
+
+
+def _granularities() -> tuple[str, ...]:
+    name = "timestamp_granularities"
+    values = request.form.getlist(f"{name}[]") or request.form.getlist(name)
+    return tuple(_one_of(value, name, GRANULARITIES) for value in values)
+
+
+def transcription_request() -> TranscriptionRequest:
+    """The upload, the recognition options and the response fields, all checked."""
+    audio = upload(_UPLOAD)
+    form = audio.form
+    _string(form.get("model"), "model")
+    _number(form.get("temperature"), "temperature", 0.0, 1.0)
+    response_format = _choice(form.get("response_format"), "response_format", TRANSCRIPT_FORMATS, "json")
+    granularities = _granularities()
+    stream = _flag(form.get("stream"), "stream")
+    # As OpenAI answers: these combinations are refused, not silently answered in another format.
+    if granularities and response_format != "verbose_json":
+        raise BadRequest(
+            "timestamp_granularities[] needs response_format verbose_json",
+            code="invalid_value",
+            param="timestamp_granularities",
+        )
+    if stream and response_format not in ("json", "text"):
+        raise BadRequest(
+            f"stream=true answers transcript events; response_format {response_format} "
+            "is not available with it (use json or text)",
+            code="invalid_value",
+            param="stream",
+        )
+    options = RecognitionOptions(language=form.get("language") or None, prompt=form.get("prompt") or None)
+    return TranscriptionRequest(audio, options, response_format, granularities, stream)
