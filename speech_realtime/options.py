@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .audio.formats import OutputFormat
+from .audio import OutputFormat
 from .errors import BadRequest
 
 #: The output speeds the Realtime API accepts (``audio.output.speed`` / preview ``speed``).

@@ -17,11 +17,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from .audio import MIN_COMMIT_SECONDS, WireFormat
-from .audio.formats import (
+from .audio import (
+    MIN_COMMIT_SECONDS,
     Encoder,
     OutputFormat,
     WireAudio,
+    WireFormat,
     check_layout,
     encode_all,
     input_to_wire,

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from speech_realtime.audio import PCM16
-from speech_realtime.audio.formats import WireAudio
+from speech_realtime.audio import PCM16, WireAudio
 from speech_realtime.errors import BadRequest, Saturated, UnsupportedMedia, UpstreamAuth, UpstreamTimeout
 from speech_realtime.options import RecognitionOptions, SynthesisOptions, clamp_speed
 from speech_realtime.speech import SpeechService

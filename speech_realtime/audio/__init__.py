@@ -4,27 +4,28 @@
 ``wav``: WAV read and write. ``codec``: compressed audio through PyAV, locked down.
 ``output``: output formats as typed records and their one validation. ``encoder``: wire audio
 to the client's format, as a stream. ``formats``: input detection and streaming decoding to
-wire audio, and the whole format API (everything below is importable from here or from
-``speech_realtime.audio``).
+wire audio. Callers import from ``speech_realtime.audio``.
 """
 
+from .encoder import Encoder, encode_all
 from .formats import (
-    AZURE_OUTPUT_FORMATS,
     CONTENT_TYPES,
     INPUT_NAMES,
     MAX_WIRE_SECONDS,
+    WireAudio,
+    check_layout,
+    input_name,
+    input_to_wire,
+    sniff,
+)
+from .output import (
+    AZURE_OUTPUT_FORMATS,
     OUTPUT_NAMES,
     Codec,
     Container,
-    Encoder,
     OutputFormat,
-    WireAudio,
     azure_output_format,
-    encode_all,
-    input_name,
-    input_to_wire,
     output_format,
-    sniff,
 )
 from .pcm import (
     G711_ALAW,
@@ -67,6 +68,7 @@ __all__ = [
     "alaw_decode",
     "alaw_encode",
     "azure_output_format",
+    "check_layout",
     "decode_wire",
     "downmix",
     "encode_all",

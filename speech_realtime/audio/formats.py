@@ -7,8 +7,6 @@ what the Realtime API takes (PCM16 24 kHz, or G.711/PCM16 that already is a wire
 through undecoded), and stops at :data:`MAX_WIRE_SECONDS` of wire audio. So a request holds its
 body, at most 600 s of wire audio (28.8 MB) and a few MB of working buffers (one decoded frame,
 blocks of at most :data:`BLOCK_FRAMES`), whatever the file's rate, channels or compression.
-
-Outputs (:mod:`.output`) and the encoder (:mod:`.encoder`) are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,16 +19,6 @@ import numpy as np
 
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 from .codec import decode_blocks
-from .encoder import Encoder, encode_all
-from .output import (
-    AZURE_OUTPUT_FORMATS,
-    OUTPUT_NAMES,
-    Codec,
-    Container,
-    OutputFormat,
-    azure_output_format,
-    output_format,
-)
 from .pcm import (
     G711_ALAW,
     G711_ULAW,
@@ -46,22 +34,13 @@ from .pcm import (
 from .wav import MAX_CHANNELS, MAX_RATE, MIN_RATE, parse_wav
 
 __all__ = [
-    "AZURE_OUTPUT_FORMATS",
     "CONTENT_TYPES",
     "INPUT_NAMES",
     "MAX_WIRE_SECONDS",
-    "OUTPUT_NAMES",
-    "Codec",
-    "Container",
-    "Encoder",
-    "OutputFormat",
     "WireAudio",
-    "azure_output_format",
     "check_layout",
-    "encode_all",
     "input_name",
     "input_to_wire",
-    "output_format",
     "sniff",
 ]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from ..audio.formats import CONTENT_TYPES, INPUT_NAMES, input_name
+from ..audio import CONTENT_TYPES, INPUT_NAMES, input_name
 from ..errors import BadRequest, UnsupportedMedia
 from .errors import body_too_large
 

@@ -16,8 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from ..audio import PCM16, decode_wire, float_to_pcm16
-from ..audio.formats import input_to_wire
+from ..audio import PCM16, decode_wire, float_to_pcm16, input_to_wire
 from ..errors import BadRequest, SpeechError
 from ..options import SPEED_RANGE, RecognitionOptions, SynthesisOptions
 from ..speech import AudioStream, SpeechService

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import request
 
-from ..audio.formats import output_format
+from ..audio import output_format
 from ..errors import BadRequest
 from ..options import RecognitionOptions, SynthesisOptions, clamp_speed
 from .inputs import Upload, UploadFields, upload

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..audio.formats import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
+from ..audio import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
 from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech, SpeechService
 from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
