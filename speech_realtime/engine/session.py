@@ -21,19 +21,12 @@ import numpy as np
 from ..audio import MIN_COMMIT_SECONDS
 from ..realtime.events import Dialect
 from . import responder
+from .items import parse_item
 from .models import ASR_RATE, ModelSet
-from .parsing import (
-    ClientEventError,
-    ResponseOptions,
-    apply_session_update,
-    audio_bytes,
-    invalid,
-    parse_item,
-    parse_message,
-    parse_response,
-    required,
-)
+from .parsing import ClientEventError, audio_bytes, invalid, parse_message, required
 from .render import Event, Renderer, error, event
+from .response_create import ResponseOptions, parse_response
+from .session_update import apply_session_update
 from .state import Config, Conversation, Item, ResponsePlan, new_id
 from .turns import InputBuffer, SpeechStarted, TurnDetector
 
