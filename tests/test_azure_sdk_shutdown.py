@@ -8,21 +8,18 @@ wait runs under a time limit.
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 from azure_sdk_fixtures import quiet, tone, wav_bytes, within
 from conftest import API_KEY
+from serve_process import SERVE, clean_environ, launch
 from test_usp_recognition import RID, audio, ctx, sent, start
 from test_usp_synthesis import context, machine, ssml
 
@@ -31,7 +28,6 @@ from speech_realtime.usp import recognition as rec
 from speech_realtime.usp import synthesis as syn
 from speech_realtime.usp.frames import parse
 
-ROOT = Path(__file__).resolve().parent.parent
 #: What the SDK and the process get once SIGTERM is sent (the graceful timeout is 35 s).
 STOP_LIMIT = 5.0
 
@@ -137,7 +133,7 @@ class Serve:
 @pytest.fixture
 def serve(upstream) -> Iterator[Serve]:
     """``speech-realtime serve`` on 127.0.0.1:0 over the scripted upstream (default worker model)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
+    env = clean_environ()
     env.update(
         {
             "AZURE_OPENAI_ENDPOINT": upstream.url,
@@ -145,33 +141,14 @@ def serve(upstream) -> Iterator[Serve]:
             "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime-test",
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "speech_realtime", "serve", "--port", "0"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    watchdog = threading.Timer(60, process.kill)
-    watchdog.start()
-    assert process.stderr is not None
-    base = None
-    for line in process.stderr:
-        found = re.search(r"Listening at: http://(127\.0\.0\.1:\d+)", line)
-        if found:
-            base = found.group(1)
-            break
-    watchdog.cancel()
-    log: list[str] = []
-    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()  # its log, kept
+    started = launch(SERVE, env)
     try:
-        assert base, "gunicorn did not start"
-        yield Serve(process, f"ws://{base}", log)
+        yield Serve(started.process, f"ws://{started.address}", started.log)
     finally:
-        print("".join(log))  # shown when the test fails
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+        print("".join(started.log))  # shown when the test fails
+        if started.process.poll() is None:
+            started.process.kill()
+        started.process.wait(timeout=10)
 
 
 @pytest.mark.subprocess

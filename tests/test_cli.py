@@ -10,18 +10,16 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import API_KEY, PREVIEW_VERSION
+from serve_process import ROOT, SERVE, clean_environ, launch
 
 from speech_realtime.cli import main
 from speech_realtime.text import words
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def azure_env(upstream, dialect: str) -> dict[str, str]:
@@ -109,32 +107,11 @@ class Served:
 
 def serve(env_overrides: dict[str, str]) -> Iterator[Served]:
     """``speech-realtime serve`` under gunicorn on 127.0.0.1:0, with its default worker model."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
-    env.update(env_overrides)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "speech_realtime", "serve", "--port", "0"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    watchdog = threading.Timer(180, process.kill)
-    watchdog.start()
-    assert process.stderr is not None
-    base = None
-    for line in process.stderr:
-        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            base = found.group(1)
-            break
-    watchdog.cancel()
-    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining its log
+    started = launch(SERVE, {**clean_environ(), **env_overrides}, watchdog=180)
     try:
-        assert base, "gunicorn did not start"
-        yield Served(base, process.pid)
+        yield Served(f"http://{started.address}", started.process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        started.stop()
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ process on 127.0.0.1:0, with a one-second client timeout, and drive it with raw 
 from __future__ import annotations
 
 import json
-import os
-import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import websocket
+from serve_process import ROOT, clean_environ, launch
 
 from speech_realtime.config import Settings
 from speech_realtime.web.server import SpeechWorker, error_bytes, server_options, thread_budget
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT_TIMEOUT = 1.0
 #: Every wait in these tests gives up after this long, so a server that hangs fails the test.
 LIMIT = 8.0
@@ -140,33 +137,17 @@ def start_server(tmp_path: Path, max_websockets: int = 4) -> Iterator[Server]:
     script.write_text(APP)
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
+    env = clean_environ()
     env.pop("XDG_RUNTIME_DIR", None)
     env.update(HOME=str(home), PYTHONPATH=str(ROOT))
     closed = tmp_path / "closed"
-    process = subprocess.Popen(
-        [sys.executable, str(script), str(CLIENT_TIMEOUT), str(max_websockets), str(closed)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
+    started = launch(
+        [sys.executable, str(script), str(CLIENT_TIMEOUT), str(max_websockets), str(closed)], env
     )
-    watchdog = threading.Timer(60, process.kill)
-    watchdog.start()
-    assert process.stderr is not None
-    port = None
-    for line in process.stderr:
-        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
-        if found:
-            port = int(found.group(1))
-            break
-    watchdog.cancel()
-    threading.Thread(target=process.stderr.read, daemon=True).start()
     try:
-        assert port, "the server did not start"
-        yield Server(port, closed, home)
+        yield Server(started.port, closed, home)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        started.stop()
 
 
 @pytest.fixture
