@@ -148,6 +148,14 @@ def close_code(ws: websocket.WebSocket) -> int:
             return struct.unpack(">H", data[:2])[0]
 
 
+def start_synthesis(host: str) -> websocket.WebSocket:
+    """A synthesis socket that has sent its SSML ("hello there", one voice)."""
+    ws = connect(host, "/cognitiveservices/websocket/v1")
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
+    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    return ws
+
+
 def sdk_warnings(caplog) -> list[str]:
     return [
         r.getMessage()
@@ -159,9 +167,7 @@ def sdk_warnings(caplog) -> list[str]:
 def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
     caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
     upstream.reset(mode="close_before_done")
-    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
-    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
-    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
     assert len(sdk_warnings(caplog)) == 1, caplog.text
 
@@ -181,9 +187,7 @@ def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, 
 def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplog):
     caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
     upstream.reset(chunk_delay=1.0)
-    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
-    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
-    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    ws = start_synthesis(sdk_host)
     assert parse(ws.recv()).path == "turn.start"
     ws.close()
     deadline = time.monotonic() + RECEIVE_LIMIT
@@ -196,9 +200,7 @@ def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplo
 def test_a_stalled_upstream_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
     caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
     upstream.reset(chunk_delay=30.0)
-    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
-    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
-    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
     assert len(sdk_warnings(caplog)) == 1, caplog.text
 
@@ -208,9 +210,7 @@ def test_a_bug_in_the_synthesis_job_closes_1011_instead_of_hanging(sdk_host, ups
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(SpeechService, "synthesize_events", broken)
-    ws = connect(sdk_host, "/cognitiveservices/websocket/v1")
-    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='coral'>hello there</voice></speak>"
-    ws.send(text_frame("ssml", RID, ssml, "application/ssml+xml"))
+    ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
 
 
