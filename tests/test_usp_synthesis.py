@@ -15,7 +15,8 @@ from speech_realtime.errors import (
 from speech_realtime.options import WordTiming
 from speech_realtime.usp.frames import parse, text_frame
 from speech_realtime.usp.recognition import Close
-from speech_realtime.usp.synthesis import Cancel, Send, Speak, State, Synthesis, output_for, synthesis_close
+from speech_realtime.usp.synthesis import Cancel, Send, Speak, State, Synthesis, synthesis_close
+from speech_realtime.usp.synthesis_context import output_for
 
 RID = "c" * 32
 

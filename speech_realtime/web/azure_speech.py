@@ -28,7 +28,7 @@ from ..options import RecognitionOptions, Transcript
 from ..speech import SpeechService
 from ..ssml import MAX_SSML_BYTES, parse_ssml
 from ..tokens import issue_token, token_secret
-from ..usp.recognition import nbest, ticks
+from ..usp.results import nbest, ticks
 from ..voices import azure_voice_list
 from .errors import ErrorInfo, register_family
 from .inputs import integer, read_body

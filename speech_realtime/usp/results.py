@@ -1,0 +1,95 @@
+"""The bodies of recognition results: offsets in 100-ns ticks, ``speech.phrase`` in its simple
+and detailed (NBest) forms, ``speech.hypothesis``, and the RecognitionStatus of a failure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import RateLimited, Saturated, SpeechError, UpstreamAuth
+from ..options import Phrase, spread_words
+from ..text import words as lexical_words
+
+TICKS = 10_000_000
+
+_ITN_DROP = re.compile(r"[^\w\s'.:%$-]|(?<!\d)[.:](?!\d)|(?<!\w)-|-(?!\w)")
+
+
+def ticks(seconds: float) -> int:
+    return max(0, round(seconds * TICKS))
+
+
+def recognition_status(error: SpeechError) -> str:
+    """The RecognitionStatus whose SDK error matches ``error`` (none of them is retried)."""
+    if isinstance(error, (RateLimited, Saturated)):
+        return "TooManyRequests"
+    if isinstance(error, UpstreamAuth):
+        return "Forbidden"
+    if 400 <= error.status < 500 and error.status != 408:
+        return "BadRequest"
+    return "Error"
+
+
+def nbest(text: str, offset: float, duration: float, words: tuple[Any, ...] | None) -> dict[str, Any]:
+    """One NBest entry: Lexical (words, numbers spelled out), ITN and MaskedITN (lower case,
+    digits kept, no punctuation; nothing is masked), Display (as transcribed).
+
+    Confidence is 0.0: the Realtime API reports no confidence, so none is invented.
+    """
+    itn = " ".join(_ITN_DROP.sub(" ", text.lower()).split())
+    entry: dict[str, Any] = {
+        "Confidence": 0.0,
+        "Lexical": " ".join(lexical_words(text)),
+        "ITN": itn,
+        "MaskedITN": itn,
+        "Display": text,
+    }
+    if words is not None:
+        entry["Words"] = [
+            {"Word": word.text, "Offset": ticks(word.start), "Duration": ticks(word.end - word.start)}
+            for word in words
+        ]
+    return entry
+
+
+def offset_body(seconds: float) -> dict[str, Any]:
+    """The body of ``speech.startDetected`` and ``speech.endDetected``."""
+    return {"Offset": ticks(seconds)}
+
+
+def hypothesis_body(text: str, offset: float, duration: float) -> dict[str, Any]:
+    return {"Text": text, "Offset": ticks(offset), "Duration": ticks(duration)}
+
+
+def recognized_body(phrase: Phrase, text: str, detailed: bool, word_times: bool) -> dict[str, Any]:
+    """A ``speech.phrase`` with RecognitionStatus ``Success`` for ``phrase`` (``text`` stripped);
+    ``detailed`` adds NBest, ``word_times`` its Words (the service's, else spread evenly)."""
+    body: dict[str, Any] = {
+        "RecognitionStatus": "Success",
+        "DisplayText": text,
+        "Offset": ticks(phrase.offset),
+        "Duration": ticks(phrase.duration),
+        "Channel": 0,
+    }
+    if detailed:
+        words = None
+        if word_times:
+            words = phrase.words or spread_words(text, phrase.offset, phrase.offset + phrase.duration)
+        body["NBest"] = [nbest(text, phrase.offset, phrase.duration, words)]
+    return body
+
+
+def status_body(status: str, duration: float, offset: float = 0.0) -> dict[str, Any]:
+    """A ``speech.phrase`` without text: ``NoMatch``, ``InitialSilenceTimeout``."""
+    return {"RecognitionStatus": status, "Offset": ticks(offset), "Duration": ticks(duration), "Channel": 0}
+
+
+def failure_body(error: SpeechError) -> dict[str, Any]:
+    """A ``speech.phrase`` ending a turn the upstream failed."""
+    return {
+        "RecognitionStatus": recognition_status(error),
+        "Offset": 0,
+        "Duration": 0,
+        "Channel": 0,
+        "Message": error.message,
+    }
