@@ -100,12 +100,40 @@ class SynthesisOptions:
 
 
 @dataclass(frozen=True)
+class Segmentation:
+    """How speech is cut into phrases (the Azure Speech SDK's segmentation and silence settings).
+
+    Every field None/False means the backend's defaults. ``silence_ms``: the pause that ends a
+    phrase (server VAD ``silence_duration_ms``); ``semantic``: end a phrase where a clause or
+    sentence ends rather than at any pause (the Realtime API's ``semantic_vad``);
+    ``max_phrase_ms``: a phrase is forced to end after this much speech, for speakers who never
+    pause; ``initial_silence_ms``: silence before any speech after which recognition gives up
+    (Azure's InitialSilenceTimeout); ``end_silence_ms``: silence after speech that ends a
+    single-shot recognition.
+    """
+
+    silence_ms: int | None = None
+    semantic: bool = False
+    max_phrase_ms: int | None = None
+    initial_silence_ms: int | None = None
+    end_silence_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class RecognitionOptions:
-    """How to transcribe: the spoken ``language`` (a short tag; None: detect) and a ``prompt``
-    (words or style to expect, passed to the transcription model)."""
+    """How to transcribe.
+
+    ``language``: the spoken language (a short tag; None: detect). ``prompt``: words or style to
+    expect, passed to the transcription model. ``segmentation``: how speech is cut into
+    phrases. ``logprobs``: ask the backend for token log probabilities. ``keywords``: words and
+    phrases to expect (the Azure SDK's phrase list), for models that take them.
+    """
 
     language: str | None = None
     prompt: str | None = None
+    segmentation: Segmentation = Segmentation()
+    logprobs: bool = False
+    keywords: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "language", check_language(self.language))
