@@ -58,7 +58,12 @@ def test_text_without_profanity_is_unchanged():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, Profanity.MASKED), ("", Profanity.MASKED), ("Raw", Profanity.RAW), (" removed ", Profanity.REMOVED)],
+    [
+        (None, Profanity.MASKED),
+        ("", Profanity.MASKED),
+        ("Raw", Profanity.RAW),
+        (" removed ", Profanity.REMOVED),
+    ],
 )
 def test_parse_defaults_to_masked_and_ignores_case(value, expected):
     assert Profanity.parse(value) is expected

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ..errors import SpeechError, UpstreamTimeout
+from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
     Hypothesis,
@@ -63,7 +63,15 @@ from .effects import RecognitionEffect as Effect
 from .frames import Message, text_frame
 from .machine import Machine
 from .recognition_config import QuerySettings, TurnContext, audio_source, unsupported_feature, wav_format
-from .results import failure_body, hypothesis_body, offset_body, recognized_body, status_body
+from .results import (
+    DEFAULT_STYLE,
+    ResultStyle,
+    failure_body,
+    hypothesis_body,
+    offset_body,
+    recognized_body,
+    status_body,
+)
 
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
 END_GRACE = 0.3
@@ -102,6 +110,7 @@ class _Turn:
     speaking: bool = False
     end_pending: bool = False
     silent_at: float | None = None
+    style: ResultStyle = DEFAULT_STYLE
 
     @property
     def seconds(self) -> float:
@@ -117,12 +126,18 @@ class _Turn:
 
 
 class Recognition(Machine[Effect]):
-    """One recognition socket: its mode and query, and the turn in progress."""
+    """One recognition socket: its mode and query, and the turn in progress.
 
-    def __init__(self, mode: Mode, query: dict[str, str]) -> None:
+    ``fixed_language``: the only language the backend transcribes (ISO-639-1), if it has one;
+    it is the language a turn with language identification reports.
+    """
+
+    def __init__(self, mode: Mode, query: dict[str, str], fixed_language: str | None = None) -> None:
         self.mode = mode
         self.state = State.IDLE
         self.query = QuerySettings.parse(query)
+        self.raw_query = query
+        self.fixed_language = fixed_language
         self.rate, self.channels, self.bits = 16000, 1, 16
         self.turn: _Turn | None = None
         self._finished: set[str] = set()
@@ -156,9 +171,18 @@ class Recognition(Machine[Effect]):
         if asked.mode in {m.value for m in Mode}:
             self.mode = Mode(asked.mode)
         language, detailed = asked.language or query.language, query.detailed or asked.detailed
-        self.turn = _Turn(request_id, language, detailed, query.word_times)
+        try:
+            style = self._style(context, language)
+        except BadRequest as exc:
+            return effects + self._close(BAD_INPUT, exc.message)
+        self.turn = _Turn(request_id, language, detailed, query.word_times, style=style)
         self.state = State.CONTEXT
         return effects
+
+    def _style(self, context: dict[str, Any] | None, language: str | None) -> ResultStyle:
+        """How the turn's results are written (profanity, identified language); BadRequest for
+        a profanity setting that is not masked, removed or raw."""
+        return ResultStyle.parse(self.raw_query, context, language, self.fixed_language)
 
     def _audio(self, message: Message) -> list[Effect]:
         request_id = message.request_id or ""
@@ -166,7 +190,13 @@ class Recognition(Machine[Effect]):
             return []  # audio still in flight for a turn that already ended
         if self.turn is None or self.turn.request_id != request_id:
             effects = self._abandon()
-            self.turn = _Turn(request_id, self.query.language, self.query.detailed, self.query.word_times)
+            try:
+                style = self._style(None, self.query.language)
+            except BadRequest as exc:
+                return effects + self._close(BAD_INPUT, exc.message)
+            self.turn = _Turn(
+                request_id, self.query.language, self.query.detailed, self.query.word_times, style=style
+            )
             self.state = State.CONTEXT
         else:
             effects = []
@@ -212,9 +242,8 @@ class Recognition(Machine[Effect]):
             turn.heard_speech = turn.speaking = True
             return [turn.send("speech.startDetected", offset_body(event.offset))]
         if isinstance(event, Hypothesis):
-            if not event.text:
-                return []
-            return [turn.send("speech.hypothesis", hypothesis_body(event.text, event.offset, event.duration))]
+            body = hypothesis_body(event.text, event.offset, event.duration, turn.style)
+            return [turn.send("speech.hypothesis", body)] if body["Text"] else []
         if isinstance(event, SpeechStopped):
             turn.speaking = False
             return [turn.send("speech.endDetected", offset_body(event.offset))]
@@ -241,7 +270,7 @@ class Recognition(Machine[Effect]):
         if not text:
             effects.append(turn.silence("NoMatch", phrase.duration, phrase.offset))
         else:
-            body = recognized_body(phrase, text, turn.detailed, turn.word_times)
+            body = recognized_body(phrase, text, turn.detailed, turn.word_times, turn.style)
             effects.append(turn.send("speech.phrase", body))
         if self.mode is Mode.INTERACTIVE:
             effects += self._end_turn()

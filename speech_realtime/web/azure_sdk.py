@@ -31,6 +31,7 @@ from flask_sock import ConnectionClosed, Sock
 from ..audio import PCM16
 from ..audio.encoder import Encoder
 from ..errors import BadRequest, SpeechError, UpstreamError
+from ..languages import fixed_language
 from ..options import AudioChunk, SynthesisOptions, WordTiming, clamp_speed
 from ..speech import SpeechService
 from ..ssml import Break, Document
@@ -331,7 +332,9 @@ class _SynthesisSocket(_Socket):
 def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
         service = _service()
-        machine = rec.Recognition(mode, request.args.to_dict())
+        machine = rec.Recognition(
+            mode, request.args.to_dict(), fixed_language=fixed_language(service.endpoint.backend)
+        )
         _RecognitionSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
 
     return route
