@@ -213,6 +213,27 @@ def test_detailed_results_have_nbest(client, upstream) -> None:
     assert "five" in best["Lexical"]
 
 
+@pytest.mark.parametrize(
+    ("query", "display", "lexical"),
+    [
+        ("", "Well, **** happens.", "well **** happens"),  # Azure's default: masked
+        ("&profanity=masked", "Well, **** happens.", "well **** happens"),
+        ("&profanity=Removed", "Well, happens.", "well happens"),
+        ("&profanity=raw", "Well, shit happens.", "well shit happens"),
+    ],
+)
+def test_profanity_applies_to_every_text_form(client, upstream, query, display, lexical) -> None:
+    upstream.script.transcript = "Well, shit happens."
+    response = client.post(
+        f"{STT_PATH}?language=en-US&format=detailed{query}", data=wav_16k(), headers={"Content-Type": WAV_16K}
+    )
+    assert response.status_code == 200, response.data
+    (best,) = response.json["NBest"]
+    assert response.json["DisplayText"] == best["Display"] == display
+    assert best["Lexical"] == best["ITN"] == best["MaskedITN"] == lexical
+    assert "Language" not in response.json and "PrimaryLanguage" not in response.json  # as Azure's
+
+
 def test_raw_pcm_with_the_documented_content_type_and_ogg_opus_are_accepted(client, upstream) -> None:
     raw = client.post(f"{STT_PATH}?language=en-US", data=bytes(32000), headers={"Content-Type": WAV_16K})
     assert raw.status_code == 200 and raw.json["RecognitionStatus"] == "Success"

@@ -6,8 +6,9 @@
 - ``GET /cognitiveservices/voices/list``: the voice catalogue in Azure's shape;
 - ``POST /speech/recognition/{conversation,interactive,dictation}/cognitiveservices/v1``: short
   audio (WAV PCM, Ogg Opus, or raw PCM described by ``codecs=audio/pcm; samplerate=N``),
-  ``language``, ``format=simple|detailed``, ``profanity=masked|removed|raw``; no speech in the
-  audio is ``RecognitionStatus: InitialSilenceTimeout`` with status 200, as Azure answers;
+  ``language``, ``format=simple|detailed``, ``profanity=masked|removed|raw`` (masked when
+  absent, as Azure's default, on every text form of the result); no speech in the audio is
+  ``RecognitionStatus: InitialSilenceTimeout`` with status 200, as Azure answers;
 - ``POST /sts/v1.0/issueToken``: a signed token valid for ten minutes (text/plain).
 
 Errors are Azure's: the status and a short plain-text body. Requests are accepted with or
@@ -24,11 +25,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..audio import CONTENT_TYPES, azure_output_format
 from ..composition import Composition
 from ..errors import BadRequest, UnsupportedMedia
+from ..languages import fixed_language
 from ..options import RecognitionOptions, Transcript
+from ..profanity import Profanity
 from ..speech import SpeechService
 from ..ssml import MAX_SSML_BYTES, parse_ssml
 from ..tokens import issue_token, token_secret
-from ..usp.results import nbest, ticks
+from ..usp.results import DEFAULT_STYLE, ResultStyle, nbest, ticks
 from ..voices import azure_voice_list
 from .errors import ErrorInfo, register_family
 from .inputs import integer, read_body
@@ -107,11 +110,15 @@ def _audio_label(data: bytes) -> tuple[str | None, int | None]:
     return CONTENT_TYPES.get(request.mimetype) or None, None
 
 
-def recognition_result(transcript: Transcript, *, detailed: bool) -> dict[str, Any]:
+def recognition_result(
+    transcript: Transcript, *, detailed: bool, style: ResultStyle = DEFAULT_STYLE
+) -> dict[str, Any]:
     """Azure's short-audio result for ``transcript``: Success, or InitialSilenceTimeout for no words.
 
     Offset and Duration (100-ns ticks) span the transcript's segments (the whole audio when the
-    backend gives none); NBest has the shape the Speech SDK protocol uses too.
+    backend gives none); NBest has the shape the Speech SDK protocol uses too; every text form
+    is written in ``style`` (profanity). Azure's short-audio result carries no language field:
+    the language is the request's.
     """
     text = transcript.text.strip()
     if not text:
@@ -125,24 +132,31 @@ def recognition_result(transcript: Transcript, *, detailed: bool) -> dict[str, A
     end = segments[-1].end if segments else transcript.duration
     result: dict[str, Any] = {
         "RecognitionStatus": "Success",
-        "DisplayText": text,
+        "DisplayText": style.text(text),
         "Offset": ticks(start),
         "Duration": ticks(end - start),
     }
     if detailed:
-        result["NBest"] = [nbest(text, start, end - start, None)]
+        result["NBest"] = [nbest(text, start, end - start, None, style)]
     return result
+
+
+def _result_style(language: str | None) -> ResultStyle:
+    """The ``profanity`` parameter (400 for a value Azure does not take) with the list of the
+    recognition language, else the backend's only language."""
+    profanity = Profanity(_choice("profanity", PROFANITY_OPTIONS, "masked"))
+    return ResultStyle(profanity, language or fixed_language(_service().endpoint.backend))
 
 
 def recognize() -> Response:
     """Short audio to text; the three modes answer alike (one utterance, final result only)."""
     detailed = _choice("format", RESULT_FORMATS, "simple") == "detailed"
-    _choice("profanity", PROFANITY_OPTIONS, "masked")
     options = RecognitionOptions(language=request.args.get("language") or None)
+    style = _result_style(options.language)
     data = read_body()
     label, rate = _audio_label(data)
     transcript = _service().recognize_media(data, label, rate=rate, options=options)
-    return jsonify(recognition_result(transcript, detailed=detailed))
+    return jsonify(recognition_result(transcript, detailed=detailed, style=style))
 
 
 for _mode in RECOGNITION_MODES:
