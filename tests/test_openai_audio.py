@@ -17,6 +17,7 @@ import openai
 import pytest
 from loopback import serve
 from media import encode_file, signal
+from openai_fixtures import CLIENT_TIMEOUT, sdk_client
 from realtime_server import audio_for
 from test_subtitles import parse_srt, parse_vtt
 
@@ -215,7 +216,7 @@ def test_transcription_verbose_json_with_words(openai_client, upstream) -> None:
         language="en",
     )
     assert result.text == TRANSCRIPT
-    assert result.language == "en"
+    assert result.language == "english"  # OpenAI's full name, not the code
     assert abs(result.duration - 1.5) < 0.01
     assert " ".join(s.text.strip() for s in result.segments) == TRANSCRIPT
     assert [s.id for s in result.segments] == list(range(len(result.segments)))
@@ -227,6 +228,30 @@ def test_transcription_verbose_json_with_words(openai_client, upstream) -> None:
 def test_transcription_verbose_json_without_word_times_by_default(openai_client, upstream) -> None:
     result = transcribe(openai_client, response_format="verbose_json")
     assert result.segments and not getattr(result, "words", None)
+
+
+@pytest.mark.parametrize(
+    ("language", "name"), [("de", "german"), ("pt-BR", "portuguese"), ("haw", "hawaiian")]
+)
+def test_verbose_json_names_the_request_language_as_openai_does(
+    openai_client, upstream, language, name
+) -> None:
+    assert transcribe(openai_client, response_format="verbose_json", language=language).language == name
+
+
+def test_verbose_json_language_is_unknown_when_the_cloud_was_not_told(openai_client, upstream) -> None:
+    assert transcribe(openai_client, response_format="verbose_json").language == "unknown"
+
+
+def test_transcripts_stay_raw_as_openai_does_not_filter_profanity(openai_client, upstream) -> None:
+    upstream.reset(transcript="Well, shit happens.")
+    assert transcribe(openai_client).text == "Well, shit happens."
+
+
+def test_verbose_json_language_on_the_english_only_engine_is_english(fake_engine_host) -> None:
+    base = "http://" + fake_engine_host.removeprefix("ws://")
+    with sdk_client(base, CLIENT_TIMEOUT) as client:
+        assert transcribe(client, response_format="verbose_json").language == "english"
 
 
 def test_transcription_passes_language_and_prompt(openai_client, upstream) -> None:

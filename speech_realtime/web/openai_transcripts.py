@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 
+from ..languages import fixed_language, language_name
 from ..options import Ended, Phrase, Transcript
 from ..subtitles import srt, vtt
 
@@ -21,10 +22,28 @@ _SUBTITLES = {
 }
 #: How long one poll of a recognition stream waits; the stream's own idle limit ends a stall.
 _POLL_SECONDS = 0.5
+#: ``language`` of a transcript whose language nobody knows (no request language, a backend
+#: that detects but does not say what it detected).
+UNKNOWN_LANGUAGE = "unknown"
 
 
 def _usage(transcript: Transcript) -> dict[str, Any]:
     return {"type": "duration", "seconds": math.ceil(transcript.duration)}
+
+
+def _language(transcript: Transcript) -> str:
+    """OpenAI's ``language``: Whisper's full name (``english``) of the request's language, else
+    of the backend's only language (the offline engine's model is English-only).
+
+    No backend reports the language it detected (the Realtime API's transcription events carry
+    none), so a cloud transcription without a request language is :data:`UNKNOWN_LANGUAGE`. A
+    tag outside Whisper's table is given as sent, in lower case.
+    """
+    backend = current_app.extensions["speech"].endpoint.backend
+    tag = transcript.language or fixed_language(backend)
+    if not tag:
+        return UNKNOWN_LANGUAGE
+    return language_name(tag) or tag.lower()
 
 
 def _verbose(transcript: Transcript, granularities: tuple[str, ...]) -> dict[str, Any]:
@@ -35,7 +54,7 @@ def _verbose(transcript: Transcript, granularities: tuple[str, ...]) -> dict[str
     """
     body: dict[str, Any] = {
         "task": "transcribe",
-        "language": transcript.language or "",
+        "language": _language(transcript),
         "duration": round(transcript.duration, 3),
         "text": transcript.text,
     }
