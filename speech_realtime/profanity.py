@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from functools import cache
+from typing import Any
 
 from glin_profanity.data.dictionary import dictionary
 
@@ -100,11 +101,49 @@ def _available() -> frozenset[str]:
 
 @cache
 def _pattern(list_name: str) -> re.Pattern[str]:
-    """One case-insensitive alternation of the list's entries, longest first (so a phrase wins
-    over a word it starts with), on word boundaries unless the language has no spaces."""
-    words = {word.strip().lower() for word in dictionary.get_words(list_name)} - {""}
-    entries = sorted(words, key=len, reverse=True)
-    body = "|".join(r"\s+".join(re.escape(part) for part in _SPACES.split(entry)) for entry in entries)
+    """The list's entries as one case-insensitive pattern, on word boundaries unless the
+    language has no spaces. The entries are folded into a prefix tree, so a text is scanned in
+    time that hardly grows with the list (a plain alternation of 400 entries costs about
+    4 ms per 1,000 characters); at each place the longest entry is tried first, so a phrase wins
+    over a word it starts with."""
+    entries = {" ".join(_SPACES.split(word.strip().lower())) for word in dictionary.get_words(list_name)}
+    entries.discard("")
+    fold = _case_classes({char for entry in entries for char in entry})
+    tree: dict[str, Any] = {}
+    for entry in entries:
+        node = tree
+        for char in entry:
+            node = node.setdefault(fold[char], {})
+        node[_END] = {}
+    body = _tree_pattern(tree)
     if list_name in _UNSPACED:
-        return re.compile(f"(?:{body})", re.IGNORECASE)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+        return re.compile(body, re.IGNORECASE)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+#: Marks the end of an entry in the prefix tree (no character of an entry is empty).
+_END = ""
+
+
+def _case_classes(chars: set[str]) -> dict[str, str]:
+    """Each of ``chars`` mapped to the first of them that it matches case-insensitively, so
+    that characters the pattern cannot tell apart (Turkish ``ı`` and ``i`` both match ``I``)
+    share one branch of the tree and the longest entry still wins."""
+    ordered = sorted(chars)
+    return {
+        char: next(other for other in ordered if re.fullmatch(re.escape(other), char, re.IGNORECASE))
+        for char in ordered
+    }
+
+
+def _tree_pattern(node: dict[str, Any]) -> str:
+    """A regular expression matching the entries below ``node``, longest first."""
+    branches = [
+        (r"\s+" if char == " " else re.escape(char)) + _tree_pattern(child)
+        for char, child in sorted(node.items())
+        if char != _END
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if _END in node else body

@@ -45,6 +45,11 @@ def test_the_result_language_picks_its_list_and_unicode_words_match():
     assert apply("Scheiße", "masked", "en-US") == "Scheiße"
 
 
+def test_the_longest_entry_wins_even_where_letters_fold_alike():
+    # Turkish "ı" and "i" both match "I" case-insensitively: the phrase must still win
+    assert apply("bu amcık hoşafı işte", "masked", "tr-TR") == "bu ***** ****** işte"
+
+
 def test_an_unknown_or_missing_language_uses_the_english_list():
     assert apply("shit", "masked", None) == "****"
     assert apply("shit", "masked", "xx-YY") == "****"
