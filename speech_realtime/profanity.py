@@ -35,16 +35,16 @@ class Profanity(str, Enum):
     RAW = "raw"
 
     @classmethod
-    def parse(cls, value: object, name: str = "profanity") -> Profanity:
+    def parse(cls, value: object) -> Profanity:
         """The option named by ``value`` (any case; None or empty: Azure's default, masked);
-        :class:`BadRequest` naming ``name`` for anything else."""
+        :class:`BadRequest` naming the parameter for anything else."""
         if value is None or value == "":
             return cls.MASKED
         text = value.strip().lower() if isinstance(value, str) else None
         if text not in {option.value for option in cls}:
             shown = value[:40] if isinstance(value, str) else type(value).__name__
             allowed = ", ".join(option.value for option in cls)
-            message = f"{name} {shown!r} is not one of {allowed}"
+            message = f"profanity {shown!r} is not one of {allowed}"
             raise BadRequest(message, code="invalid_field", param="profanity")
         return cls(text)
 
