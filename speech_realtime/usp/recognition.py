@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ..errors import SpeechError, UpstreamTimeout
+from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
     Hypothesis,
@@ -62,7 +62,14 @@ from .effects import (
 from .effects import RecognitionEffect as Effect
 from .frames import Message, text_frame
 from .machine import Machine
-from .recognition_config import QuerySettings, TurnContext, audio_source, unsupported_feature, wav_format
+from .recognition_config import (
+    QuerySettings,
+    TurnContext,
+    audio_source,
+    phrase_list,
+    unsupported_feature,
+    wav_format,
+)
 from .results import failure_body, hypothesis_body, offset_body, recognized_body, status_body
 
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
@@ -102,6 +109,7 @@ class _Turn:
     speaking: bool = False
     end_pending: bool = False
     silent_at: float | None = None
+    keywords: tuple[str, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -158,6 +166,10 @@ class Recognition(Machine[Effect]):
         language, detailed = asked.language or query.language, query.detailed or asked.detailed
         self.turn = _Turn(request_id, language, detailed, query.word_times)
         self.state = State.CONTEXT
+        try:
+            self.turn.keywords = RecognitionOptions(keywords=phrase_list(context)).keywords
+        except BadRequest as exc:
+            return [*effects, *self._close(BAD_INPUT, f"phrase list: {exc}")]
         return effects
 
     def _audio(self, message: Message) -> list[Effect]:
@@ -196,7 +208,9 @@ class Recognition(Machine[Effect]):
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
-        options = RecognitionOptions(language=None if self.query.identify else turn.language)
+        options = RecognitionOptions(
+            language=None if self.query.identify else turn.language, keywords=turn.keywords
+        )
         turn.rate, turn.channels = rate, channels
         self.state = State.LISTENING
         tag = {"context": {"serviceTag": uuid.uuid4().hex}}
