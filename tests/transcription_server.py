@@ -7,7 +7,7 @@ configures it with ``session.update`` whose ``session.type`` is ``transcription`
 services do, a transcription session refuses realtime session updates and ``response.create``,
 and a realtime session refuses transcription session updates. When ``include`` asks for
 ``item.input_audio_transcription.logprobs``, every completed transcription carries a
-``logprobs`` entry per word.
+``logprobs`` entry per word (unless the script's mode is ``no_logprobs``: a model that gives none).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class _Logprobs(_Session):
 
     @property
     def logprobs(self) -> bool:
-        return LOGPROBS_INCLUDE in (self.config.get("include") or [])
+        asked = LOGPROBS_INCLUDE in (self.config.get("include") or [])
+        return asked and self.script.mode != "no_logprobs"
 
     def refuse(self, message: str) -> None:
         error = {"type": "invalid_request_error", "code": "invalid_parameter", "message": message}
