@@ -68,6 +68,11 @@ def test_reference_recognize(client, upstream, dialect) -> None:
     assert_transcription_session(upstream, dialect)
 
 
+def test_info_and_models_name_the_transcription_deployment(client, openai_client, upstream) -> None:
+    assert client.get("/api/speech-realtime/info").json["transcriptionDeployment"] == "gpt-live-transcribe"
+    assert [m.id for m in openai_client.models.list()] == ["gpt-realtime-test", "gpt-live-transcribe"]
+
+
 @BOTH_DIALECTS
 def test_synthesis_keeps_the_realtime_deployment(client, upstream, dialect) -> None:
     response = client.post("/api/speech-realtime/synthesize", json={"text": "Hello there."})
