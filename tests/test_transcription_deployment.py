@@ -17,6 +17,9 @@ import json
 import openai
 import pytest
 from azure_sdk_fixtures import CLIENT_TIMEOUT, serve_ws, tone, wav_bytes, within
+from loopback import serve
+from openai_fixtures import CLIENT_TIMEOUT as SDK_TIMEOUT
+from openai_fixtures import sdk_client
 from test_azure_rest import STT_PATH, WAV_16K, wav_16k
 from test_openai_audio import TRANSCRIPT, transcribe, two_utterances
 from transcription_server import WORD_LOGPROB
@@ -179,3 +182,27 @@ def test_azure_sdk_recognize_once_with_a_phrase_list(transcription_sdk_host, ups
     assert transcription["keywords"] == ["Contoso", "Jessie Ezra"]
     assert transcription["language"] == "en"
     assert json.loads(result.json)["DisplayText"] == TRANSCRIPT
+
+
+def test_a_model_without_vad_streams_its_text_as_one_phrase_at_the_end(settings, upstream) -> None:
+    """gpt-realtime-whisper takes no turn detection and no prompt: a stream is committed when it
+    ends, and ``delay`` goes to it."""
+    settings = dataclasses.replace(
+        settings,
+        transcription_deployment="rt-whisper",
+        transcription_model="gpt-realtime-whisper",
+        transcribe_delay="low",
+    )
+    with serve(create_app(settings)) as base, sdk_client(base, SDK_TIMEOUT) as client:
+        events = list(
+            client.audio.transcriptions.create(
+                model="whisper-1", file=("two.wav", two_utterances(), "audio/wav"), stream=True, prompt="Hi."
+            )
+        )
+    assert [e.type for e in events] == ["transcript.text.delta", "transcript.text.done"]
+    assert events[-1].text == TRANSCRIPT
+    (session,) = upstream.client_events("session.update")
+    audio_in = session["session"]["audio"]["input"]
+    assert audio_in["turn_detection"] is None
+    assert audio_in["transcription"] == {"model": "rt-whisper", "delay": "low"}
+    assert not upstream.invalid_events
