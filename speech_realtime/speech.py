@@ -286,11 +286,12 @@ class SpeechService:
         return TurnStream(lambda connected: self._stream(turn, output, connected), aborted=self._aborted)
 
     def check(self) -> dict[str, Any]:
-        """Open a session, configure it, and time the handshake and the session round trip."""
+        """Open a session, configure it, and time the handshake and the session round trip; with a
+        transcription deployment, a transcription session of it too (``transcription``)."""
         started = time.monotonic()
         turn = Check(self.endpoint.dialect)
         self.runner.complete(turn)
-        return {
+        result: dict[str, Any] = {
             "backend": self.endpoint.backend,
             "protocol": self.endpoint.dialect,
             "model": self.endpoint.model,
@@ -300,6 +301,16 @@ class SpeechService:
             "handshakeMs": round((turn.connected_at - started) * 1000, 1),
             "sessionMs": round((turn.finished_at - turn.connected_at) * 1000, 1),
         }
+        if self.transcription_session is not None:
+            started = time.monotonic()
+            checked = Check(self.endpoint.dialect, transcription=self.transcription_session)
+            self.runner.complete(checked)
+            result["transcription"] = {
+                "deployment": self.transcription_session.model,
+                "handshakeMs": round((checked.connected_at - started) * 1000, 1),
+                "sessionMs": round((checked.finished_at - checked.connected_at) * 1000, 1),
+            }
+        return result
 
     # -- internals --------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from transcription_server import WORD_LOGPROB
 from speech_realtime.config import Settings
 from speech_realtime.realtime.events import parse_server_event
 from speech_realtime.realtime.transport import Connection, endpoint_for, transcription_endpoint_for
+from speech_realtime.speech import SpeechService
 from speech_realtime.web import create_app
 
 BOTH_DIALECTS = pytest.mark.parametrize("dialect", ["ga", "preview"])
@@ -205,4 +206,14 @@ def test_a_model_without_vad_streams_its_text_as_one_phrase_at_the_end(settings,
     audio_in = session["session"]["audio"]["input"]
     assert audio_in["turn_detection"] is None
     assert audio_in["transcription"] == {"model": "rt-whisper", "delay": "low"}
+    assert not upstream.invalid_events
+
+
+@BOTH_DIALECTS
+def test_check_opens_a_transcription_session_too(settings, upstream, dialect) -> None:
+    result = SpeechService(settings).check()
+    assert result["model"] == "gpt-realtime-test"
+    assert result["transcription"]["deployment"] == DEPLOYMENTS[dialect]
+    assert result["transcription"]["sessionMs"] >= 0
+    assert ["intent=transcription" in h["path"] for h in upstream.handshakes] == [False, True]
     assert not upstream.invalid_events

@@ -51,17 +51,25 @@ class Turn(Protocol):
 
 
 class Check:
-    """A health check: configure a session and wait for the server to confirm it.
+    """A health check: configure a session and wait for the server to confirm it (with
+    ``transcription``: a transcription session of that deployment).
 
     ``connected_at`` is when :meth:`start` ran (the session was open), ``finished_at`` when
     ``session.updated`` arrived, both by ``clock``.
     """
 
-    transcription_session = False
-
-    def __init__(self, dialect: Dialect, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        transcription: TranscriptionSession | None = None,
+    ) -> None:
         self._dialect = dialect
         self._clock = clock
+        self._transcription = transcription
+        #: a check of the transcription deployment's session rather than the realtime one
+        self.transcription_session = transcription is not None
         self.done = False
         self.session_created = False
         self.connected_at = 0.0
@@ -69,6 +77,13 @@ class Check:
 
     def start(self) -> list[ClientEvent]:
         self.connected_at = self._clock()
+        if self._transcription is not None:
+            model = self._transcription.model
+            return [
+                stt_session_update(
+                    self._dialect, audio_format="pcm16", transcribe_model=model, session=self._transcription
+                )
+            ]
         return [tts_session_update(self._dialect, voice="alloy", audio_format="pcm16")]
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
