@@ -19,6 +19,7 @@ from speech_realtime.realtime.transcription import (
     transcription_session_for,
 )
 from speech_realtime.realtime.transport import transcription_endpoint_for
+from speech_realtime.usp.recognition_config import phrase_list
 
 LIVE = TranscriptionSession("gpt-live-transcribe", ModelTraits("gpt-live-transcribe"), "near_field")
 WHISPER = TranscriptionSession("rt-whisper", ModelTraits("gpt-realtime-whisper"), None, "low")
@@ -214,3 +215,19 @@ def test_where_logprobs_are_unavailable(env, refused) -> None:
     settings = Settings.from_mapping(env)
     reason = logprobs_unavailable(settings, transcription_session_for(settings))
     assert reason is None if refused is None else refused in reason
+
+
+@pytest.mark.parametrize(
+    ("context", "phrases"),
+    [
+        (
+            {"dgi": {"Groups": [{"Type": "Generic", "Items": [{"Text": "Contoso"}, {"Text": " "}]}]}},
+            ("Contoso",),
+        ),
+        ({"dgi": {"Groups": [{"Type": "People", "Items": [{"Name": "Ezra"}]}]}}, ()),
+        ({"dgi": "nonsense"}, ()),
+        ({}, ()),
+    ],
+)
+def test_phrase_lists_are_read_from_speech_context(context, phrases) -> None:
+    assert phrase_list(context) == phrases

@@ -156,6 +156,7 @@ class Recognition(Machine[Effect]):
         feature = unsupported_feature(context)
         if feature:
             return self._close(BAD_INPUT, f"{feature} is not supported by this service")
+        keywords = _keywords(context)
         request_id = message.request_id or ""
         if self.turn and self.turn.request_id == request_id and self.busy:
             return []  # repeated for the running turn: it changes nothing, and must not orphan its stream
@@ -164,12 +165,8 @@ class Recognition(Machine[Effect]):
         if asked.mode in {m.value for m in Mode}:
             self.mode = Mode(asked.mode)
         language, detailed = asked.language or query.language, query.detailed or asked.detailed
-        self.turn = _Turn(request_id, language, detailed, query.word_times)
+        self.turn = _Turn(request_id, language, detailed, query.word_times, keywords=keywords)
         self.state = State.CONTEXT
-        try:
-            self.turn.keywords = RecognitionOptions(keywords=phrase_list(context)).keywords
-        except BadRequest as exc:
-            return [*effects, *self._close(BAD_INPUT, f"phrase list: {exc}")]
         return effects
 
     def _audio(self, message: Message) -> list[Effect]:
@@ -361,3 +358,11 @@ class Recognition(Machine[Effect]):
         self.state = State.CLOSED
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
+
+
+def _keywords(context: dict[str, Any]) -> tuple[str, ...]:
+    """The phrase list of ``speech.context``, checked (too many or too long: refused, naming it)."""
+    try:
+        return RecognitionOptions(keywords=phrase_list(context)).keywords
+    except BadRequest as exc:
+        raise BadRequest(f"phrase list: {exc.message}", code="invalid_field", param="keywords") from None
