@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import io
 import json
+import threading
 
 import openai
 import pytest
@@ -19,6 +20,7 @@ from loopback import serve
 from openai_fixtures import CLIENT_TIMEOUT, sdk_client
 from openai_types import validate_server_event
 from test_azure_rest import STT_PATH, WAV_16K, wav_16k
+from test_engine_conformance import LIMIT, events_until, sdk
 
 from speech_realtime.config import Settings
 from speech_realtime.engine.server import EngineServer
@@ -166,3 +168,22 @@ def test_azure_sdk_recognize_once_on_engine_transcription_sessions(transcribing_
         assert result.text.lower().startswith("canned words")
     finally:
         host.close()
+
+
+def test_the_openai_sdks_realtime_client_on_an_engine_transcription_session(fake_engine) -> None:
+    """A client nobody here wrote: the GA realtime client with ``intent=transcription``."""
+    manager = sdk(fake_engine).realtime.connect(extra_query={"intent": "transcription"})
+    with manager as conn:
+        watchdog = threading.Timer(LIMIT, conn.close)
+        watchdog.start()
+        try:
+            created = events_until(conn, "ga", "session.created")[-1]
+            assert created["session"]["type"] == "transcription"
+            conn.session.update(session=update("ga", language="en")["session"])
+            events_until(conn, "ga", "session.updated")
+            conn.input_audio_buffer.append(audio=b64(pcm(engine_tone(0.5, 24000))))
+            conn.input_audio_buffer.commit()
+            done = events_until(conn, "ga", "conversation.item.input_audio_transcription.completed")
+            assert done[-1]["transcript"] == "canned words"
+        finally:
+            watchdog.cancel()
