@@ -27,6 +27,7 @@ from speech_realtime.engine.server import EngineServer
 from speech_realtime.engine.session import EngineSession
 from speech_realtime.realtime.events import stt_session_update
 from speech_realtime.realtime.transcription import ModelTraits, TranscriptionSession
+from speech_realtime.text import word_error_rate
 from speech_realtime.web import create_app
 
 BOTH_DIALECTS = pytest.mark.parametrize("dialect", ["ga", "preview"])
@@ -187,3 +188,22 @@ def test_the_openai_sdks_realtime_client_on_an_engine_transcription_session(fake
             assert done[-1]["transcript"] == "canned words"
         finally:
             watchdog.cancel()
+
+
+def test_real_speech_round_trip_on_an_engine_transcription_session(engine) -> None:
+    """The real models: a sentence read aloud (realtime session) and transcribed (transcription
+    session) through the OpenAI SDK."""
+    settings = Settings.from_mapping(
+        {
+            "SPEECH_ENGINE_URL": engine.url,
+            "OPENAI_TRANSCRIBE_MODEL": "gpt-live-transcribe",
+            "SPEECH_REQUEST_TIMEOUT": "60",
+        }
+    )
+    sentence = "The quick brown fox jumps over the lazy dog."
+    with serve(create_app(settings)) as base, sdk_client(base, 120.0) as client:
+        wav = client.audio.speech.create(
+            model="tts-1", voice="alloy", input=sentence, response_format="wav"
+        ).content
+        heard = client.audio.transcriptions.create(model="x", file=("fox.wav", wav)).text
+    assert word_error_rate(sentence, heard) <= 0.2
