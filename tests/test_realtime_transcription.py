@@ -231,3 +231,9 @@ def test_where_logprobs_are_unavailable(env, refused) -> None:
 )
 def test_phrase_lists_are_read_from_speech_context(context, phrases) -> None:
     assert phrase_list(context) == phrases
+
+
+def test_a_realtime_session_whose_transcription_model_takes_keywords_gets_them() -> None:
+    event = update(GA, transcribe_model="gpt-live-transcribe", keywords=("Contoso",), prompt="Names.")
+    transcription = event["session"]["audio"]["input"]["transcription"]
+    assert transcription == {"model": "gpt-live-transcribe", "keywords": ["Contoso"], "prompt": "Names."}
