@@ -95,6 +95,7 @@ def test_chunking_strategy_is_accepted_from_the_sdk(openai_client, upstream) -> 
         {"type": "server_vad", "silence_duration_ms": 800.5},
         {"type": "server_vad", "threshold": 2},
         {"type": "server_vad", "prefix_padding_ms": -1},
+        {"type": "server_vad", "silence": 800},
         "sometimes",
     ],
 )
@@ -145,10 +146,18 @@ def parsed(app, **form) -> RecognitionOptions:
             Segmentation(1200),
         ),
         ({"chunking_strategy": json.dumps({"type": "server_vad", "threshold": 0.7})}, Segmentation()),
+        ({"chunking_strategy": json.dumps("auto")}, Segmentation()),
     ],
 )
 def test_chunking_strategy_sets_the_phrase_silence(app, form, segmentation) -> None:
     assert parsed(app, **form).segmentation == segmentation
+
+
+@pytest.mark.parametrize("raw", ["[800]", "{not json", json.dumps({"type": "server_vad", "x": 1})])
+def test_bad_chunking_strategy_text(app, raw) -> None:
+    with pytest.raises(BadRequest) as caught:
+        parsed(app, chunking_strategy=raw)
+    assert caught.value.param == "chunking_strategy"
 
 
 def test_logprobs_and_keywords_become_options(app) -> None:

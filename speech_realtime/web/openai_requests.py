@@ -158,27 +158,28 @@ def _logprobs(response_format: str, stream: bool) -> bool:
     return True
 
 
-def _chunking_fields(form: Any) -> dict[str, Any] | str | None:
-    """``chunking_strategy``: ``auto``, a JSON object, or the SDK's ``chunking_strategy[key]``
-    form fields; None when absent."""
+def _chunking_fields(form: Any) -> dict[str, Any] | None:
+    """``chunking_strategy``'s server_vad object, from JSON text or the SDK's
+    ``chunking_strategy[key]`` form fields; None when absent or ``auto``."""
     name = "chunking_strategy"
-    bracketed = {key: form[f"{name}[{key}]"] for key in _CHUNK_FIELDS if f"{name}[{key}]" in form}
+    prefix = f"{name}["
+    bracketed = {key[len(prefix) : -1]: value for key, value in form.items() if key.startswith(prefix)}
     if bracketed:
         return bracketed
     raw = form.get(name)
-    if raw is None or raw == "" or raw == "auto":
-        return raw or None
+    if not raw or raw == "auto":
+        return None
     try:
         value = json.loads(raw)
     except ValueError:
+        value = None
+    if value == "auto":
+        return None
+    if not isinstance(value, dict):
         raise BadRequest(
             "'chunking_strategy' must be 'auto' or a server_vad object", code="invalid_value", param=name
-        ) from None
-    if value == "auto" or isinstance(value, dict):
-        return value
-    raise BadRequest(
-        "'chunking_strategy' must be 'auto' or a server_vad object", code="invalid_value", param=name
-    )
+        )
+    return value
 
 
 def _segmentation(form: Any) -> Segmentation:
@@ -188,9 +189,8 @@ def _segmentation(form: Any) -> Segmentation:
     cut from the whole upload, not from a live stream."""
     name = "chunking_strategy"
     value = _chunking_fields(form)
-    if value is None or value == "auto":
+    if value is None:
         return Segmentation()
-    assert isinstance(value, dict)
     unknown = sorted(set(value) - set(_CHUNK_FIELDS))
     if unknown:
         raise BadRequest(
@@ -204,7 +204,7 @@ def _segmentation(form: Any) -> Segmentation:
     try:
         return Segmentation(silence_ms=silence)
     except BadRequest as exc:
-        raise BadRequest(str(exc), code="invalid_value", param=name) from None
+        raise BadRequest(exc.message, code="invalid_value", param=name) from None
 
 
 def _whole(value: Any, name: str, low: int, high: int) -> int | None:
