@@ -115,6 +115,9 @@ def _check(settings: Settings) -> int:
     print(f"auth:       {result['auth']}")
     print(f"handshake:  {result['handshakeMs']} ms")
     print(f"session:    {result['sessionMs']} ms (session.update -> session.updated)")
+    transcription = result.get("transcription")
+    if transcription:
+        print(f"transcription: {transcription['deployment']}, session {transcription['sessionMs']} ms")
     return 0
 
 

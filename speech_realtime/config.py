@@ -39,6 +39,10 @@ class Dialect(str, Enum):
 
 
 BACKENDS = ("auto", *(backend.value for backend in Backend))
+#: SPEECH_NOISE_REDUCTION: the Realtime API's noise reduction types, or off (not sent).
+NOISE_REDUCTIONS = ("near_field", "far_field", "off")
+#: SPEECH_TRANSCRIBE_DELAY: ``delay`` of models that have it (``gpt-realtime-whisper``).
+TRANSCRIBE_DELAYS = ("minimal", "low", "medium", "high", "xhigh")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -60,6 +64,13 @@ def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str 
     return value or default
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _text(env, name)
+    if value is not None and value.lower() not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value.lower() if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about the service. Secrets are kept out of ``repr``."""
@@ -70,6 +81,10 @@ class Settings:
     azure_deployment: str = "gpt-realtime"
     azure_api_version: str | None = None
     transcribe_model: str = "whisper-1"
+    transcription_deployment: str | None = None
+    transcription_model: str | None = None
+    noise_reduction: str | None = None
+    transcribe_delay: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str = "gpt-realtime"
     openai_base_url: str = "https://api.openai.com/v1"
@@ -102,6 +117,11 @@ class Settings:
             return self.openai_model
         return "local-echo"
 
+    @property
+    def transcription_traits_model(self) -> str | None:
+        """The model behind the transcription-only deployment (its name unless configured)."""
+        return self.transcription_model or self.transcription_deployment
+
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced (tests and the CLI use this)."""
         return replace(self, **changes)
@@ -122,6 +142,11 @@ class Settings:
             raise ConfigError("SPEECH_BACKEND=openai needs OPENAI_API_KEY")
         if azure_endpoint and not azure_endpoint.startswith(("https://", "http://")):
             raise ConfigError("AZURE_OPENAI_ENDPOINT must start with https:// or http://")
+        transcription = _text(
+            env, "AZURE_OPENAI_TRANSCRIBE_DEPLOYMENT" if backend == "azure" else "OPENAI_TRANSCRIBE_MODEL"
+        )
+        noise_reduction = _choice(env, "SPEECH_NOISE_REDUCTION", NOISE_REDUCTIONS)
+        delay = _choice(env, "SPEECH_TRANSCRIBE_DELAY", TRANSCRIBE_DELAYS)
         log_level = (_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
@@ -132,6 +157,12 @@ class Settings:
             azure_deployment=_text(env, "AZURE_OPENAI_REALTIME_DEPLOYMENT", cls.azure_deployment),
             azure_api_version=_text(env, "AZURE_OPENAI_API_VERSION"),
             transcribe_model=_text(env, "AZURE_OPENAI_TRANSCRIBE_MODEL", cls.transcribe_model),
+            transcription_deployment=transcription,
+            transcription_model=_text(env, "AZURE_OPENAI_TRANSCRIBE_DEPLOYMENT_MODEL")
+            if transcription
+            else None,
+            noise_reduction=None if noise_reduction == "off" else noise_reduction,
+            transcribe_delay=delay,
             openai_api_key=openai_key,
             openai_model=_text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
             openai_base_url=_text(env, "OPENAI_BASE_URL", cls.openai_base_url),

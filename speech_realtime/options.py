@@ -34,6 +34,9 @@ MAX_INSTRUCTIONS_CHARS = 2048
 #: A short BCP-47-like tag: ``en``, ``en-US``, ``zh-Hant-TW``, ``es-419``.
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 MAX_LANGUAGE_CHARS = 35
+#: Keywords (phrase list entries) a recognition takes, and the longest one.
+MAX_KEYWORDS = 500
+MAX_KEYWORD_CHARS = 100
 
 
 def _bounded_text(value: str | None, name: str, limit: int) -> None:
@@ -119,6 +122,29 @@ class Segmentation:
     end_silence_ms: int | None = None
 
 
+def _check_keywords(keywords: object) -> tuple[str, ...]:
+    """``keywords`` as a tuple of distinct non-blank phrases within the limits, in order."""
+    if isinstance(keywords, str) or not isinstance(keywords, tuple | list):
+        raise BadRequest("'keywords' must be a list of strings", code="invalid_field", param="keywords")
+    phrases: dict[str, None] = {}
+    for keyword in keywords:
+        if not isinstance(keyword, str):
+            raise BadRequest("'keywords' must be a list of strings", code="invalid_field", param="keywords")
+        if len(keyword) > MAX_KEYWORD_CHARS:
+            raise BadRequest(
+                f"a keyword has {len(keyword)} characters; the limit is {MAX_KEYWORD_CHARS}",
+                code="invalid_field",
+                param="keywords",
+            )
+        if keyword.strip():
+            phrases[" ".join(keyword.split())] = None
+    if len(phrases) > MAX_KEYWORDS:
+        raise BadRequest(
+            f"{len(phrases)} keywords; the limit is {MAX_KEYWORDS}", code="invalid_field", param="keywords"
+        )
+    return tuple(phrases)
+
+
 @dataclass(frozen=True)
 class RecognitionOptions:
     """How to transcribe.
@@ -140,6 +166,9 @@ class RecognitionOptions:
         _bounded_text(self.prompt, "prompt", MAX_PROMPT_CHARS)
         if self.prompt == "":
             object.__setattr__(self, "prompt", None)
+        if not isinstance(self.logprobs, bool):
+            raise BadRequest("'logprobs' must be true or false", code="invalid_field", param="include")
+        object.__setattr__(self, "keywords", _check_keywords(self.keywords))
 
     @property
     def upstream_language(self) -> str | None:
@@ -169,14 +198,27 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One token of a transcription and its log probability, as the backend reported them."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Transcript:
-    """The result of a recognition: all the text, the audio's duration and its segments."""
+    """The result of a recognition: all the text, the audio's duration and its segments.
+
+    ``logprobs``: the tokens' log probabilities when they were asked for (None otherwise).
+    """
 
     text: str
     duration: float
     language: str | None
     segments: tuple[Segment, ...] = ()
     usage: dict[str, Any] | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from .options import (
     AudioChunk,
     RecognitionOptions,
     SynthesisOptions,
+    TokenLogprob,
     Transcript,
     WordTiming,
 )
@@ -42,7 +43,8 @@ from .realtime.recognition import StreamingRecognition
 from .realtime.runner import Connector, DirectConnector, SessionRunner, TurnStream
 from .realtime.session import Check, Synthesis, Transcription
 from .realtime.stream import RecognitionStream
-from .realtime.transport import Connection, endpoint_for
+from .realtime.transcription import logprobs_unavailable, transcription_session_for
+from .realtime.transport import Connection, endpoint_for, transcription_endpoint_for
 from .voices import resolve_voice, voices_for
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,23 @@ log = logging.getLogger(__name__)
 DEFAULT_OUTPUT = output_format("pcm")
 DEFAULT_SYNTHESIS = SynthesisOptions()
 DEFAULT_RECOGNITION = RecognitionOptions()
+
+
+def given_logprobs(
+    options: RecognitionOptions, logprobs: tuple[TokenLogprob, ...] | None, heard: bool
+) -> tuple[TokenLogprob, ...] | None:
+    """The log probabilities for the transcript: None when not asked for; a 400 naming
+    ``include`` when asked for and the backend gave none for a transcript with text (rather
+    than an answer silently without them)."""
+    if not options.logprobs:
+        return None
+    if logprobs is None and heard:
+        raise BadRequest(
+            "log probabilities are not available: the transcription model gave none",
+            code="invalid_value",
+            param="include",
+        )
+    return logprobs or ()
 
 
 class AudioStream(TurnStream[bytes]):
@@ -107,8 +126,12 @@ class SpeechService:
     ) -> None:
         self.settings = settings
         self.endpoint = endpoint_for(settings)
+        #: the transcription-only deployment recognition runs on (None: realtime sessions)
+        self.transcription_endpoint = transcription_endpoint_for(settings)
+        self.transcription_session = transcription_session_for(settings)
         self.auth = auth_for(settings, credential)
-        self.runner = SessionRunner(settings, connector or DirectConnector(self.endpoint, self.auth))
+        direct = DirectConnector(self.endpoint, self.auth, self.transcription_endpoint)
+        self.runner = SessionRunner(settings, connector or direct)
         self.counters = Counters()
 
     @property
@@ -149,11 +172,25 @@ class SpeechService:
                 param="audio",
             )
 
+    def check_logprobs(self, options: RecognitionOptions, *, streaming: bool = False) -> None:
+        """A 400 naming ``include`` when log probabilities are asked of a configuration that
+        cannot give them (before any session opens)."""
+        if not options.logprobs:
+            return
+        reason = logprobs_unavailable(self.settings, self.transcription_session)
+        if streaming:
+            reason = "streaming recognition reports no log probabilities"
+        if reason:
+            raise BadRequest(
+                f"log probabilities are not available: {reason}", code="invalid_value", param="include"
+            )
+
     # -- recognition ------------------------------------------------------------------------
 
     def recognize(self, audio: WireAudio, options: RecognitionOptions = DEFAULT_RECOGNITION) -> Transcript:
         """The transcript of ``audio`` (already in a Realtime wire format), as one segment."""
         self.check_audio(audio.data, audio.format)
+        self.check_logprobs(options)
         turn = Transcription(
             self.endpoint.dialect,
             audio.data,
@@ -161,9 +198,13 @@ class SpeechService:
             audio_format=audio.format.name,
             language=options.upstream_language,
             prompt=options.prompt,
+            keywords=options.keywords,
+            logprobs=options.logprobs,
+            session=self.transcription_session,
         )
         self.runner.complete(turn)
-        return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage)
+        logprobs = given_logprobs(options, turn.logprobs, bool(turn.text))
+        return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage, logprobs)
 
     def recognize_media(
         self,
@@ -190,11 +231,14 @@ class SpeechService:
         closed.
         """
         check_layout(rate, channels)
+        self.check_logprobs(options, streaming=True)
         machine = StreamingRecognition(
             self.endpoint.dialect,
             transcribe_model=self.settings.transcribe_model,
             language=options.upstream_language,
             prompt=options.prompt,
+            keywords=options.keywords,
+            session=self.transcription_session,
         )
         return RecognitionStream(
             self.runner, machine, rate=rate, channels=channels, idle=self.settings.receive_timeout
@@ -242,11 +286,12 @@ class SpeechService:
         return TurnStream(lambda connected: self._stream(turn, output, connected), aborted=self._aborted)
 
     def check(self) -> dict[str, Any]:
-        """Open a session, configure it, and time the handshake and the session round trip."""
+        """Open a session, configure it, and time the handshake and the session round trip; with a
+        transcription deployment, a transcription session of it too (``transcription``)."""
         started = time.monotonic()
         turn = Check(self.endpoint.dialect)
         self.runner.complete(turn)
-        return {
+        result: dict[str, Any] = {
             "backend": self.endpoint.backend,
             "protocol": self.endpoint.dialect,
             "model": self.endpoint.model,
@@ -256,6 +301,16 @@ class SpeechService:
             "handshakeMs": round((turn.connected_at - started) * 1000, 1),
             "sessionMs": round((turn.finished_at - turn.connected_at) * 1000, 1),
         }
+        if self.transcription_session is not None:
+            started = time.monotonic()
+            checked = Check(self.endpoint.dialect, transcription=self.transcription_session)
+            self.runner.complete(checked)
+            result["transcription"] = {
+                "deployment": self.transcription_session.model,
+                "handshakeMs": round((checked.connected_at - started) * 1000, 1),
+                "sessionMs": round((checked.finished_at - checked.connected_at) * 1000, 1),
+            }
+        return result
 
     # -- internals --------------------------------------------------------------------------
 

@@ -378,7 +378,9 @@ class ScriptedRealtimeServer:
 
     def _handler(self, dialect: str) -> Any:
         def handler(ws: Any) -> None:
-            _Session(self, ws, dialect).run()
+            from transcription_server import session_class  # transcription sessions (intent=transcription)
+
+            session_class(request.args)(self, ws, dialect).run()
 
         return handler
 

@@ -299,3 +299,18 @@ def test_a_repeated_context_mid_turn_keeps_the_turn_and_its_watchdog():
     assert machine.busy and machine.state is State.LISTENING
     more = machine.receive(audio(bytes(3200)))
     assert more == [Push(bytes(3200))]  # no second turn.start, no second stream
+
+
+def test_the_phrase_list_becomes_the_turns_keywords():
+    machine = Recognition(Mode.INTERACTIVE, {"language": "en-us"})
+    grammar = {"Groups": [{"Type": "Generic", "Items": [{"Text": "Contoso"}, {"Text": "Jessie Ezra"}]}]}
+    effects = start(machine, dgi={**grammar, "bias": 1.5})
+    opened = next(e for e in effects if isinstance(e, Open))
+    assert opened.options.keywords == ("Contoso", "Jessie Ezra")
+
+
+@pytest.mark.parametrize("items", [[{"Text": "x" * 101}], [{"Text": f"p{i}"} for i in range(501)]])
+def test_a_phrase_list_over_the_limits_closes_1007_naming_it(items):
+    machine = Recognition(Mode.INTERACTIVE, {})
+    effects = machine.receive(ctx(dgi={"Groups": [{"Type": "Generic", "Items": items}]}))
+    assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and "phrase list" in effects[-1].reason

@@ -61,16 +61,28 @@ def _turn_detection(vad: TurnDetection | None) -> dict[str, Any] | None:
 class Renderer:
     """Renders session state and response events for one session in one dialect."""
 
-    def __init__(self, dialect: Dialect, session_id: str, model: str, expires_at: int) -> None:
+    def __init__(
+        self, dialect: Dialect, session_id: str, model: str, expires_at: int, *, transcription: bool = False
+    ) -> None:
         self.ga = dialect == Dialect.GA
         self.names = _NAMES[dialect]
         self._session_id, self._model, self._expires_at = session_id, model, expires_at
+        #: a transcription session (``intent=transcription``)
+        self.transcription = transcription
+
+    def session_event(self, kind: str, c: Config) -> Event:
+        """``session.created`` / ``session.updated`` (``kind``); a preview transcription session's
+        are ``transcription_session.created`` / ``.updated``."""
+        prefix = "transcription_session" if self.transcription and not self.ga else "session"
+        return event(f"{prefix}.{kind}", session=self.session(c))
 
     def session(self, c: Config) -> dict[str, Any]:
-        common = {"object": "realtime.session", "id": self._session_id, "expires_at": self._expires_at}
         transcription = (
             None if c.transcription is None else {k: v for k, v in vars(c.transcription).items() if v}
         )
+        if self.transcription:
+            return self._transcription_session(c, transcription)
+        common = {"object": "realtime.session", "id": self._session_id, "expires_at": self._expires_at}
         if self.ga:
             return {
                 "type": "realtime",
@@ -105,6 +117,33 @@ class Renderer:
             "tool_choice": "auto",
             "temperature": 0.8,
             "max_response_output_tokens": "inf",
+        }
+
+    def _transcription_session(self, c: Config, transcription: dict[str, Any] | None) -> dict[str, Any]:
+        """A transcription session: GA ``type: "transcription"``, preview the beta
+        ``TranscriptionSession`` (whose ``client_secret`` the engine has none of: empty)."""
+        vad = _turn_detection(c.turn_detection)
+        if vad is not None:
+            vad = {k: v for k, v in vad.items() if k not in ("create_response", "interrupt_response")}
+        if self.ga:
+            audio_in = {
+                "format": _ga_format(c.input_format),
+                "transcription": transcription,
+                "turn_detection": vad,
+            }
+            return {
+                "type": "transcription",
+                "object": "realtime.transcription_session",
+                "id": self._session_id,
+                "expires_at": self._expires_at,
+                "audio": {"input": audio_in},
+            }
+        return {
+            "client_secret": {"value": "", "expires_at": self._expires_at},
+            "modalities": ["text"],
+            "input_audio_format": c.input_format.name,
+            "input_audio_transcription": transcription,
+            "turn_detection": vad,
         }
 
     def item(self, item: Item) -> dict[str, Any]:

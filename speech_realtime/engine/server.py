@@ -2,7 +2,8 @@
 
 ``/v1/realtime?model=`` (OpenAI) and ``/openai/v1/realtime?model=`` (Azure GA) speak the GA
 dialect, ``/openai/realtime?api-version=&deployment=`` (Azure preview) the preview one; as on
-OpenAI, an ``OpenAI-Beta: realtime=v1`` header selects the preview dialect on any path. Any
+OpenAI, an ``OpenAI-Beta: realtime=v1`` header selects the preview dialect on any path, and
+``intent=transcription`` opens a transcription session (:mod:`.transcription_session`). Any
 credentials are accepted: the engine is meant for loopback.
 
 Each connection is served by one thread that owns its :class:`~.session.EngineSession`: it
@@ -102,7 +103,10 @@ def create_engine_app(models: ModelSet | None = None) -> Flask:
         def route(ws: Any, dialect: Dialect = dialect) -> None:
             beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")
             model = request.args.get("model") or request.args.get("deployment") or "local-echo"
-            session = EngineSession(Dialect.PREVIEW if beta else dialect, models, model=model)
+            transcription = request.args.get("intent") == "transcription"
+            session = EngineSession(
+                Dialect.PREVIEW if beta else dialect, models, model=model, transcription=transcription
+            )
             threading.current_thread().name = f"engine-{session.id}"
             sockets.add(ws)
             try:

@@ -26,8 +26,9 @@ from .models import ASR_RATE, ModelSet
 from .parsing import ClientEventError, audio_bytes, invalid, parse_message, required
 from .render import Event, Renderer, error, event
 from .response_create import ResponseOptions, parse_response
-from .session_update import apply_session_update
+from .session_update import TRANSCRIPTION_IN_REALTIME, apply_session_update
 from .state import Config, Conversation, Item, ResponsePlan, new_id
+from .transcription_session import apply_transcription_update, refused, transcription_config
 from .turns import InputBuffer, SpeechStarted, TurnDetector
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,22 @@ MAX_BUFFER_SECONDS = 15 * 60
 class EngineSession:
     """The protocol state of one connection, in the dialect of the path it was opened on."""
 
-    def __init__(self, dialect: Dialect | str, models: ModelSet, *, model: str = "local-echo") -> None:
+    def __init__(
+        self,
+        dialect: Dialect | str,
+        models: ModelSet,
+        *,
+        model: str = "local-echo",
+        transcription: bool = False,
+    ) -> None:
         self.dialect = Dialect(dialect)
         self.models = models
         self.id = new_id("sess")
-        self.render = Renderer(self.dialect, self.id, model, int(time.time()) + SESSION_SECONDS)
-        self.config = Config()
+        #: a transcription session (``intent=transcription``): see :mod:`.transcription_session`
+        self.transcription = transcription
+        expires_at = int(time.time()) + SESSION_SECONDS
+        self.render = Renderer(self.dialect, self.id, model, expires_at, transcription=transcription)
+        self.config = transcription_config() if transcription else Config()
         self.conversation = Conversation()
         self.buffer = InputBuffer()
         self._buffer_item_id = new_id("item")
@@ -59,6 +70,7 @@ class EngineSession:
         self._response: ResponsePlan | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
             "session.update": self._session_update,
+            "transcription_session.update": self._session_update,
             "input_audio_buffer.append": self._append,
             "input_audio_buffer.commit": self._commit,
             "input_audio_buffer.clear": self._clear,
@@ -71,7 +83,7 @@ class EngineSession:
     # -- the driver's interface -----------------------------------------------------------------
 
     def open(self) -> list[Event]:
-        return [event("session.created", session=self.render.session(self.config))]
+        return [self.render.session_event("created", self.config)]
 
     def handle(self, message: str | bytes) -> list[Event]:
         """The events one client message causes now; a bad message gets an ``error`` event."""
@@ -115,12 +127,18 @@ class EngineSession:
     # -- session --------------------------------------------------------------------------------
 
     def _session_update(self, message: dict[str, Any]) -> list[Event]:
-        config = apply_session_update(self.config, required(message, "session", dict), self.dialect)
+        session = required(message, "session", dict)
+        if self.transcription:
+            config = apply_transcription_update(self.config, message["type"], session, self.dialect)
+        elif message["type"] == "transcription_session.update":
+            raise refused(TRANSCRIPTION_IN_REALTIME)
+        else:
+            config = apply_session_update(self.config, session, self.dialect)
         changed = config.turn_detection != self.config.turn_detection
         self.config = config
         if changed:
             self._detector = self._new_detector()
-        return [event("session.updated", session=self.render.session(config))]
+        return [self.render.session_event("updated", config)]
 
     def _new_detector(self) -> TurnDetector | None:
         vad = self.config.turn_detection
@@ -276,6 +294,10 @@ class EngineSession:
     # -- responses ------------------------------------------------------------------------------
 
     def _response_create(self, message: dict[str, Any]) -> list[Event]:
+        if self.transcription:
+            raise ClientEventError(
+                "unsupported_event", "response.create is not supported in a transcription session.", "type"
+            )
         plan = self._plan(parse_response(message.get("response"), self.config, self.dialect))
         if self._response is not None:
             raise ClientEventError(

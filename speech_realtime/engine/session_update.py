@@ -10,6 +10,7 @@ from typing import Any
 from ..realtime.events import Dialect
 from .parsing import (
     MODALITIES,
+    ClientEventError,
     boolean,
     ga_wire_format,
     integer,
@@ -26,6 +27,10 @@ from .state import MAX_SPEED, MIN_SPEED, Config, Transcription, TurnDetection
 
 #: Bounds of the VAD durations, in milliseconds.
 MAX_VAD_MS = 10_000
+
+TRANSCRIPTION_IN_REALTIME = (
+    "Passing a transcription session update event to a realtime session is not allowed."
+)
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
 
@@ -52,12 +57,17 @@ _IGNORED_PREVIEW = {
 }
 
 
-def parse_transcription(value: Any, param: str) -> Transcription | None:
+#: GA transcription fields of the newer models (accepted; the engine's recognizer has no use
+#: for them): ``keywords``, ``languages`` (gpt-transcribe, gpt-live-transcribe), ``delay``.
+_GA_TRANSCRIPTION_EXTRAS = {"keywords", "languages", "delay"}
+
+
+def parse_transcription(value: Any, param: str, *, ga: bool = False) -> Transcription | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise invalid(param, value, "an object or null")
-    reject_unknown(value, {"model", "language", "prompt"}, param)
+    reject_unknown(value, {"model", "language", "prompt", *(_GA_TRANSCRIPTION_EXTRAS if ga else ())}, param)
     model = string(value.get("model", "whisper-1"), f"{param}.model") or "whisper-1"
     language = value.get("language")
     if language is not None and not (isinstance(language, str) and _LANGUAGE.match(language)):
@@ -103,6 +113,8 @@ def apply_session_update(config: Config, session: Any, dialect: Dialect) -> Conf
 
 
 def _apply_ga(config: Config, session: dict[str, Any]) -> Config:
+    if session.get("type") == "transcription":
+        raise ClientEventError("invalid_parameter", TRANSCRIPTION_IN_REALTIME, "session")
     if session.get("type", "realtime") != "realtime":
         raise invalid("session.type", session.get("type"), "'realtime'")
     reject_unknown(session, {"type", "output_modalities", "instructions", "audio", *_IGNORED_GA}, "session")
@@ -125,7 +137,7 @@ def _apply_ga(config: Config, session: dict[str, Any]) -> Config:
         changes["input_format"] = ga_wire_format(audio_in["format"], "session.audio.input.format")
     if "transcription" in audio_in:
         changes["transcription"] = parse_transcription(
-            audio_in["transcription"], "session.audio.input.transcription"
+            audio_in["transcription"], "session.audio.input.transcription", ga=True
         )
     if "turn_detection" in audio_in:
         changes["turn_detection"] = parse_turn_detection(

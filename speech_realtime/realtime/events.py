@@ -19,6 +19,7 @@ from typing import Any
 from ..audio import WIRE_FORMATS
 from ..config import Dialect
 from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
+from .transcription import LOGPROBS_INCLUDE, ModelTraits, TranscriptionSession, transcription_settings
 
 GA = Dialect.GA
 PREVIEW = Dialect.PREVIEW
@@ -53,6 +54,8 @@ _GA_FORMATS = {
 #: Server voice activity detection that only marks turns: it commits the buffer at the end of
 #: speech (so the input is transcribed) but never starts or interrupts a response.
 SERVER_VAD = {"type": "server_vad", "create_response": False, "interrupt_response": False}
+#: Turn detection fields about responses, which transcription sessions do not have.
+_RESPONSE_SWITCHES = ("create_response", "interrupt_response", "idle_timeout_ms")
 
 
 def _check(dialect: Dialect, audio_format: str) -> None:
@@ -70,21 +73,37 @@ def stt_session_update(
     language: str | None = None,
     prompt: str | None = None,
     vad: bool = False,
+    keywords: tuple[str, ...] = (),
+    logprobs: bool = False,
+    session: TranscriptionSession | None = None,
 ) -> dict[str, Any]:
     """Configure a session for transcription only: input format, transcription on.
 
     ``vad``: server VAD marks and commits each utterance (streaming recognition); without it
-    the client commits the buffer itself.
+    the client commits the buffer itself. ``keywords``: the model's ``keywords`` where it has
+    them, else added to the prompt. ``logprobs``: ask for the transcription's log probabilities
+    (``include``; not in a preview realtime session, which has no such field). ``session``: a
+    transcription-only deployment, configured with :func:`transcription_session_update`
+    instead (``transcribe_model`` is then the deployment's).
     """
     _check(dialect, audio_format)
-    transcription: dict[str, Any] = {"model": transcribe_model}
-    if language:
-        transcription["language"] = language
-    if prompt:
-        transcription["prompt"] = prompt
+    traits = session.traits if session else ModelTraits(transcribe_model)
+    model = session.model if session else transcribe_model
+    transcription = transcription_settings(dialect, model, traits, language, prompt, keywords)
     turn_detection = dict(SERVER_VAD) if vad else None
+    if session is not None:
+        if session.delay and traits.delay and dialect == GA:
+            transcription["delay"] = session.delay
+        return transcription_session_update(
+            dialect,
+            audio_format=audio_format,
+            transcription=transcription,
+            turn_detection=turn_detection if traits.vad else None,
+            noise_reduction=session.noise_reduction,
+            logprobs=logprobs,
+        )
     if dialect == GA:
-        session: dict[str, Any] = {
+        session_config: dict[str, Any] = {
             "type": "realtime",
             "output_modalities": ["text"],
             "audio": {
@@ -95,14 +114,64 @@ def stt_session_update(
                 }
             },
         }
+        if logprobs:
+            session_config["include"] = [LOGPROBS_INCLUDE]
     else:
-        session = {
+        if logprobs:
+            raise ValueError("a preview realtime session cannot include log probabilities")
+        session_config = {
             "modalities": ["text"],
             "input_audio_format": audio_format,
             "input_audio_transcription": transcription,
             "turn_detection": turn_detection,
         }
-    return {"type": "session.update", "session": session}
+    return {"type": "session.update", "session": session_config}
+
+
+def transcription_session_update(
+    dialect: Dialect,
+    *,
+    audio_format: str,
+    transcription: dict[str, Any],
+    turn_detection: dict[str, Any] | None = None,
+    noise_reduction: str | None = None,
+    logprobs: bool = False,
+) -> dict[str, Any]:
+    """Configure a *transcription* session (a transcription-only deployment).
+
+    GA: ``session.update`` with ``session.type: "transcription"`` and ``audio.input``'s
+    ``format``, ``transcription``, ``turn_detection``, ``noise_reduction``; preview:
+    ``transcription_session.update`` with ``input_audio_format``,
+    ``input_audio_transcription``, ``turn_detection``, ``input_audio_noise_reduction``. Both
+    take ``include`` for log probabilities. Turn detection never starts a response here (a
+    transcription session has none), so its response switches are left out.
+    """
+    _check(dialect, audio_format)
+    if turn_detection is not None:
+        turn_detection = {k: v for k, v in turn_detection.items() if k not in _RESPONSE_SWITCHES}
+    noise = {"type": noise_reduction} if noise_reduction else None
+    if dialect == GA:
+        audio_in: dict[str, Any] = {
+            "format": _GA_FORMATS[audio_format],
+            "transcription": transcription,
+            "turn_detection": turn_detection,
+        }
+        if noise:
+            audio_in["noise_reduction"] = noise
+        session: dict[str, Any] = {"type": "transcription", "audio": {"input": audio_in}}
+        kind = "session.update"
+    else:
+        session = {
+            "input_audio_format": audio_format,
+            "input_audio_transcription": transcription,
+            "turn_detection": turn_detection,
+        }
+        if noise:
+            session["input_audio_noise_reduction"] = noise
+        kind = "transcription_session.update"
+    if logprobs:
+        session["include"] = [LOGPROBS_INCLUDE]
+    return {"type": kind, "session": session}
 
 
 def reading_instructions(style: str | None = None) -> str:
@@ -224,6 +293,8 @@ class Kind(str, Enum):
 _KINDS = {
     "session.created": Kind.SESSION_CREATED,
     "session.updated": Kind.SESSION_UPDATED,
+    "transcription_session.created": Kind.SESSION_CREATED,
+    "transcription_session.updated": Kind.SESSION_UPDATED,
     "input_audio_buffer.committed": Kind.INPUT_COMMITTED,
     "input_audio_buffer.speech_started": Kind.SPEECH_STARTED,
     "input_audio_buffer.speech_stopped": Kind.SPEECH_STOPPED,

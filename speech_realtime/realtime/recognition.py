@@ -44,6 +44,7 @@ from .events import (
     stt_session_update,
 )
 from .session import ClientEvent
+from .transcription import TranscriptionSession
 
 #: The error code of a commit of an empty (or too short) buffer: no phrase, not a failure.
 COMMIT_EMPTY = "input_audio_buffer_commit_empty"
@@ -69,12 +70,18 @@ class StreamingRecognition:
         audio_format: str = "pcm16",
         language: str | None = None,
         prompt: str | None = None,
+        keywords: tuple[str, ...] = (),
+        session: TranscriptionSession | None = None,
     ) -> None:
         self._dialect = dialect
         self._format = WIRE_FORMATS[audio_format]
         self._model = transcribe_model
         self._language = language
         self._prompt = prompt
+        self._keywords = keywords
+        self._session = session
+        #: True when the stream runs on a transcription session (a transcription-only deployment)
+        self.transcription_session = session is not None
         self._pushed = 0
         self._speaking: _Utterance | None = None
         self._committed_until = 0.0
@@ -97,6 +104,8 @@ class StreamingRecognition:
             language=self._language,
             prompt=self._prompt,
             vad=True,
+            keywords=self._keywords,
+            session=self._session,
         )
         return [update]
 

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 from ..config import Settings
-from ..errors import Saturated, SpeechError
+from ..errors import ConfigError, Saturated, SpeechError
 from .auth import Auth
 from .events import parse_server_event
 from .session import Turn
@@ -31,20 +31,29 @@ T = TypeVar("T")
 
 
 class Connector(Protocol):
-    """Something that gives an open, unused Realtime connection within ``timeout`` seconds."""
+    """Something that gives an open, unused Realtime connection within ``timeout`` seconds;
+    ``transcription``: a connection for a transcription session (a transcription-only
+    deployment)."""
 
-    def connect(self, timeout: float) -> Connection: ...
+    def connect(self, timeout: float, *, transcription: bool = False) -> Connection: ...
 
 
 class DirectConnector:
-    """A new WebSocket connection for every session."""
+    """A new WebSocket connection for every session, to ``transcription_endpoint`` for
+    transcription sessions."""
 
-    def __init__(self, endpoint: Endpoint, auth: Auth) -> None:
+    def __init__(
+        self, endpoint: Endpoint, auth: Auth, transcription_endpoint: Endpoint | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.auth = auth
+        self.transcription_endpoint = transcription_endpoint
 
-    def connect(self, timeout: float) -> Connection:
-        return Connection.open(self.endpoint, self.auth.headers(), timeout=timeout)
+    def connect(self, timeout: float, *, transcription: bool = False) -> Connection:
+        endpoint = self.transcription_endpoint if transcription else self.endpoint
+        if endpoint is None:
+            raise ConfigError("no transcription deployment is configured")
+        return Connection.open(endpoint, self.auth.headers(), timeout=timeout)
 
 
 class SessionRunner:
@@ -70,13 +79,18 @@ class SessionRunner:
             self._slots.release()
 
     @contextmanager
-    def session(self, deadline: float | None = None) -> Iterator[Connection]:
-        """A slot and an open connection; both released when the block ends, however it ends."""
+    def session(self, deadline: float | None = None, *, transcription: bool = False) -> Iterator[Connection]:
+        """A slot and an open connection; both released when the block ends, however it ends.
+
+        ``transcription``: the connection is for a transcription session."""
         with self.hold():
             timeout = self.settings.connect_timeout
             if deadline is not None:
                 timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-            with self.connector.connect(timeout) as conn:
+            # A connector for realtime sessions only needs ``connect(timeout)``.
+            connect = self.connector.connect
+            conn = connect(timeout, transcription=True) if transcription else connect(timeout)
+            with conn:
                 yield conn
 
     def duplex(self) -> AbstractContextManager[Connection]:
@@ -101,7 +115,7 @@ class SessionRunner:
         abort a receive from another thread).
         """
         deadline = deadline if deadline is not None else self.deadline()
-        with self.session(deadline) as conn:
+        with self.session(deadline, transcription=turn.transcription_session) as conn:
             if connected is not None:
                 connected(conn)
             for event in turn.start():

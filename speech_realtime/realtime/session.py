@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
-from ..options import Segment, WordTiming, spread_words
+from ..options import Segment, TokenLogprob, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
     APPEND_CHUNK_B64,
@@ -33,6 +33,7 @@ from .events import (
     tts_session_update,
     user_message,
 )
+from .transcription import TranscriptionSession, token_logprobs
 
 ClientEvent = dict[str, Any]
 
@@ -41,6 +42,8 @@ class Turn(Protocol):
     """What the service's driver needs from a state machine."""
 
     done: bool
+    #: True for a turn that runs on a transcription session (a transcription-only deployment).
+    transcription_session: bool
 
     def start(self) -> Iterable[ClientEvent]: ...
 
@@ -48,15 +51,25 @@ class Turn(Protocol):
 
 
 class Check:
-    """A health check: configure a session and wait for the server to confirm it.
+    """A health check: configure a session and wait for the server to confirm it (with
+    ``transcription``: a transcription session of that deployment).
 
     ``connected_at`` is when :meth:`start` ran (the session was open), ``finished_at`` when
     ``session.updated`` arrived, both by ``clock``.
     """
 
-    def __init__(self, dialect: Dialect, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        transcription: TranscriptionSession | None = None,
+    ) -> None:
         self._dialect = dialect
         self._clock = clock
+        self._transcription = transcription
+        #: a check of the transcription deployment's session rather than the realtime one
+        self.transcription_session = transcription is not None
         self.done = False
         self.session_created = False
         self.connected_at = 0.0
@@ -64,6 +77,13 @@ class Check:
 
     def start(self) -> list[ClientEvent]:
         self.connected_at = self._clock()
+        if self._transcription is not None:
+            model = self._transcription.model
+            return [
+                stt_session_update(
+                    self._dialect, audio_format="pcm16", transcribe_model=model, session=self._transcription
+                )
+            ]
         return [tts_session_update(self._dialect, voice="alloy", audio_format="pcm16")]
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
@@ -94,6 +114,9 @@ class Transcription:
         language: str | None = None,
         prompt: str | None = None,
         max_append_b64: int = APPEND_CHUNK_B64,
+        keywords: tuple[str, ...] = (),
+        logprobs: bool = False,
+        session: TranscriptionSession | None = None,
     ) -> None:
         if not audio:
             raise ValueError("no audio to transcribe")
@@ -104,10 +127,16 @@ class Transcription:
         self._language = language
         self._prompt = prompt
         self._max_append_b64 = max_append_b64
+        self._keywords = keywords
+        self._logprobs = logprobs
+        self._session = session
+        self.transcription_session = session is not None
         self._item_id: str | None = None
         self.done = False
         self.text = ""
         self.usage: dict[str, Any] | None = None
+        #: the transcription's token log probabilities, when asked for and given
+        self.logprobs: tuple[TokenLogprob, ...] | None = None
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -125,6 +154,9 @@ class Transcription:
             transcribe_model=self._model,
             language=self._language,
             prompt=self._prompt,
+            keywords=self._keywords,
+            logprobs=self._logprobs,
+            session=self._session,
         )
         appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
         return itertools.chain([update], appends, [commit_audio()])
@@ -140,6 +172,7 @@ class Transcription:
             self.text = event.text("transcript").strip()
             usage = event.data.get("usage")
             self.usage = usage if isinstance(usage, dict) else None
+            self.logprobs = token_logprobs(event.data.get("logprobs"))
             self.done = True
         return []
 
@@ -163,6 +196,8 @@ class Synthesis:
 
     ``usage`` is the token usage of the last completed response, as the server reported it.
     """
+
+    transcription_session = False
 
     def __init__(
         self,

@@ -66,7 +66,8 @@ class RecognitionStream:
         self._ended = False
         self._stack = ExitStack()
         try:
-            self._conn: Connection = self._stack.enter_context(runner.session(None))
+            session = runner.session(None, transcription=machine.transcription_session)
+            self._conn: Connection = self._stack.enter_context(session)
             self._send(machine.start())
         except BaseException:
             self._stack.close()

@@ -82,6 +82,34 @@ def endpoint_for(settings: Settings) -> Endpoint:
     return Endpoint(Backend.LOCAL, url, GA, settings.model)
 
 
+def transcription_endpoint_for(settings: Settings) -> Endpoint | None:
+    """The endpoint of the transcription-only deployment, or None when none is configured.
+
+    The connection asks for a transcription session with ``intent=transcription``. Azure routes
+    by deployment, so its URLs name the transcription deployment (preview ``deployment=``, GA
+    ``model=``); OpenAI's takes the model in the session instead, so its URL names none.
+    """
+    name = settings.transcription_deployment
+    if not name:
+        return None
+    quoted = quote(name, safe="")
+    if settings.backend == Backend.AZURE:
+        base = _ws_base(settings.azure_endpoint or "")
+        if settings.dialect == PREVIEW:
+            version = quote(settings.azure_api_version or "", safe="")
+            url = f"{base}/openai/realtime?api-version={version}&intent=transcription&deployment={quoted}"
+        else:
+            url = f"{base}/openai/v1/realtime?intent=transcription&model={quoted}"
+        return Endpoint(Backend.AZURE, url, Dialect(settings.dialect), name)
+    if settings.backend == Backend.OPENAI:
+        url = f"{_ws_base(settings.openai_base_url)}/realtime?intent=transcription"
+        return Endpoint(Backend.OPENAI, url, GA, name)
+    if not settings.engine_url:
+        raise ConfigError("the local backend needs the engine's URL (SPEECH_ENGINE_URL)")
+    url = f"{_ws_base(settings.engine_url)}/v1/realtime?intent=transcription"
+    return Endpoint(Backend.LOCAL, url, GA, name)
+
+
 def retry_after(value: str | None, *, now: float | None = None) -> int:
     """Seconds from a ``Retry-After`` header (delay or HTTP date), clamped to 0..MAX_RETRY_AFTER.
 

@@ -62,7 +62,14 @@ from .effects import (
 from .effects import RecognitionEffect as Effect
 from .frames import Message, text_frame
 from .machine import Machine
-from .recognition_config import QuerySettings, TurnContext, audio_source, unsupported_feature, wav_format
+from .recognition_config import (
+    QuerySettings,
+    TurnContext,
+    audio_source,
+    phrase_list,
+    unsupported_feature,
+    wav_format,
+)
 from .results import (
     DEFAULT_STYLE,
     ResultStyle,
@@ -111,6 +118,7 @@ class _Turn:
     end_pending: bool = False
     silent_at: float | None = None
     style: ResultStyle = DEFAULT_STYLE
+    keywords: tuple[str, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -163,6 +171,7 @@ class Recognition(Machine[Effect]):
         feature = unsupported_feature(context)
         if feature:
             return self._close(BAD_INPUT, f"{feature} is not supported by this service")
+        keywords = _keywords(context)
         request_id = message.request_id or ""
         if self.turn and self.turn.request_id == request_id and self.busy:
             return []  # repeated for the running turn: it changes nothing, and must not orphan its stream
@@ -175,7 +184,7 @@ class Recognition(Machine[Effect]):
             style = self._style(context, language)
         except BadRequest as exc:
             return effects + self._close(BAD_INPUT, exc.message)
-        self.turn = _Turn(request_id, language, detailed, query.word_times, style=style)
+        self.turn = _Turn(request_id, language, detailed, query.word_times, style=style, keywords=keywords)
         self.state = State.CONTEXT
         return effects
 
@@ -226,7 +235,9 @@ class Recognition(Machine[Effect]):
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
-        options = RecognitionOptions(language=None if self.query.identify else turn.language)
+        options = RecognitionOptions(
+            language=None if self.query.identify else turn.language, keywords=turn.keywords
+        )
         turn.rate, turn.channels = rate, channels
         self.state = State.LISTENING
         tag = {"context": {"serviceTag": uuid.uuid4().hex}}
@@ -376,3 +387,11 @@ class Recognition(Machine[Effect]):
         self.state = State.CLOSED
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
+
+
+def _keywords(context: dict[str, Any]) -> tuple[str, ...]:
+    """The phrase list of ``speech.context``, checked (too many or too long: refused, naming it)."""
+    try:
+        return RecognitionOptions(keywords=phrase_list(context)).keywords
+    except BadRequest as exc:
+        raise BadRequest(f"phrase list: {exc.message}", code="invalid_field", param="keywords") from None

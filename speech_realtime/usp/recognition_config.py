@@ -76,6 +76,24 @@ def unsupported_feature(context: Any) -> str | None:
     return None
 
 
+def phrase_list(context: Any) -> tuple[str, ...]:
+    """The phrase list (``PhraseListGrammar``) of a ``speech.context``: the texts of its
+    ``dgi`` (dynamic grammar) ``Generic`` groups, as the SDKs send them:
+    ``{"dgi": {"Groups": [{"Type": "Generic", "Items": [{"Text": "Contoso"}]}]}}``."""
+    grammar = context.get("dgi") if isinstance(context, dict) else None
+    groups = grammar.get("Groups") if isinstance(grammar, dict) else None
+    phrases: list[str] = []
+    for group in groups if isinstance(groups, list) else ():
+        if not isinstance(group, dict) or str(group.get("Type", "")).lower() != "generic":
+            continue
+        items = group.get("Items")
+        for item in items if isinstance(items, list) else ():
+            text = item.get("Text") if isinstance(item, dict) else None
+            if isinstance(text, str) and text.strip():
+                phrases.append(text)
+    return tuple(phrases)
+
+
 def audio_source(config: dict[str, Any], rate: int, channels: int, bits: int) -> tuple[int, int, int]:
     """``(rate, channels, bits)`` from ``speech.config``'s audio source, each defaulting to the
     value given."""

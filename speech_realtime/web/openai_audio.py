@@ -121,7 +121,8 @@ class _ModelNotFound(SpeechError):
 def _models() -> list[dict[str, Any]]:
     service = _service()
     owner = f"speech-realtime ({service.endpoint.backend})"
-    ids = dict.fromkeys((service.endpoint.model, service.settings.transcribe_model))
+    transcription = service.settings.transcription_deployment or service.settings.transcribe_model
+    ids = dict.fromkeys((service.endpoint.model, transcription))
     return [{"id": model, "object": "model", "created": 0, "owned_by": owner} for model in ids]
 
 

@@ -6,6 +6,7 @@ every check runs before any upstream session opens.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from flask import request
 
 from ..audio import output_format
 from ..errors import BadRequest
-from ..options import RecognitionOptions, SynthesisOptions, clamp_speed
+from ..options import RecognitionOptions, Segmentation, SynthesisOptions, clamp_speed
 from .inputs import Upload, UploadFields, upload
 
 MAX_INPUT_CHARS = 4096
@@ -23,6 +24,12 @@ OPENAI_SPEED_RANGE = (0.25, 4.0)
 SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 GRANULARITIES = ("word", "segment")
+INCLUDES = ("logprobs",)
+#: ``chunking_strategy`` server_vad bounds: the pause that ends a chunk (the phrase cutter's
+#: range, as the Azure SDK's segmentation silence), the padding before speech, the threshold.
+CHUNK_SILENCE_MS = (100, 5000)
+CHUNK_PADDING_MS = (0, 10_000)
+_CHUNK_FIELDS = ("type", "prefix_padding_ms", "silence_duration_ms", "threshold")
 #: A multipart ``file`` (a raw audio body also works); no JSON upload, no format/rate fields.
 _UPLOAD = UploadFields(data=None, file="file", format=None, rate=None, channels=None)
 
@@ -127,10 +134,84 @@ class TranscriptionRequest:
     stream: bool
 
 
+def _listed(name: str) -> list[str]:
+    """A multipart list field: ``name[]`` repeated (as the SDKs send it) or ``name``."""
+    return request.form.getlist(f"{name}[]") or request.form.getlist(name)
+
+
 def _granularities() -> tuple[str, ...]:
     name = "timestamp_granularities"
-    values = request.form.getlist(f"{name}[]") or request.form.getlist(name)
-    return tuple(_one_of(value, name, GRANULARITIES) for value in values)
+    return tuple(_one_of(value, name, GRANULARITIES) for value in _listed(name))
+
+
+def _logprobs(response_format: str, stream: bool) -> bool:
+    """``include[]=logprobs``: as OpenAI documents it, only with response_format json."""
+    included = [_one_of(value, "include", INCLUDES) for value in _listed("include")]
+    if not included:
+        return False
+    if response_format != "json" or stream:
+        raise BadRequest(
+            "include[]=logprobs needs response_format json (and no stream)",
+            code="invalid_value",
+            param="include",
+        )
+    return True
+
+
+def _chunking_fields(form: Any) -> dict[str, Any] | None:
+    """``chunking_strategy``'s server_vad object, from JSON text or the SDK's
+    ``chunking_strategy[key]`` form fields; None when absent or ``auto``."""
+    name = "chunking_strategy"
+    prefix = f"{name}["
+    bracketed = {key[len(prefix) : -1]: value for key, value in form.items() if key.startswith(prefix)}
+    if bracketed:
+        return bracketed
+    raw = form.get(name)
+    if not raw or raw == "auto":
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if value == "auto":
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(
+            "'chunking_strategy' must be 'auto' or a server_vad object", code="invalid_value", param=name
+        )
+    return value
+
+
+def _segmentation(form: Any) -> Segmentation:
+    """``chunking_strategy`` as the phrase cutter's segmentation: ``auto`` (or none) is the
+    default cutting at pauses; ``server_vad``'s ``silence_duration_ms`` is the pause that ends a
+    phrase. ``prefix_padding_ms`` and ``threshold`` are checked but change nothing: phrases are
+    cut from the whole upload, not from a live stream."""
+    name = "chunking_strategy"
+    value = _chunking_fields(form)
+    if value is None:
+        return Segmentation()
+    unknown = sorted(set(value) - set(_CHUNK_FIELDS))
+    if unknown:
+        raise BadRequest(
+            f"unknown chunking_strategy field {unknown[0]!r}", code="unknown_parameter", param=name
+        )
+    if value.get("type") != "server_vad":
+        raise BadRequest("chunking_strategy.type must be 'server_vad'", code="invalid_value", param=name)
+    _whole(value.get("prefix_padding_ms"), f"{name}.prefix_padding_ms", *CHUNK_PADDING_MS)
+    _number(value.get("threshold"), f"{name}.threshold", 0.0, 1.0)
+    silence = _whole(value.get("silence_duration_ms"), f"{name}.silence_duration_ms", *CHUNK_SILENCE_MS)
+    try:
+        return Segmentation(silence_ms=silence)
+    except BadRequest as exc:
+        raise BadRequest(exc.message, code="invalid_value", param=name) from None
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int | None:
+    number = _number(value, name, low, high)
+    if number is not None and not number.is_integer():
+        raise BadRequest(f"'{name}' must be a whole number of milliseconds", code="invalid_type", param=name)
+    return None if number is None else int(number)
 
 
 def transcription_request() -> TranscriptionRequest:
@@ -156,5 +237,11 @@ def transcription_request() -> TranscriptionRequest:
             code="invalid_value",
             param="stream",
         )
-    options = RecognitionOptions(language=form.get("language") or None, prompt=form.get("prompt") or None)
+    options = RecognitionOptions(
+        language=form.get("language") or None,
+        prompt=form.get("prompt") or None,
+        segmentation=_segmentation(form),
+        logprobs=_logprobs(response_format, stream),
+        keywords=tuple(_listed("keywords")),
+    )
     return TranscriptionRequest(audio, options, response_format, granularities, stream)

@@ -84,7 +84,13 @@ def transcript_response(
         return Response(render(transcript.segments), content_type=content_type)
     if response_format == "verbose_json":
         return jsonify(_verbose(transcript, granularities))
-    return jsonify({"text": transcript.text, "usage": _usage(transcript)})
+    body: dict[str, Any] = {"text": transcript.text}
+    if transcript.logprobs is not None:
+        body["logprobs"] = [
+            {"token": t.token, "logprob": t.logprob, "bytes": list(t.bytes)} for t in transcript.logprobs
+        ]
+    body["usage"] = _usage(transcript)
+    return jsonify(body)
 
 
 def transcript_events(stream: RecognitionStream, pcm: bytes) -> Iterator[dict[str, Any]]:

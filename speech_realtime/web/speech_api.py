@@ -87,6 +87,8 @@ def info() -> Response:
         {
             "service": _SERVICE_NAMES[endpoint.backend],
             "model": endpoint.model,
+            "transcriptionDeployment": service.transcription_endpoint
+            and service.transcription_endpoint.model,
             "backend": endpoint.backend,
             "protocol": endpoint.dialect,
             "features": {"stt": True, "tts": True, "streaming": True, "realtimeAudio": True},
