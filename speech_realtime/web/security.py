@@ -68,7 +68,19 @@ CORS_HEADERS = frozenset(
 #: Header prefixes a preflight may ask for (the openai SDK's ``x-stainless-*`` telemetry).
 CORS_HEADER_PREFIXES = ("x-stainless-",)
 #: Response headers a browser script may read.
-EXPOSED_HEADERS = "Retry-After, X-Request-ID, Content-Disposition, X-Speech-Voice, X-Speech-Format"
+EXPOSED_HEADERS = ", ".join(
+    (
+        "Retry-After",
+        "X-Request-ID",
+        "X-Audio-Sample-Rate",
+        "X-Audio-Channels",
+        "X-Speech-Voice",
+        "X-Speech-Speed",
+        "X-Speech-Speed-Note",
+        "X-Speech-Verbatim",
+        "X-Speech-Attempts",
+    )
+)
 CORS_MAX_AGE = "600"
 
 
