@@ -151,3 +151,14 @@ def test_security_flags_limits_origins_and_hosts() -> None:
 )
 def test_loopback_binds_are_recognised(host, loopback) -> None:
     assert Settings(host=host).loopback is loopback
+
+
+def test_every_variable_settings_reads_is_in_env_example() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "speech_realtime" / "config.py").read_text(encoding="utf-8")
+    documented = (root / ".env.example").read_text(encoding="utf-8")
+    names = set(re.findall(r'"((?:SPEECH|AZURE_OPENAI|OPENAI|LOG)_[A-Z_]+|HOST|PORT)"', source))
+    assert names and not {name for name in names if not re.search(rf"^#?{name}=", documented, re.M)}

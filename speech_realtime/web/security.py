@@ -106,7 +106,7 @@ class Forbidden(SpeechError):
 class Policy:
     """What :func:`check` enforces, from :class:`Settings` and the token secret."""
 
-    keys: tuple[bytes, ...]
+    keys: tuple[bytes, ...]  # SHA-256 digests of the inbound keys
     secret: bytes
     ops_open: bool
     origins: frozenset[str]
@@ -121,7 +121,7 @@ class Policy:
         elif not settings.allowed_hosts:
             hosts = frozenset(LOCAL_HOSTS)
         return cls(
-            keys=tuple(key.encode() for key in settings.api_keys),
+            keys=tuple(_digest(key) for key in settings.api_keys),
             secret=secret,
             ops_open=settings.ops_open,
             origins=frozenset(settings.cors_origins) - {"*"},
@@ -133,12 +133,13 @@ class Policy:
         return f"Policy(keys={len(self.keys)}, ops_open={self.ops_open}, hosts={self.hosts})"
 
     def caller_id(self, key: bytes) -> str:
-        """An opaque id of ``key``: the same in every worker, useless for guessing the key."""
+        """An opaque id of a key (its digest): the same in every worker, useless for guessing it."""
         return hmac.new(self.secret, b"caller\0" + key, hashlib.sha256).hexdigest()[:24]
 
     def match_key(self, presented: str) -> str | None:
-        """The caller id if ``presented`` is a configured key; every key is compared, in constant time."""
-        candidate = presented.encode()
+        """The caller id if ``presented`` is a configured key. Digests of equal length are
+        compared with every key in constant time, so neither the key nor its length leaks."""
+        candidate = _digest(presented)
         found = None
         for key in self.keys:
             if hmac.compare_digest(candidate, key):
@@ -166,6 +167,10 @@ class Policy:
         if self.any_origin or origin in self.origins:
             return True
         return self.hosts is not None and urlsplit(origin).netloc == request.host.lower()
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
 
 
 def _bearer() -> str | None:
