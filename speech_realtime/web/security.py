@@ -202,11 +202,21 @@ def _azure_credential(policy: Policy) -> str | None:
     return None
 
 
-Credential = Callable[[Policy], "str | None"]
+@dataclass(frozen=True)
+class Rule:
+    """How one family's clients present a credential, and how a 401 tells them."""
+
+    credential: Callable[[Policy], str | None]
+    headers: str
+
+
+REFERENCE_RULE = Rule(_reference_credential, "X-API-Key or Authorization: Bearer")
 #: The credential rule of each family, by the renderer its errors use (reference: the default).
-RULES: dict[errors.Renderer, Credential] = {
-    render_azure: _azure_credential,
-    render_openai: _openai_credential,
+RULES: dict[errors.Renderer, Rule] = {
+    render_azure: Rule(
+        _azure_credential, "Ocp-Apim-Subscription-Key, or Authorization: Bearer with a token from issueToken"
+    ),
+    render_openai: Rule(_openai_credential, "Authorization: Bearer"),
 }
 
 
@@ -249,14 +259,12 @@ def check() -> Response | None:
         return _preflight_response(origin)
     if not policy.keys or (policy.ops_open and _under(request.path, OPS_PATHS)):
         return None
-    caller = RULES.get(errors.family_renderer(), _reference_credential)(policy)
+    rule = RULES.get(errors.family_renderer(), REFERENCE_RULE)
+    caller = rule.credential(policy)
     if caller is None:
-        raise Unauthorized(
-            "a valid key is required: see the Security section of the service's README"
-            if _presented()
-            else "no key was given: this service needs a key in the header its API family uses",
-            code="invalid_api_key" if _presented() else "missing_api_key",
-        )
+        if _presented():
+            raise Unauthorized(f"the key or token is not valid (expected in {rule.headers})")
+        raise Unauthorized(f"a key is required in {rule.headers}", code="missing_api_key")
     CALLER.set(caller)
     return None
 
