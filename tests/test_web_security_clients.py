@@ -1,4 +1,5 @@
-"""Inbound keys with the real clients: the official openai SDK and the official Azure Speech SDK.
+"""Inbound keys and origins with real clients: the official openai SDK, requests (also as a browser
+sends a cross-origin upload), raw WebSocket upgrades, and the official Azure Speech SDK.
 
 The service runs on a loopback port over the scripted upstream with one inbound key. Every SDK
 call runs under a time limit: a refused key must end the call, never hang it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import socket
 import time
 from collections.abc import Iterator
 
@@ -70,6 +72,67 @@ def test_requests_with_and_without_the_key(keyed_base) -> None:
     assert requests.get(info, headers={"X-API-Key": KEY}, timeout=10).status_code == 200
     assert requests.get(info, headers={"Authorization": f"Bearer {KEY}"}, timeout=10).status_code == 200
     assert requests.get(f"{keyed_base}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+# -- on a real socket: a browser's cross-origin upload, and refused WebSocket upgrades ------------------
+
+
+def raw_request(base: str, head: str, body: bytes = b"") -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode() + body)
+        received = bytearray()
+        while data := sock.recv(65536):
+            received += data
+    return bytes(received)
+
+
+def test_a_browsers_cross_origin_multipart_post_is_403_and_opens_no_session(app, upstream) -> None:
+    with serve(app) as base:
+        response = requests.post(
+            f"{base}/v1/audio/transcriptions",
+            files={"file": ("speech.wav", wav_bytes(tone(0.5)), "audio/wav")},
+            data={"model": "whisper-1"},
+            headers={
+                "Origin": "https://evil.example",
+                "Referer": "https://evil.example/page",
+                "Sec-Fetch-Mode": "no-cors",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["type"] == "permission_error"
+        allowed = requests.get(f"{base}/v1/models", timeout=10)
+        assert allowed.status_code == 200
+    assert upstream.connections == 0
+
+
+UPGRADE = (
+    "GET /cognitiveservices/websocket/v1 HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Protocol: USP\r\n{extra}\r\n"
+)
+
+
+def test_refused_websocket_upgrades_are_plain_http_answers(keyed_app, upstream) -> None:
+    with serve(keyed_app) as base:
+        host = base.removeprefix("http://")
+        no_key = raw_request(base, UPGRADE.format(host=host, extra=""))
+        assert no_key.startswith(b"HTTP/1.1 401")
+        wrong = raw_request(base, UPGRADE.format(host=host, extra="Ocp-Apim-Subscription-Key: nope\r\n"))
+        assert wrong.startswith(b"HTTP/1.1 401")
+        foreign = raw_request(
+            base,
+            UPGRADE.format(
+                host=host, extra=f"Origin: https://evil.example\r\nOcp-Apim-Subscription-Key: {KEY}\r\n"
+            ),
+        )
+        assert foreign.startswith(b"HTTP/1.1 403")
+        rebound = raw_request(
+            base, UPGRADE.format(host="evil.example", extra=f"Ocp-Apim-Subscription-Key: {KEY}\r\n")
+        )
+        assert rebound.startswith(b"HTTP/1.1 400")
+    assert upstream.connections == 0
 
 
 # -- the official Azure Speech SDK -------------------------------------------------------------------
