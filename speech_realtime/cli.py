@@ -10,9 +10,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .config import Backend, Settings
+from .config import Backend, Settings, is_loopback
 from .engine.process import EngineProcess
 from .errors import ConfigError, SpeechError
+from .tokens import new_secret
 from .voices import ALIASES, voices_for
 
 
@@ -44,12 +45,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def protected_mode(settings: Settings, host: str) -> None:
+    """Refuse to serve a non-loopback address without inbound keys (as Redis does), unless the
+    operator said anonymous access is intended."""
+    if is_loopback(host) or settings.api_keys or settings.allow_anonymous:
+        return
+    raise ConfigError(
+        f"refusing to serve {host} without inbound keys: anyone who can reach the port would spend "
+        "the backend's credentials. Set SPEECH_API_KEYS (comma-separated) or SPEECH_API_KEYS_FILE "
+        "(one key a line), or SPEECH_ALLOW_ANONYMOUS=true if open access is intended, or bind "
+        "127.0.0.1"
+    )
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .web import create_app
     from .web.server import serve
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
+    protected_mode(settings, host)
+    # The bind address decides the default allowed Host names; the token secret is made once
+    # here, before gunicorn forks, so that every worker accepts every other worker's tokens.
+    settings = settings.with_changes(host=host, port=port, token_secret=settings.token_secret or new_secret())
     engine = None
     if settings.backend == Backend.LOCAL and not settings.engine_url:
         engine = EngineProcess.start()

@@ -6,6 +6,7 @@ points and the result is passed down.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ NOISE_REDUCTIONS = ("near_field", "far_field", "off")
 #: SPEECH_TRANSCRIBE_DELAY: ``delay`` of models that have it (``gpt-realtime-whisper``).
 TRANSCRIBE_DELAYS = ("minimal", "low", "medium", "high", "xhigh")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The shortest ``SPEECH_TOKEN_SECRET`` accepted (a short one could be guessed from one token).
+MIN_TOKEN_SECRET = 32
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -69,6 +72,70 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     if value is not None and value.lower() not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value.lower() if value else None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated variable as its non-blank items."""
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SPEECH_API_KEYS`` (comma-separated) and ``SPEECH_API_KEYS_FILE`` (one a line), blank ones
+    dropped, duplicates once."""
+    keys = list(_list(env, "SPEECH_API_KEYS"))
+    path = _text(env, "SPEECH_API_KEYS_FILE")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"SPEECH_API_KEYS_FILE {path!r} cannot be read: {exc.strerror or exc}"
+            ) from None
+        keys += [line.strip() for line in lines if line.strip()]
+    return tuple(dict.fromkeys(keys))
+
+
+def _token_secret(env: Mapping[str, str]) -> bytes | None:
+    secret = _text(env, "SPEECH_TOKEN_SECRET")
+    if secret is None:
+        return None
+    if len(secret) < MIN_TOKEN_SECRET:
+        raise ConfigError(
+            f"SPEECH_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET} characters "
+            "(python -c 'import secrets; print(secrets.token_hex(32))' makes one)"
+        )
+    return secret.encode()
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Browser origins as browsers send them: ``scheme://host[:port]``, lowercase, no slash."""
+    origins = tuple(origin.lower().rstrip("/") for origin in _list(env, "SPEECH_CORS_ORIGINS"))
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SPEECH_CORS_ORIGINS entries look like https://app.example.com, not {origin!r}"
+            )
+    return origins
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -100,6 +167,13 @@ class Settings:
     client_timeout: float = 10.0
     max_websockets: int = 64
     log_level: str = "INFO"
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_anonymous: bool = False
+    max_sessions_per_key: int | None = None
+    ops_open: bool = False
+    token_secret: bytes | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> Dialect:
@@ -121,6 +195,11 @@ class Settings:
     def transcription_traits_model(self) -> str | None:
         """The model behind the transcription-only deployment (its name unless configured)."""
         return self.transcription_model or self.transcription_deployment
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the service is bound to a loopback address (reachable from this machine only)."""
+        return is_loopback(self.host)
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced (tests and the CLI use this)."""
@@ -178,6 +257,17 @@ class Settings:
             client_timeout=_number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
             max_websockets=int(_number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
             log_level=log_level,
+            api_keys=_api_keys(env),
+            allow_anonymous=_flag(env, "SPEECH_ALLOW_ANONYMOUS"),
+            max_sessions_per_key=(
+                int(_number(env, "SPEECH_MAX_SESSIONS_PER_KEY", 0, minimum=1))
+                if _text(env, "SPEECH_MAX_SESSIONS_PER_KEY")
+                else None
+            ),
+            ops_open=_flag(env, "SPEECH_OPS_OPEN"),
+            token_secret=_token_secret(env),
+            cors_origins=_origins(env),
+            allowed_hosts=tuple(host.lower() for host in _list(env, "SPEECH_ALLOWED_HOSTS")),
         )
 
     @classmethod

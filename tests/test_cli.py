@@ -18,7 +18,7 @@ import pytest
 from conftest import API_KEY, PREVIEW_VERSION
 from serve_process import ROOT, SERVE, clean_environ, launch
 
-from speech_realtime.cli import main
+from speech_realtime.cli import main, protected_mode
 from speech_realtime.text import words
 
 
@@ -229,3 +229,65 @@ def test_an_engine_that_never_gets_ready_is_given_up_on(tmp_path, monkeypatch) -
     with pytest.raises(SpeechError, match=r"did not start within 0\.5 s"):
         EngineProcess.start(timeout=0.5)
     assert time.monotonic() - started < 5
+
+
+# -- protected mode and the token secret shared by workers ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_serve_on_a_network_address_without_keys_refuses_to_start(clean_env, capsys, how) -> None:
+    argv = ["serve", "--host", "0.0.0.0"] if how == "flag" else ["serve"]
+    if how == "env":
+        clean_env.setenv("HOST", "::")
+    assert_one_line_exit_2(argv, capsys, "SPEECH_ALLOW_ANONYMOUS=true")
+
+
+def test_protected_mode_allows_loopback_keys_or_an_explicit_anonymous_choice() -> None:
+    from speech_realtime.config import Settings
+    from speech_realtime.errors import ConfigError
+
+    protected_mode(Settings(), "127.0.0.1")
+    protected_mode(Settings(), "::1")
+    protected_mode(Settings(api_keys=("k",)), "0.0.0.0")
+    protected_mode(Settings(allow_anonymous=True), "0.0.0.0")
+    with pytest.raises(ConfigError, match="SPEECH_ALLOW_ANONYMOUS=true"):
+        protected_mode(Settings(), "10.0.0.5")
+
+
+@pytest.mark.subprocess
+def test_serve_process_bound_to_all_interfaces_without_keys_exits_2() -> None:
+    result = subprocess.run(
+        [*SERVE, "--host", "0.0.0.0"],
+        env=clean_environ(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SPEECH_API_KEYS" in result.stderr and "SPEECH_ALLOW_ANONYMOUS=true" in result.stderr
+    assert "Listening at" not in result.stderr
+
+
+@pytest.mark.subprocess
+def test_two_workers_accept_each_others_tokens(upstream) -> None:
+    import requests
+
+    key = "inbound-key-DELTA-0123456789"
+    env = {**clean_environ(), **azure_env(upstream, "ga"), "SPEECH_API_KEYS": key}
+    started = launch([*SERVE, "--workers", "2"], env, watchdog=120)
+    base = f"http://{started.address}"
+    try:
+        for _ in range(24):  # a new connection each time: the workers take them in turn or at random
+            token = requests.post(
+                f"{base}/sts/v1.0/issueToken", headers={"Ocp-Apim-Subscription-Key": key}, timeout=10
+            ).text
+            answer = requests.get(
+                f"{base}/cognitiveservices/voices/list",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            assert answer.status_code == 200
+    finally:
+        started.stop()
+    assert key not in "".join(started.log)

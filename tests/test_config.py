@@ -74,3 +74,91 @@ def test_load_reads_a_dotenv_file_and_the_environment_wins(tmp_path, monkeypatch
     assert settings.backend == "openai"
     assert settings.port == 6000
     assert settings.openai_model == "env-model"
+
+
+# -- inbound security ---------------------------------------------------------------------------
+
+
+def test_inbound_keys_from_the_variable_and_the_file_blank_ones_dropped(tmp_path) -> None:
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("file-key-1\n\n   \nfile-key-2\r\nkey-a\n", encoding="utf-8")
+    settings = Settings.from_mapping(
+        {"SPEECH_API_KEYS": " key-a, ,key-b,", "SPEECH_API_KEYS_FILE": str(keys_file)}
+    )
+    assert settings.api_keys == ("key-a", "key-b", "file-key-1", "file-key-2")
+    assert Settings.from_mapping({"SPEECH_API_KEYS": " , ,"}).api_keys == ()
+
+
+def test_keys_and_the_token_secret_stay_out_of_repr() -> None:
+    settings = Settings.from_mapping({"SPEECH_API_KEYS": "key-SECRET-1", "SPEECH_TOKEN_SECRET": "T" * 40})
+    assert "key-SECRET-1" not in repr(settings)
+    assert "TTTT" not in repr(settings)
+    assert settings.token_secret == b"T" * 40
+
+
+def test_an_unreadable_keys_file_is_a_configuration_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="SPEECH_API_KEYS_FILE"):
+        Settings.from_mapping({"SPEECH_API_KEYS_FILE": str(tmp_path / "missing")})
+
+
+def test_a_short_token_secret_is_refused() -> None:
+    with pytest.raises(ConfigError, match="at least 32"):
+        Settings.from_mapping({"SPEECH_TOKEN_SECRET": "short"})
+
+
+def test_security_flags_limits_origins_and_hosts() -> None:
+    settings = Settings.from_mapping(
+        {
+            "SPEECH_ALLOW_ANONYMOUS": "true",
+            "SPEECH_OPS_OPEN": "1",
+            "SPEECH_MAX_SESSIONS_PER_KEY": "4",
+            "SPEECH_CORS_ORIGINS": "https://App.example.com/, http://localhost:3000",
+            "SPEECH_ALLOWED_HOSTS": "Speech.Example.com, 10.0.0.5:5000",
+        }
+    )
+    assert settings.allow_anonymous and settings.ops_open
+    assert settings.max_sessions_per_key == 4
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
+    assert settings.allowed_hosts == ("speech.example.com", "10.0.0.5:5000")
+    defaults = Settings.from_mapping({})
+    assert (defaults.allow_anonymous, defaults.ops_open, defaults.max_sessions_per_key) == (
+        False,
+        False,
+        None,
+    )
+    assert defaults.cors_origins == defaults.allowed_hosts == defaults.api_keys == ()
+    with pytest.raises(ConfigError, match="SPEECH_ALLOW_ANONYMOUS"):
+        Settings.from_mapping({"SPEECH_ALLOW_ANONYMOUS": "maybe"})
+    with pytest.raises(ConfigError, match="SPEECH_CORS_ORIGINS"):
+        Settings.from_mapping({"SPEECH_CORS_ORIGINS": "app.example.com"})
+    with pytest.raises(ConfigError, match="SPEECH_MAX_SESSIONS_PER_KEY"):
+        Settings.from_mapping({"SPEECH_MAX_SESSIONS_PER_KEY": "0"})
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("speech.example.com", False),
+    ],
+)
+def test_loopback_binds_are_recognised(host, loopback) -> None:
+    assert Settings(host=host).loopback is loopback
+
+
+def test_every_variable_settings_reads_is_in_env_example() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "speech_realtime" / "config.py").read_text(encoding="utf-8")
+    documented = (root / ".env.example").read_text(encoding="utf-8")
+    names = set(re.findall(r'"((?:SPEECH|AZURE_OPENAI|OPENAI|LOG)_[A-Z_]+|HOST|PORT)"', source))
+    assert names and not {name for name in names if not re.search(rf"^#?{name}=", documented, re.M)}

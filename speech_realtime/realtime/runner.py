@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
+from ..callers import CallerSlots
 from ..config import Settings
 from ..errors import ConfigError, Saturated, SpeechError
 from .auth import Auth
@@ -63,20 +64,23 @@ class SessionRunner:
         self.settings = settings
         self.connector = connector
         self._slots = threading.BoundedSemaphore(settings.max_sessions)
+        self._callers = CallerSlots(settings.max_sessions_per_key)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         """One session slot, for as long as the block runs (:class:`Saturated` if none is free).
 
         Long-lived front ends (the relay, SDK sockets) hold one for their upstream session so
-        that they count against the same limit as REST requests.
+        that they count against the same limit as REST requests. The caller's own cap
+        (``SPEECH_MAX_SESSIONS_PER_KEY``) is checked first, so a refused caller takes no slot.
         """
-        if not self._slots.acquire(blocking=False):
-            raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
-        try:
-            yield
-        finally:
-            self._slots.release()
+        with self._callers.hold():
+            if not self._slots.acquire(blocking=False):
+                raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
+            try:
+                yield
+            finally:
+                self._slots.release()
 
     @contextmanager
     def session(self, deadline: float | None = None, *, transcription: bool = False) -> Iterator[Connection]:

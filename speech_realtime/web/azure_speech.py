@@ -11,8 +11,9 @@
   ``RecognitionStatus: InitialSilenceTimeout`` with status 200, as Azure answers;
 - ``POST /sts/v1.0/issueToken``: a signed token valid for ten minutes (text/plain).
 
-Errors are Azure's: the status and a short plain-text body. Requests are accepted with or
-without ``Ocp-Apim-Subscription-Key`` / ``Authorization: Bearer`` until inbound keys exist.
+Errors are Azure's: the status and a short plain-text body. With inbound keys
+(``SPEECH_API_KEYS``) every route needs ``Ocp-Apim-Subscription-Key`` or ``Authorization: Bearer``
+with an issued token, and ``issueToken`` a key; :mod:`.security` checks them before any route.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audio import CONTENT_TYPES, azure_output_format
+from ..callers import CALLER
 from ..composition import Composition
 from ..errors import BadRequest, UnsupportedMedia
 from ..languages import fixed_language
@@ -30,7 +32,7 @@ from ..options import RecognitionOptions, Transcript
 from ..profanity import Profanity
 from ..speech import SpeechService
 from ..ssml import MAX_SSML_BYTES, parse_ssml
-from ..tokens import issue_token, token_secret
+from ..tokens import issue_token
 from ..usp.results import DEFAULT_STYLE, ResultStyle, nbest, ticks
 from ..voices import azure_voice_list
 from .errors import ErrorInfo, register_family
@@ -170,6 +172,7 @@ for _mode in RECOGNITION_MODES:
 
 @azure_speech.post("/sts/v1.0/issueToken")
 def issue() -> Response:
-    """A token valid for ten minutes, as Azure's token service answers (plain text)."""
-    secret = current_app.extensions.setdefault("azure_token_secret", token_secret())
-    return Response(issue_token(secret), mimetype="text/plain")
+    """A token valid for ten minutes for the key's caller, as Azure's token service answers (plain
+    text); signed with the service's token secret (``extensions["azure_token_secret"]``)."""
+    secret = current_app.extensions["azure_token_secret"]
+    return Response(issue_token(secret, subject=CALLER.get()), mimetype="text/plain")

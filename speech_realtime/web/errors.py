@@ -168,13 +168,18 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return info
 
 
+def family_renderer() -> Renderer:
+    """The renderer of the family the current request is for (also tells other hooks its family)."""
+    return _registry(current_app).renderer(request.path, request.blueprint)
+
+
 def render_error(info: ErrorInfo) -> Response:
     """``info`` in the envelope of the family the current request is for.
 
     A renderer that fails is logged and replaced by the reference envelope, so an error
     answer is never Flask's HTML page.
     """
-    render = _registry(current_app).renderer(request.path, request.blueprint)
+    render = family_renderer()
     try:
         return render(info)
     except Exception:
