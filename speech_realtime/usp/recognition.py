@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ..audio.formats import check_layout
 from ..errors import SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
@@ -119,6 +120,8 @@ class _Turn:
 class Recognition(Machine[Effect]):
     """One recognition socket: its mode and query, and the turn in progress."""
 
+    binary_paths = frozenset({"audio"})
+
     def __init__(self, mode: Mode, query: dict[str, str]) -> None:
         self.mode = mode
         self.state = State.IDLE
@@ -196,6 +199,7 @@ class Recognition(Machine[Effect]):
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
+        check_layout(rate, channels)
         options = RecognitionOptions(language=None if self.query.identify else turn.language)
         turn.rate, turn.channels = rate, channels
         self.state = State.LISTENING
