@@ -111,6 +111,19 @@ def test_word_sentence_and_session_end_metadata_when_requested():
     assert meta[-1] == {"Type": "SessionEnd", "Data": {"Offset": 10_000_000}}
 
 
+def test_boundary_lengths_count_utf16_code_units_as_the_sdks_index_text():
+    synth, _ = machine()
+    synth.receive(context(wordBoundaryEnabled=True, sentenceBoundaryEnabled=True))
+    synth.receive(ssml("😀 Caf😀é 𝄞x ok."))
+    out = synth.audio(bytes(48000))
+    for offset, word in enumerate(["Caf😀é", "𝄞x", "ok."]):
+        out += synth.word(WordTiming(word, offset * 0.2, 0.2))
+    out += synth.part_done() + synth.done()
+    texts = [(m["Data"]["text"]["Text"], m["Data"]["text"]["Length"]) for m in metadata(out)]
+    assert ("Caf😀é", 6) in texts and ("x", 1) in texts and ("ok", 2) in texts  # 𝄞 is punctuation
+    assert ("Caf😀é 𝄞x ok.", 14) in texts
+
+
 def test_no_metadata_unless_requested():
     synth, _ = machine()
     synth.receive(context())
