@@ -12,9 +12,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import websocket
+from conftest import API_KEY
+from serve_process import SERVE, clean_environ, launch
 from simple_websocket import ConnectionClosed
 
+from speech_realtime.usp.frames import text_frame
 from speech_realtime.web.websocket_writer import FrameWriter, ReaderStalled
+
+RID = "0123456789ABCDEF0123456789abcdef"
 
 #: The send timeout of these connections (the worker uses the client timeout).
 SEND_TIMEOUT = 0.3
@@ -101,3 +107,40 @@ def test_a_reader_that_stops_gets_a_clean_close_and_one_log_line(pair, caplog) -
         received += chunk
     whole, rest = frames_in(received)
     assert whole == list(range(len(whole))) and len(rest) < 5 + 20_000  # at most the frame in progress
+
+
+# -- end to end: an Azure SDK synthesis socket under ``serve`` ------------------------------------
+
+
+@pytest.mark.subprocess
+def test_a_synthesis_client_that_stops_reading_is_one_warning_and_no_traceback(upstream) -> None:
+    env = clean_environ()
+    env.update(
+        {
+            "AZURE_OPENAI_ENDPOINT": upstream.url,
+            "AZURE_OPENAI_KEY": API_KEY,
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime-test",
+            "SPEECH_CLIENT_TIMEOUT": "3",  # the first upstream session takes a while to open
+        }
+    )
+    started = launch(SERVE, env)
+    stalled = websocket.WebSocket()
+    stalled.sock_opt.sockopt = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+    try:
+        stalled.connect(f"ws://{started.address}/cognitiveservices/websocket/v1", timeout=LIMIT)
+        context = {
+            "synthesis": {"audio": {"outputFormat": "raw-24khz-16bit-mono-pcm", "metadataOptions": {}}}
+        }
+        stalled.send(text_frame("synthesis.context", RID, context))
+        words = " ".join(["a long reading that nobody listens to"] * 30)  # about 600 KB of audio
+        stalled.send(text_frame("ssml", RID, f"<speak>{words}</speak>", "application/ssml+xml"))
+        deadline = time.monotonic() + 3 * LIMIT
+        while not any("read nothing" in line for line in started.log) and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.5)  # anything the socket loop logs after the stall
+        stalls = [line for line in started.log if "read nothing" in line]
+        assert len(stalls) == 1 and "WARNING" in stalls[0], started.log
+        assert not [line for line in started.log if "Traceback" in line or "ERROR" in line], started.log
+    finally:
+        stalled.shutdown()
+        started.stop()
