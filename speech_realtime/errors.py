@@ -52,6 +52,18 @@ class BadRequest(SpeechError):
     code = "invalid_request"
 
 
+class UpgradeRequired(SpeechError):
+    """A WebSocket upgrade asked for a protocol version the service does not speak (or none):
+    RFC 6455's 426, naming the version it does speak."""
+
+    status = 426
+    code = "upgrade_required"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**super().headers, "Sec-WebSocket-Version": "13"}
+
+
 class PayloadTooLarge(SpeechError):
     """The request body, or the audio in it, is larger than the service accepts."""
 

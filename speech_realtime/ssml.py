@@ -56,7 +56,8 @@ _SEPARATING = {"voice", "p", "s", "speak"}
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
 _NUMBER = re.compile(r"^\s*[+]?\d+(?:\.\d+)?\s*$")
-_STYLE = re.compile(r"^[A-Za-z][\w-]{0,39}$")
+_STYLE = re.compile(r"[A-Za-z][\w-]{0,39}")
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']{0,40})["']""")
 _SPACE = re.compile(r"\s+")
 
 
@@ -209,7 +210,7 @@ class _Builder:
             scope = replace(scope, voice=attrs.get("name", "").strip() or scope.voice)
         elif name == "prosody" and "rate" in attrs:
             scope = replace(scope, speed=parse_rate(attrs["rate"], scope.speed))
-        elif name == "express-as" and _STYLE.match(attrs.get("style", "")):
+        elif name == "express-as" and _STYLE.fullmatch(attrs.get("style", "")):
             scope = replace(scope, style=attrs["style"].lower())
         elif name == "break":
             self.add_break(parse_break(attrs.get("time"), attrs.get("strength")))
@@ -306,6 +307,21 @@ def _refuse(what: str, parser: expat.XMLParserType) -> Callable[..., None]:
     return handler
 
 
+def _unreadable_encoding(data: bytes | str) -> BadRequest | None:
+    """The error for a document whose XML declaration names an encoding expat cannot read
+    (unknown, or multi-byte other than UTF-8 and UTF-16); None if it declares none."""
+    head = data[:200].encode() if isinstance(data, str) else data[:200]
+    match = _DECLARED_ENCODING.match(head)
+    if match is None:
+        return None
+    name = match.group(1).decode("ascii", errors="replace")
+    return BadRequest(
+        f"the SSML declares encoding {name!r}, which this service cannot read; send UTF-8",
+        code="invalid_ssml",
+        param="text",
+    )
+
+
 def parse_ssml(
     data: bytes | str, *, default_voice: str | None = None, max_bytes: int = MAX_SSML_BYTES
 ) -> Document:
@@ -330,6 +346,8 @@ def parse_ssml(
     parser.CharacterDataHandler = builder.characters
     try:
         parser.Parse(data, True)
+    except (LookupError, ValueError) as exc:  # expat's "unknown encoding" handler refused the declared one
+        raise _unreadable_encoding(data) or exc from None
     except expat.ExpatError as exc:
         message = expat.errors.messages[exc.code]
         raise BadRequest(

@@ -111,6 +111,8 @@ def test_voices_are_read_in_order_with_speed_and_silence_between(client, upstrea
         ("<speak><voice name='en-US-JennyNeural'>unclosed</speak>", 400, "malformed SSML"),
         ("<speak><voice name='en-US-NobodyNeural'>Hi</voice></speak>", 400, "unknown voice"),
         ("<speak><prosody rate='warp'>Hi</prosody></speak>", 400, "prosody rate"),
+        ("<?xml version='1.0' encoding='UTF-7'?><speak>Hi</speak>", 400, "encoding 'UTF-7'"),
+        ("<?xml version='1.0' encoding='x-nope'?><speak>Hi</speak>", 400, "encoding 'x-nope'"),
     ],
 )
 def test_bad_ssml_is_an_azure_style_error_before_any_upstream_session(
@@ -286,6 +288,7 @@ def test_undecodable_or_too_short_audio_is_refused(client, upstream) -> None:
 
 # -- tokens ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("samplerate", ["abc", "1.5", "9" * 5000, "0"])
 def test_a_bad_raw_pcm_samplerate_is_a_400_naming_the_sample_rate(client, upstream, samplerate) -> None:
     response = client.post(
@@ -297,7 +300,6 @@ def test_a_bad_raw_pcm_samplerate_is_a_400_naming_the_sample_rate(client, upstre
     message = response.get_data(as_text=True)
     assert "sample" in message.lower() and "sampleRate" not in message  # no other family's field
     assert upstream.connections == 0
-
 
 
 def test_issue_token_answers_a_signed_ten_minute_token_as_text(client, app) -> None:

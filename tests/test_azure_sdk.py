@@ -391,3 +391,16 @@ def test_a_stalled_synthesis_ends_without_hanging(sdk_host, upstream):
     synth = synthesizer(sdk_host)
     details = canceled(within(lambda: synth.speak_text_async("hello there").get()))
     assert details.error_code == speechsdk.CancellationErrorCode.ServiceError, details.error_details
+
+
+def test_word_boundaries_locate_words_after_and_inside_emoji(sdk_host, upstream):
+    """The Python SDK finds each word in its input itself and reports code-point positions;
+    the UTF-16 ``Length`` the JavaScript SDK needs leaves them right."""
+    text = "😀 Caf😀é and more 😀 words"
+    synth = synthesizer(sdk_host)
+    words: list[tuple[str, int, int]] = []
+    synth.synthesis_word_boundary.connect(lambda e: words.append((e.text, e.text_offset, e.word_length)))
+    result = within(lambda: synth.speak_text_async(text).get())
+    assert result.reason == Reason.SynthesizingAudioCompleted
+    assert [text[offset : offset + length] for _, offset, length in words] == [word for word, _, _ in words]
+    assert ("Caf😀é", 2, 5) in words and ("words", 19, 5) in words

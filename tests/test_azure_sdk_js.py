@@ -58,3 +58,16 @@ def test_js_sdk_recognition(harness, sdk_host, upstream, tmp_path):
     assert result["reason"] == "RecognizedSpeech", result
     assert result["text"] == "hello from the scripted server"
     assert result["duration"] > 0
+
+
+def test_js_sdk_word_boundaries_after_and_inside_emoji(harness, sdk_host, upstream):
+    """The JavaScript SDK finds each word in its (UTF-16) input from the end of the last one,
+    moved on by the word's ``Length``: code points there would land later words inside earlier ones."""
+    text = "😀 Caf😀é and 😀😀 more words"
+    result = node(harness, "synthesize", sdk_host, text)
+    assert result["reason"] == "SynthesizingAudioCompleted", result
+    units = text.encode("utf-16-le")
+    for word in result["words"]:
+        start, length = word["textOffset"], word["wordLength"]
+        assert units[2 * start : 2 * (start + length)].decode("utf-16-le") == word["text"], result["words"]
+    assert {"Caf😀é", "more", "words"} <= {word["text"] for word in result["words"]}

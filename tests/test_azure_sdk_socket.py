@@ -72,6 +72,32 @@ def test_malformed_frames_close_1007(sdk_host, upstream, frame):
     assert upstream.connections == 0
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        f"Path: audio\r\nX-RequestId: {RID}\r\n\r\nnot audio",
+        binary_frame(
+            "audio", RID, wav_header()[:22] + b"\0\0" + wav_header()[24:] + bytes(3200)
+        ),  # 0 channels
+        binary_frame("audio", RID, wav_header()[:16] + struct.pack("<I", 4000) + wav_header()[20:]),
+        f"Path: speech.config\r\nX-RequestId: {RID}\r\n\r\n" + json.dumps({"context": "x"}),
+        f"Path: speech.context\r\nX-RequestId: {RID}\r\n\r\n" + '{"a":' * 1000 + "1" + "}" * 1000,
+    ],
+    ids=["audio-in-text", "wav-0-channels", "wav-fmt-past-frame", "config-not-object", "context-nested"],
+)
+def test_invalid_recognition_input_closes_1007_before_any_session_and_logs_info(
+    sdk_host, upstream, frame, caplog
+):
+    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    ws = connect(sdk_host, "/speech/recognition/conversation/cognitiveservices/v1")
+    (ws.send_binary if isinstance(frame, bytes) else ws.send)(frame)
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and struct.unpack(">H", data[:2])[0] == 1007, data
+    assert upstream.connections == 0
+    records = [r for r in caplog.records if r.name.startswith("speech_realtime")]
+    assert records and all(r.levelno == logging.INFO and r.exc_info is None for r in records)
+
+
 def test_idle_socket_holds_no_upstream_session(sdk_host, upstream):
     ws = connect(sdk_host, "/tts/cognitiveservices/websocket/v1")
     ws.send(text_frame("speech.config", RID, {"context": {"system": {"name": "test"}}}))

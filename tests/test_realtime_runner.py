@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from speech_realtime.audio import float_to_pcm16
-from speech_realtime.errors import BadRequest, Saturated, UpstreamError, UpstreamTimeout
+from speech_realtime.errors import BadRequest, Saturated, SpeechError, UpstreamError, UpstreamTimeout
 from speech_realtime.options import (
     AudioChunk,
     Ended,
@@ -26,6 +27,7 @@ from speech_realtime.options import (
     WordTiming,
 )
 from speech_realtime.realtime.events import parse_server_event, tts_session_update
+from speech_realtime.realtime.runner import TurnStream
 from speech_realtime.realtime.transport import Connection
 from speech_realtime.speech import SpeechService
 from speech_realtime.text import corpus_word_error_rate
@@ -92,13 +94,13 @@ def test_close_from_another_thread_ends_a_wait_for_upstream(settings, upstream) 
     service = SpeechService(settings.with_changes(max_sessions=1, receive_timeout=10, request_timeout=10))
     upstream.script.mode = "silence"
     stream = service.synthesize_stream("Nobody answers.")
-    failures: list[BaseException] = []
+    outcome: list[object] = []
 
     def read() -> None:
         try:
-            next(stream)
-        except UpstreamError as exc:
-            failures.append(exc)
+            outcome.append(next(stream, "ended"))
+        except Exception as exc:  # a close is never an error for the reader
+            outcome.append(exc)
 
     reader = threading.Thread(target=read)
     started = time.monotonic()
@@ -106,10 +108,59 @@ def test_close_from_another_thread_ends_a_wait_for_upstream(settings, upstream) 
     wait_until(lambda: len(upstream.client_events("response.create")) == 1)
     stream.close()
     reader.join(2)
-    assert not reader.is_alive() and failures
+    assert not reader.is_alive() and outcome == ["ended"]
     assert time.monotonic() - started < 2
     with service.hold():
         pass
+
+
+class _Abortable:
+    """A connection stand-in: ``abort()`` ends the wait of the generator using it."""
+
+    def __init__(self) -> None:
+        self.aborted = threading.Event()
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+
+def _results(connected: Callable[[Any], None]) -> Any:
+    """A turn's results: a short wait for each (ended early by an abort), and a release that takes
+    a moment, the two windows in which a close from another thread meets the consumer."""
+    conn = _Abortable()
+    connected(conn)
+    try:
+        while True:
+            if conn.aborted.wait(random.random() / 5000):
+                raise UpstreamError("the connection was aborted")
+            yield b"chunk"
+    finally:
+        time.sleep(random.random() / 5000)
+
+
+def test_close_from_any_thread_never_surfaces_as_an_error_in_the_consumer() -> None:
+    failures: list[BaseException] = []
+    aborted: list[SpeechError] = []
+    for _ in range(300):
+        stream = TurnStream(_results, aborted=aborted.append)
+
+        def consume(stream: TurnStream[bytes] = stream) -> None:
+            try:
+                for _ in stream:
+                    time.sleep(random.random() / 5000)  # sending the chunk on
+            except BaseException as exc:
+                failures.append(exc)
+
+        consumer = threading.Thread(target=consume)
+        closers = [threading.Thread(target=stream.close) for _ in range(2)]
+        consumer.start()
+        time.sleep(random.random() / 1000)
+        for closer in closers:
+            closer.start()
+        for thread in (consumer, *closers):
+            thread.join(2)
+            assert not thread.is_alive()
+    assert failures == [] and aborted == []
 
 
 def test_the_connector_can_be_swapped(settings, upstream) -> None:
@@ -312,15 +363,7 @@ def test_an_upstream_failure_mid_stream_is_counted_but_a_close_by_the_caller_is_
     upstream.reset(chunk_delay=0.5)
     stream = service.synthesize_stream("A slow reading that the caller gives up on.")
     assert next(stream)
-    failures: list[UpstreamError] = []
-
-    def read() -> None:
-        try:
-            next(stream, None)
-        except UpstreamError as exc:  # the wait for upstream ended by close()
-            failures.append(exc)
-
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=lambda: next(stream, None))
     reader.start()
     wait_until(lambda: len(upstream.client_events("response.create")) == 1)
     stream.close()  # whether the reader is waiting inside the stream or not yet

@@ -124,6 +124,28 @@ def test_express_as_style_is_a_style_hint() -> None:
     assert text.style == "cheerful"
 
 
+@pytest.mark.parametrize("style", ["cheerful&#10;", "cheerful\n", "cheer ful", "-x", "x" * 41])
+def test_a_style_that_is_not_a_plain_name_is_not_a_hint(style: str) -> None:
+    (text,) = parse_ssml(speak(f"<mstts:express-as style='{style}'>Great news!</mstts:express-as>")).texts
+    assert text.style is None
+
+
+@pytest.mark.parametrize("encoding", ["UTF-7", "x-nope", "utf-32"])
+def test_an_encoding_expat_cannot_read_is_a_clear_bad_request(encoding: str) -> None:
+    body = f"<?xml version='1.0' encoding='{encoding}'?><speak>Hi</speak>".encode()
+    with pytest.raises(BadRequest, match=f"encoding {encoding!r}") as caught:
+        parse_ssml(body)
+    assert caught.value.param == "text" and caught.value.code == "invalid_ssml"
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "us-ascii"])
+def test_single_byte_encodings_are_read(encoding: str) -> None:
+    body = f"<?xml version='1.0' encoding='{encoding}'?><speak>Caf\xe9</speak>".encode("latin-1")
+    if encoding == "us-ascii":
+        body = body.replace(b"\xe9", b"e")
+    assert parse_ssml(body).texts[0].text in ("Café", "Cafe")
+
+
 @pytest.mark.parametrize(
     "body",
     [

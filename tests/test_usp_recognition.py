@@ -314,3 +314,62 @@ def test_a_phrase_list_over_the_limits_closes_1007_naming_it(items):
     machine = Recognition(Mode.INTERACTIVE, {})
     effects = machine.receive(ctx(dgi={"Groups": [{"Type": "Generic", "Items": items}]}))
     assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and "phrase list" in effects[-1].reason
+
+
+def refused(effects) -> str:
+    """The reason of the 1007 close that ``effects`` end with."""
+    assert effects and isinstance(effects[-1], Close) and effects[-1].code == 1007, effects
+    return effects[-1].reason
+
+
+@pytest.mark.parametrize(
+    "header, word",
+    [
+        (wav_header(channels=0), "channel"),
+        (wav_header(rate=0), "sample rate"),
+        (wav_header(channels=200), "channel"),
+    ],
+)
+def test_wav_header_out_of_range_closes_1007_before_any_stream(header, word):
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(audio(header + bytes(3200)))
+    assert word in refused(effects)
+    assert not any(isinstance(e, Open) for e in effects)
+
+
+def test_wav_fmt_chunk_running_past_the_frame_closes_1007_before_any_stream():
+    header = bytearray(wav_header())
+    header[16:20] = struct.pack("<I", 4000)  # the fmt chunk claims 4000 bytes of a 44-byte frame
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(audio(bytes(header)))
+    assert "fmt" in refused(effects)
+    assert not any(isinstance(e, Open) for e in effects)
+
+
+def test_audio_in_a_text_frame_closes_1007_before_any_stream():
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(parse(f"Path: audio\r\nX-RequestId: {RID}\r\n\r\nhello"))
+    assert "binary" in refused(effects)
+    assert not any(isinstance(e, Open) for e in effects)
+
+
+def test_deeply_nested_speech_context_closes_1007():
+    machine = Recognition(Mode.CONVERSATION, {})
+    body = '{"a":' * 1000 + "1" + "}" * 1000
+    effects = machine.receive(parse(f"Path: speech.context\r\nX-RequestId: {RID}\r\n\r\n{body}"))
+    assert "nested" in refused(effects)
+
+
+@pytest.mark.parametrize(
+    "config", [{"context": "x"}, {"context": {"audio": 3}}, {"context": {"audio": {"source": []}}}]
+)
+def test_speech_config_of_the_wrong_shape_closes_1007(config):
+    machine = Recognition(Mode.CONVERSATION, {})
+    assert "speech.config" in refused(machine.receive(parse(text_frame("speech.config", RID, config))))
+
+
+@pytest.mark.parametrize("rid", ["é" * 32, "a\nb", "x" * 300])
+def test_a_request_id_that_is_not_visible_ascii_closes_1007(rid):
+    machine = Recognition(Mode.CONVERSATION, {})
+    effects = machine.receive(parse(f"Path: speech.context\r\nX-RequestId: {rid}\r\n\r\n{{}}"))
+    assert "X-RequestId" in refused(effects)

@@ -111,6 +111,19 @@ def test_word_sentence_and_session_end_metadata_when_requested():
     assert meta[-1] == {"Type": "SessionEnd", "Data": {"Offset": 10_000_000}}
 
 
+def test_boundary_lengths_count_utf16_code_units_as_the_sdks_index_text():
+    synth, _ = machine()
+    synth.receive(context(wordBoundaryEnabled=True, sentenceBoundaryEnabled=True))
+    synth.receive(ssml("😀 Caf😀é 𝄞x ok."))
+    out = synth.audio(bytes(48000))
+    for offset, word in enumerate(["Caf😀é", "𝄞x", "ok."]):
+        out += synth.word(WordTiming(word, offset * 0.2, 0.2))
+    out += synth.part_done() + synth.done()
+    texts = [(m["Data"]["text"]["Text"], m["Data"]["text"]["Length"]) for m in metadata(out)]
+    assert ("Caf😀é", 6) in texts and ("x", 1) in texts and ("ok", 2) in texts  # 𝄞 is punctuation
+    assert ("Caf😀é 𝄞x ok.", 14) in texts
+
+
 def test_no_metadata_unless_requested():
     synth, _ = machine()
     synth.receive(context())
@@ -207,3 +220,19 @@ def test_watchdog_gives_up_on_a_stalled_job():
     synth, _ = machine()
     synth.receive(ssml("Hello."))
     assert synth.idle()[-1].code == 1011
+
+
+def test_a_non_ascii_request_id_closes_1007_before_any_audio():
+    synth, _ = machine()
+    doc = "<speak version='1.0'><voice name='en-US-AvaMultilingualNeural'>Hi</voice></speak>"
+    effects = synth.receive(parse(f"Path: ssml\r\nX-RequestId: é{RID}\r\n\r\n{doc}"))
+    assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and "X-RequestId" in effects[-1].reason
+    assert not any(isinstance(e, Speak) for e in effects)
+
+
+@pytest.mark.parametrize("encoding", ["UTF-7", "x-nope"])
+def test_ssml_in_an_unreadable_encoding_closes_1007_naming_it(encoding):
+    synth, _ = machine()
+    doc = f"<?xml version='1.0' encoding='{encoding}'?><speak>Hi</speak>"
+    effects = synth.receive(parse(text_frame("ssml", RID, doc, "application/ssml+xml")))
+    assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and encoding in effects[-1].reason

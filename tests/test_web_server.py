@@ -6,8 +6,10 @@ process on 127.0.0.1:0, with a one-second client timeout, and drive it with raw 
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -85,6 +87,12 @@ def echo(ws):
         ws.send(ws.receive())
 
 
+@sock.route("/ws-frames")
+def frames(ws):
+    ws.send(bytes(range(256)) * 4096)  # 1 MiB: a slow reader takes it in over many send timeouts
+    ws.send(b"end")
+
+
 @sock.route("/ws-flood")
 def flood(ws):
     try:
@@ -103,6 +111,7 @@ class Server:
     port: int
     closed: Path
     home: Path
+    log: list[str]
 
     def connect(self, rcvbuf: int | None = None) -> socket.socket:
         conn = socket.socket()
@@ -145,7 +154,7 @@ def start_server(tmp_path: Path, max_websockets: int = 4) -> Iterator[Server]:
         [sys.executable, str(script), str(CLIENT_TIMEOUT), str(max_websockets), str(closed)], env
     )
     try:
-        yield Server(started.port, closed, home)
+        yield Server(started.port, closed, home, started.log)
     finally:
         started.stop()
 
@@ -337,8 +346,47 @@ def test_a_websocket_client_that_stops_reading_is_given_up_on(server: Server) ->
         while not server.closed.exists() and time.monotonic() < deadline:
             threading.Event().wait(0.05)
         assert server.closed.exists(), "the server still waits to send to a client that stopped reading"
+        assert server.ping() == {"ok": True}  # the log is written by now
+        stalls = [line for line in server.log if "read nothing" in line]
+        assert len(stalls) == 1 and "/ws-flood" in stalls[0], server.log
+        assert not [line for line in server.log if "Traceback" in line or "ERROR" in line], server.log
     finally:
         stalled.shutdown()
+
+
+def websocket_messages(data: bytes) -> list[bytes]:
+    """The payloads of the unmasked frames a server sent; fails on a frame that is cut short."""
+    messages = []
+    while data:
+        length, start = data[1] & 0x7F, 2
+        if length == 126:
+            (length,), start = struct.unpack(">H", data[2:4]), 4
+        elif length == 127:
+            (length,), start = struct.unpack(">Q", data[2:10]), 10
+        assert len(data) >= start + length, "a frame was cut short"
+        messages.append(data[start : start + length])
+        data = data[start + length :]
+    return messages
+
+
+@pytestmark_subprocess
+def test_a_slow_websocket_reader_gets_every_frame_whole(server: Server) -> None:
+    with server.connect(rcvbuf=4096) as conn:
+        key = base64.b64encode(bytes(16)).decode()
+        conn.sendall(
+            f"GET /ws-frames HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        data = b""
+        pace = threading.Event()
+        while chunk := conn.recv(16384):  # about 400 KB/s in bursts: slow, never stopped
+            data += chunk
+            if len(data) % 65536 < len(chunk):
+                pace.wait(0.15)
+    head, _, frames = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    messages = websocket_messages(frames)
+    assert messages[0] == bytes(range(256)) * 4096 and messages[1] == b"end"
 
 
 @pytestmark_subprocess

@@ -24,7 +24,9 @@ from flask import Flask, jsonify, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ..errors import SpeechError
 from ..realtime.events import Dialect
+from ..websocket_upgrade import check_upgrade
 from .models import ModelSet, shared_models
 from .parsing import MAX_AUDIO_B64
 from .render import Event
@@ -97,6 +99,7 @@ def create_engine_app(models: ModelSet | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_MESSAGE_BYTES}
     sock = Sock(app)
     sockets = app.extensions["engine_sockets"] = _OpenSockets()
+    app.before_request(_check_upgrade)
 
     for path, dialect in PATHS.items():
 
@@ -121,6 +124,19 @@ def create_engine_app(models: ModelSet | None = None) -> Flask:
         return jsonify({"status": "ok", "paths": sorted(PATHS), "sessions": len(sockets)})
 
     return app
+
+
+def _check_upgrade() -> Any:
+    """Upgrade only after a valid WebSocket handshake; a bad one is answered 400 (or 426 for
+    the protocol version) in the Realtime API's error shape."""
+    if request.url_rule is None or not request.url_rule.websocket:
+        return None
+    try:
+        check_upgrade(request.method, request.headers)
+    except SpeechError as exc:
+        body = {"error": {"type": "invalid_request_error", "code": exc.code, "message": exc.message}}
+        return jsonify(body), exc.status, exc.headers
+    return None
 
 
 class EngineServer:

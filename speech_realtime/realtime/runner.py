@@ -140,10 +140,14 @@ class TurnStream(Generic[T]):
     """The results of a turn, as an iterator with a thread-safe :meth:`close`.
 
     ``produce(connected)`` is a generator of results that passes ``connected`` on to
-    :meth:`SessionRunner.run`. :meth:`close` ends it at once: when the generator is suspended
-    (a stalled reader) it is closed, which releases the session; when another thread is inside
-    it (waiting for upstream), the connection is aborted so that the wait ends now.
-    ``aborted`` is told of a failure after the first result (not of one caused by close()).
+    :meth:`SessionRunner.run`. :meth:`close` ends it at once, from any thread: when no thread is
+    inside the generator (a stalled reader) it is closed there and then, which releases the
+    session; when the consumer is inside it (waiting for upstream), the connection is aborted
+    so that the wait ends now, and the consumer closes the generator as it comes out. Either
+    way the consumer's next ``next()`` simply ends the iteration: a close is never an error.
+    Only one thread at a time ever runs the generator (a second would raise "generator already
+    executing"). ``aborted`` is told of a failure after the first result (not of one caused by
+    close()).
     """
 
     def __init__(
@@ -155,6 +159,7 @@ class TurnStream(Generic[T]):
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._closed = False
+        self._inside = False  # the consumer is running the generator
         self._started = False
         self._aborted = aborted
         self._items = produce(self._connected)
@@ -170,24 +175,46 @@ class TurnStream(Generic[T]):
         return self
 
     def __next__(self) -> T:
+        with self._lock:
+            if self._closed:
+                raise StopIteration
+            self._inside = True
         try:
             item = next(self._items)
         except SpeechError as exc:
-            if self._started and not self._closed and self._aborted is not None:
+            if self._leave():
+                raise StopIteration from None  # the failure is the close's doing
+            if self._started and self._aborted is not None:
                 self._aborted(exc)
             raise
+        except BaseException:
+            self._leave()
+            raise
+        if self._leave():
+            raise StopIteration
         self._started = True
         return item
 
+    def _leave(self) -> bool:
+        """The consumer is out of the generator; if :meth:`close` came meanwhile, the generator
+        is closed now, on this thread, and True is returned."""
+        with self._lock:
+            if not self._closed:
+                self._inside = False
+                return False
+        self._items.close()  # type: ignore[attr-defined]
+        return True
+
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            conn = self._conn
-        try:
+            inside, conn = self._inside, self._conn
+        if not inside:
             self._items.close()  # type: ignore[attr-defined]
-        except ValueError:  # running in another thread: wake it; it ends with an error
-            if conn is not None:
-                conn.abort()
+        elif conn is not None:
+            conn.abort()
 
     def __enter__(self) -> TurnStream[T]:
         return self

@@ -10,6 +10,7 @@ forever (see ``azure-speech-protocol.md`` section 2).
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +24,12 @@ STREAM_ID = "X-StreamId"
 
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_HEADER_BYTES = 8192
+#: Deepest nesting of a JSON body (the SDKs' bodies nest a few levels); deeper is refused
+#: before anything walks it.
+MAX_JSON_DEPTH = 32
+#: A request id the service can repeat byte for byte in its own frames: visible ASCII (the SDKs
+#: send 32 hex digits).
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class FrameError(ValueError):
@@ -55,11 +62,39 @@ class Message:
             return {}
         try:
             value = json.loads(self.body)
+        except RecursionError:
+            raise FrameError(f"{self.path} body is nested more than {MAX_JSON_DEPTH} deep") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise FrameError(f"{self.path} body is not JSON: {exc}") from None
         if not isinstance(value, dict):
             raise FrameError(f"{self.path} body must be a JSON object")
+        if _depth(value) > MAX_JSON_DEPTH:
+            raise FrameError(f"{self.path} body is nested more than {MAX_JSON_DEPTH} deep")
         return value
+
+    def check(self, binary: bool) -> None:
+        """:class:`FrameError` unless this message is the kind of frame its path is sent in
+        (``binary`` or text) and its request id, if any, can be repeated in the service's frames."""
+        if self.binary != binary:
+            raise FrameError(f"{self.path} must be sent in a {'binary' if binary else 'text'} frame")
+        request_id = self.request_id
+        if request_id and not _REQUEST_ID.fullmatch(request_id):
+            raise FrameError(f"{REQUEST_ID} must be at most 128 visible ASCII characters")
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays (walked without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _headers(block: str) -> dict[str, str]:

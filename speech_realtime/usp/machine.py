@@ -15,7 +15,10 @@ E = TypeVar("E")
 
 class Machine(Generic[E]):
     """A socket's state machine returning effects of type ``E``; a subclass provides
-    :attr:`closed` and :meth:`_close`."""
+    :attr:`closed` and :meth:`_close`, and names in :attr:`binary_paths` the paths the client
+    sends in binary frames (every other path it handles comes in text frames)."""
+
+    binary_paths: frozenset[str] = frozenset()
 
     @property
     def closed(self) -> bool:
@@ -34,11 +37,14 @@ class Machine(Generic[E]):
 
     def _dispatch(self, message: Message, handlers: Mapping[str, Callable[[Message], list[E]]]) -> list[E]:
         """Run the handler for ``message``'s path (case-insensitive); other paths (telemetry and
-        anything newer) are tolerated. Input the handler cannot take is refused."""
-        handler = handlers.get(message.path.lower())
+        anything newer) are tolerated. A message in the wrong kind of frame, with a request id
+        that cannot be repeated, or that the handler cannot take is refused."""
+        path = message.path.lower()
+        handler = handlers.get(path)
         if handler is None:
             return []
         try:
+            message.check(binary=path in self.binary_paths)
             return handler(message)
         except (FrameError, BadRequest) as exc:
             return self.refuse(str(exc))

@@ -90,13 +90,19 @@ class PartTimeline:
 
 
 def boundary(kind: str, offset: float, duration: float, text: str) -> dict[str, Any]:
-    """A ``WordBoundary`` or ``SentenceBoundary`` body."""
+    """A ``WordBoundary`` or ``SentenceBoundary`` body (``Offset`` and ``Duration`` are audio
+    ticks; ``Length`` counts UTF-16 code units, as the SDKs index their input text)."""
     data = {
         "Offset": ticks(offset),
         "Duration": ticks(max(0.0, duration)),
-        "text": {"Text": text, "Length": len(text), "BoundaryType": kind},
+        "text": {"Text": text, "Length": utf16_length(text), "BoundaryType": kind},
     }
     return {"Metadata": [{"Type": kind, "Data": data}]}
+
+
+def utf16_length(text: str) -> int:
+    """The length of ``text`` in UTF-16 code units (a character outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def bookmark(name: str, offset: float) -> dict[str, Any]:

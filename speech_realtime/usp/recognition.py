@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ..audio.formats import check_layout
 from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
@@ -140,6 +141,8 @@ class Recognition(Machine[Effect]):
     it is the language a turn with language identification reports.
     """
 
+    binary_paths = frozenset({"audio"})
+
     def __init__(self, mode: Mode, query: dict[str, str], fixed_language: str | None = None) -> None:
         self.mode = mode
         self.state = State.IDLE
@@ -235,6 +238,7 @@ class Recognition(Machine[Effect]):
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
+        check_layout(rate, channels)
         options = RecognitionOptions(
             language=None if self.query.identify else turn.language, keywords=turn.keywords
         )

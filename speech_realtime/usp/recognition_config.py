@@ -96,13 +96,20 @@ def phrase_list(context: Any) -> tuple[str, ...]:
 
 def audio_source(config: dict[str, Any], rate: int, channels: int, bits: int) -> tuple[int, int, int]:
     """``(rate, channels, bits)`` from ``speech.config``'s audio source, each defaulting to the
-    value given."""
-    source = config.get("context", {}).get("audio", {}).get("source", {})
-    if isinstance(source, dict):
-        rate = _positive(source.get("samplerate"), rate)
-        channels = _positive(source.get("channelcount"), channels)
-        bits = _positive(source.get("bitspersample"), bits)
+    value given; :class:`FrameError` if the path to it holds something other than objects."""
+    source = _member(_member(_member(config, "context"), "audio"), "source")
+    rate = _positive(source.get("samplerate"), rate)
+    channels = _positive(source.get("channelcount"), channels)
+    bits = _positive(source.get("bitspersample"), bits)
     return rate, channels, bits
+
+
+def _member(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]`` of ``speech.config`` as an object (empty when absent)."""
+    value = parent.get(key, {})
+    if not isinstance(value, dict):
+        raise FrameError(f"speech.config: {key} must be an object")
+    return value
 
 
 def wav_format(data: bytes) -> tuple[int, int, int, int]:
@@ -114,6 +121,9 @@ def wav_format(data: bytes) -> tuple[int, int, int, int]:
     while position + 8 <= len(data):
         chunk, size = data[position : position + 4], struct.unpack("<I", data[position + 4 : position + 8])[0]
         body = position + 8
+        if chunk != b"data" and body + size > len(data):
+            name = chunk.decode("latin-1").strip()
+            raise FrameError(f"WAV {name!r} chunk of {size} bytes runs past the frame; send the header whole")
         if chunk == b"fmt ":
             if size < 16 or body + 16 > len(data):
                 raise FrameError("WAV fmt chunk is truncated")

@@ -3,10 +3,11 @@ one security check before every route."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from ..config import Settings
 from ..speech import SpeechService
+from ..websocket_upgrade import check_upgrade
 from . import errors, security
 from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
@@ -23,6 +24,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.extensions["speech"] = service or SpeechService(settings)
     errors.install(app)
     security.install(app, settings)
+    app.before_request(_check_upgrade)
     app.register_blueprint(speech_api)
     app.register_blueprint(openai_audio)
     app.register_blueprint(azure_speech)
@@ -30,3 +32,11 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
     return app
+
+
+def _check_upgrade() -> None:
+    """A request routed to a WebSocket route is upgraded only after a valid handshake; a bad one
+    is answered in its family's envelope (400, or 426 for the protocol version)."""
+    rule = request.url_rule
+    if rule is not None and rule.websocket:
+        check_upgrade(request.method, request.headers)

@@ -13,7 +13,8 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
   hold a thread for a bounded time);
 - every write of the response must make progress within the client timeout, or the connection is
   closed and the response iterable's ``close()`` releases its upstream session (stalled readers;
-  a bounded kernel send buffer makes a stalled reader block the writes within seconds);
+  a bounded kernel send buffer makes a stalled reader block the writes within seconds); on a
+  WebSocket every frame is written whole or the connection ends (:mod:`.websocket_writer`);
 - the thread budget is the session limit plus the WebSocket budget plus a few threads for
   cheap routes, and WebSocket upgrades beyond their budget are answered 503, so long-lived
   sockets can never take the threads REST requests and ``/info`` need;
@@ -45,6 +46,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from ..config import Settings
 from ..errors import RequestTimeout, Saturated, SpeechError
 from .azure_sdk import SHUTDOWN
+from .websocket_writer import FrameWriter
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +299,13 @@ class SpeechWorker(ThreadWorker):
             seconds = int(self.limits.timeout)
             micros = int((self.limits.timeout - seconds) * 1e6)
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, micros))
-            return super().handle_request(req, conn)
+            sock = conn.sock
+            client = conn.client[0] if isinstance(conn.client, tuple) else conn.client
+            conn.sock = FrameWriter(sock, self.limits.timeout, f"{req.path} from {client}")
+            try:
+                return super().handle_request(req, conn)
+            finally:
+                conn.sock = sock
         finally:
             with self._websockets_lock:
                 self._websockets -= 1

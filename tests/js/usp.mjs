@@ -18,7 +18,9 @@ if (operation === "synthesize") {
   config.speechSynthesisOutputFormat = sdk.SpeechSynthesisOutputFormat.Riff24Khz16BitMonoPcm;
   const synthesizer = new sdk.SpeechSynthesizer(config, null);
   const words = [];
-  synthesizer.wordBoundary = (_, event) => words.push({ text: event.text, offset: event.audioOffset });
+  synthesizer.wordBoundary = (_, event) => words.push({
+    text: event.text, offset: event.audioOffset, textOffset: event.textOffset, wordLength: event.wordLength,
+  });
   synthesizer.speakTextAsync(argument, (result) => {
     finish(result, { bytes: result.audioData.byteLength, words });
   }, (error) => { console.log(JSON.stringify({ error: String(error) })); process.exit(1); });
