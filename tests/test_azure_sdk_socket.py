@@ -18,7 +18,7 @@ from speech_realtime.options import Phrase
 from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
 from speech_realtime.usp.recognition import Mode, Recognition
-from speech_realtime.web import azure_sdk
+from speech_realtime.web import sdk_setup, sdk_sockets
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
 RECEIVE_LIMIT = 10.0
@@ -160,12 +160,12 @@ def sdk_warnings(caplog) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "speech_realtime.web.azure_sdk" and r.levelno >= logging.WARNING
+        if r.name.startswith("speech_realtime.web") and r.levelno >= logging.WARNING
     ]
 
 
 def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(mode="close_before_done")
     ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
@@ -173,7 +173,7 @@ def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, ca
 
 
 def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(mode="error_event")
     ws = connect(sdk_host, "/speech/recognition/interactive/cognitiveservices/v1?language=en-US")
     ws.send_binary(binary_frame("audio", RID, wav_header() + wav_bytes(tone(0.5))[44:], {"X-StreamId": "1"}))
@@ -185,7 +185,7 @@ def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, 
 
 
 def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(chunk_delay=1.0)
     ws = start_synthesis(sdk_host)
     assert parse(ws.recv()).path == "turn.start"
@@ -198,7 +198,7 @@ def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplo
 
 
 def test_a_stalled_upstream_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(chunk_delay=30.0)
     ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
@@ -272,7 +272,7 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
     ws = _ScriptedWs([first, second])
     machine = Recognition(Mode.CONVERSATION, {})
 
-    socket = azure_sdk._RecognitionSocket(ws, machine, service, 10.0)
+    socket = sdk_sockets.RecognitionSocket(ws, machine, service, 10.0)
     real_receive = ws.receive
 
     def receive(timeout=None):
@@ -291,6 +291,6 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
 
 def test_a_frame_over_the_limit_closes_1009_without_buffering_it(sdk_host, upstream):
     ws = connect(sdk_host, "/speech/recognition/conversation/cognitiveservices/v1")
-    ws.send_binary(binary_frame("audio", RID, bytes(azure_sdk.MAX_FRAME_BYTES + 1), {"X-StreamId": "1"}))
+    ws.send_binary(binary_frame("audio", RID, bytes(sdk_setup.MAX_FRAME_BYTES + 1), {"X-StreamId": "1"}))
     assert close_code(ws) == 1009
     assert upstream.connections == 0

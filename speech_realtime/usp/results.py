@@ -1,22 +1,14 @@
-"""The bodies of recognition results: offsets in 100-ns ticks, ``speech.phrase`` in its simple
-and detailed (NBest) forms, ``speech.hypothesis``, and the RecognitionStatus of a failure."""
+"""The bodies of recognition results: ``speech.phrase`` in its simple and detailed (NBest) forms,
+``speech.hypothesis``, and the RecognitionStatus of a failure (ticks and NBest entries come from
+:mod:`speech_realtime.azure_results`, which the REST front end shares)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..azure_results import nbest, ticks
 from ..errors import RateLimited, Saturated, SpeechError, UpstreamAuth
 from ..options import Phrase, spread_words
-from ..text import words as lexical_words
-
-TICKS = 10_000_000
-
-_ITN_DROP = re.compile(r"[^\w\s'.:%$-]|(?<!\d)[.:](?!\d)|(?<!\w)-|-(?!\w)")
-
-
-def ticks(seconds: float) -> int:
-    return max(0, round(seconds * TICKS))
 
 
 def recognition_status(error: SpeechError) -> str:
@@ -28,28 +20,6 @@ def recognition_status(error: SpeechError) -> str:
     if 400 <= error.status < 500 and error.status != 408:
         return "BadRequest"
     return "Error"
-
-
-def nbest(text: str, offset: float, duration: float, words: tuple[Any, ...] | None) -> dict[str, Any]:
-    """One NBest entry: Lexical (words, numbers spelled out), ITN and MaskedITN (lower case,
-    digits kept, no punctuation; nothing is masked), Display (as transcribed).
-
-    Confidence is 0.0: the Realtime API reports no confidence, so none is invented.
-    """
-    itn = " ".join(_ITN_DROP.sub(" ", text.lower()).split())
-    entry: dict[str, Any] = {
-        "Confidence": 0.0,
-        "Lexical": " ".join(lexical_words(text)),
-        "ITN": itn,
-        "MaskedITN": itn,
-        "Display": text,
-    }
-    if words is not None:
-        entry["Words"] = [
-            {"Word": word.text, "Offset": ticks(word.start), "Duration": ticks(word.end - word.start)}
-            for word in words
-        ]
-    return entry
 
 
 def offset_body(seconds: float) -> dict[str, Any]:
