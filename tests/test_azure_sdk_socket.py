@@ -17,7 +17,7 @@ from speech_realtime.audio.output import AZURE_OUTPUT_FORMATS
 from speech_realtime.options import Phrase
 from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.usp.recognition import Mode, Recognition
+from speech_realtime.usp.recognition import Mode, RecognitionMachine
 from speech_realtime.web import sdk_setup, sdk_sockets
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
@@ -270,7 +270,7 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
     second = binary_frame("audio", other, wav_header() + bytes(3200), {"X-StreamId": "1"})
     old = streams[0]
     ws = _ScriptedWs([first, second])
-    machine = Recognition(Mode.CONVERSATION, {})
+    machine = RecognitionMachine(Mode.CONVERSATION, {})
 
     socket = sdk_sockets.RecognitionSocket(ws, machine, service, 10.0)
     real_receive = ws.receive

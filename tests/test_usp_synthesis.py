@@ -15,7 +15,14 @@ from speech_realtime.errors import (
 from speech_realtime.options import WordTiming
 from speech_realtime.usp.frames import parse, text_frame
 from speech_realtime.usp.recognition import Close
-from speech_realtime.usp.synthesis import Cancel, Send, Speak, State, Synthesis, synthesis_close
+from speech_realtime.usp.synthesis import (
+    Cancel,
+    Send,
+    Speak,
+    SynthesisMachine,
+    SynthesisState,
+    synthesis_close,
+)
 from speech_realtime.usp.synthesis_context import output_for
 
 RID = "c" * 32
@@ -37,14 +44,14 @@ class Collect:
         self.closed = True
 
 
-def machine(check_voice=lambda name: name, **query) -> tuple[Synthesis, list[Collect]]:
+def machine(check_voice=lambda name: name, **query) -> tuple[SynthesisMachine, list[Collect]]:
     encoders: list[Collect] = []
 
     def make(output):
         encoders.append(Collect())
         return encoders[-1]
 
-    return Synthesis(make, check_voice=check_voice, query=query), encoders
+    return SynthesisMachine(make, check_voice=check_voice, query=query), encoders
 
 
 def context(fmt="raw-24khz-16bit-mono-pcm", **flags) -> object:
@@ -79,7 +86,7 @@ def test_turn_start_response_audio_with_stream_id_and_turn_end():
     assert audio.request_id == RID and audio.body == b"\x01\x00" * 10
     end = synth.part_done() + synth.done()
     assert [m.path for m in frames(end)] == ["turn.end"]
-    assert synth.state is State.IDLE and encoders[0].closed
+    assert synth.state is SynthesisState.IDLE and encoders[0].closed
     # the socket takes another synthesis
     synth.receive(context())
     assert [m.path for m in frames(synth.receive(ssml("Again.")))] == ["turn.start", "response"]
@@ -191,7 +198,7 @@ def test_failure_mid_synthesis_cancels_the_job_and_never_closes_1000():
     synth.receive(ssml("Hello."))
     effects = synth.fail(UpstreamError("boom"))
     assert isinstance(effects[0], Cancel) and effects[-1].code not in (1000,) and encoders[0].closed
-    assert synth.state is State.CLOSED and synth.receive(ssml("Again.")) == []
+    assert synth.state is SynthesisState.CLOSED and synth.receive(ssml("Again.")) == []
 
 
 def test_close_codes_for_failures():
@@ -206,4 +213,4 @@ def test_close_codes_for_failures():
 def test_watchdog_gives_up_on_a_stalled_job():
     synth, _ = machine()
     synth.receive(ssml("Hello."))
-    assert synth.idle()[-1].code == 1011
+    assert synth.stalled()[-1].code == 1011

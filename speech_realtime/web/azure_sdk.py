@@ -55,7 +55,7 @@ def _shutdown() -> threading.Event:
 def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
         service = _service()
-        machine = rec.Recognition(mode, request.args.to_dict())
+        machine = rec.RecognitionMachine(mode, request.args.to_dict())
         RecognitionSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
 
     return route
@@ -64,7 +64,7 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
 def _synthesis_route(ws: Any) -> None:
     service = _service()
     dialect = service.endpoint.dialect
-    machine = syn.Synthesis(
+    machine = syn.SynthesisMachine(
         lambda output: Encoder(output, PCM16, streaming=True),
         check_voice=lambda name: resolve_voice(name, dialect),
         query=request.args.to_dict(),

@@ -35,7 +35,8 @@ class RecognitionSocket(SocketLoop):
         return self.machine.tick(time.monotonic(), self.heard) if self.machine.busy else []
 
     def client_stalled(self) -> bool:
-        return self.machine.state is rec.State.LISTENING  # draining: the client is done, the service not
+        # draining: the client is done, the service not
+        return self.machine.state is rec.RecognitionState.LISTENING
 
     def carry_out(self, effect: Any) -> None:
         if isinstance(effect, rec.Open):

@@ -42,7 +42,7 @@ class SocketLoop:
     def __init__(
         self,
         ws: Any,
-        machine: rec.Recognition | syn.Synthesis,
+        machine: rec.RecognitionMachine | syn.SynthesisMachine,
         service: SpeechService,
         idle_limit: float,
         shutdown: threading.Event | None = None,
@@ -77,7 +77,7 @@ class SocketLoop:
                     level = logging.INFO if self.client_stalled() else logging.WARNING
                     log.log(level, "azure sdk: turn made no progress for %g s; ending it", self.idle_limit)
                     self.progress = time.monotonic()
-                    effects += self.machine.idle()
+                    effects += self.machine.stalled()
                 self.apply(effects)
         except ConnectionClosed:
             level = logging.INFO if self.machine.busy else logging.DEBUG  # mid-turn: the turn is lost
