@@ -181,13 +181,18 @@ class SpeechService:
         return self.recognize(input_to_wire(data, label, rate=rate, channels=channels), options)
 
     def recognition_stream(
-        self, options: RecognitionOptions = DEFAULT_RECOGNITION, *, rate: int = 16000, channels: int = 1
+        self,
+        options: RecognitionOptions = DEFAULT_RECOGNITION,
+        *,
+        rate: int = 16000,
+        channels: int = 1,
+        notify: Callable[[], None] | None = None,
     ) -> RecognitionStream:
         """A streaming recognition turn on one upstream session with server VAD.
 
         Push PCM16 little-endian audio at ``rate`` and ``channels`` as it arrives; poll for
-        events. The session (and its slot) is taken now and kept until the stream ends or is
-        closed.
+        events (``notify`` is called whenever one is ready). The session (and its slot) is taken
+        now and kept until the stream ends or is closed.
         """
         check_layout(rate, channels)
         machine = StreamingRecognition(
@@ -197,7 +202,12 @@ class SpeechService:
             prompt=options.prompt,
         )
         return RecognitionStream(
-            self.runner, machine, rate=rate, channels=channels, idle=self.settings.receive_timeout
+            self.runner,
+            machine,
+            rate=rate,
+            channels=channels,
+            idle=self.settings.receive_timeout,
+            notify=notify,
         )
 
     # -- synthesis --------------------------------------------------------------------------

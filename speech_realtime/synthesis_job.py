@@ -1,15 +1,16 @@
 """One Azure SDK synthesis request on a thread: each SSML part read in turn through the service.
 
-The SDK front end's socket starts a :class:`SynthesisJob` for each ``ssml`` frame and takes what
-it produces from :attr:`SynthesisJob.results`: ``("audio", pcm)``, ``("word", WordTiming)``,
+The SDK front end's socket starts a :class:`SynthesisJob` for each ``ssml`` frame; the job hands
+what it produces to ``deliver(kind, value)``: ``("audio", pcm)``, ``("word", WordTiming)``,
 ``("part", None)`` at the end of each part, then ``("done", None)`` or ``("error", SpeechError)``.
+Nothing is delivered after :meth:`SynthesisJob.cancel` returns but what was already on its way.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .errors import SpeechError, UpstreamError
@@ -21,10 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class SynthesisJob:
-    """One synthesis request on a thread: each SSML part read in turn, results into a queue."""
+    """One synthesis request on a thread: each SSML part read in turn, results to ``deliver``."""
 
-    def __init__(self, service: SpeechService, document: Document) -> None:
-        self.results: queue.Queue[tuple[str, Any]] = queue.Queue()
+    def __init__(
+        self, service: SpeechService, document: Document, deliver: Callable[[str, Any], None]
+    ) -> None:
+        self._deliver = deliver
         self._service = service
         self._document = document
         self._cancelled = threading.Event()
@@ -40,13 +43,13 @@ class SynthesisJob:
                     self._read(part)
                 if self._cancelled.is_set():
                     return
-                self.results.put(("part", None))
-            self.results.put(("done", None))
+                self._deliver("part", None)
+            self._deliver("done", None)
         except SpeechError as exc:
-            self.results.put(("error", exc))
+            self._deliver("error", exc)
         except Exception:  # a bug must not leave the SDK waiting: report it and end the turn
             log.exception("azure sdk: synthesis job failed")
-            self.results.put(("error", UpstreamError("the synthesis failed; see the service log")))
+            self._deliver("error", UpstreamError("the synthesis failed; see the service log"))
 
     def _read(self, part: Any) -> None:
         options = SynthesisOptions(
@@ -65,9 +68,9 @@ class SynthesisJob:
                 if self._cancelled.is_set():
                     return
                 if isinstance(item, AudioChunk):
-                    self.results.put(("audio", item.data))
+                    self._deliver("audio", item.data)
                 elif isinstance(item, WordTiming):
-                    self.results.put(("word", item))
+                    self._deliver("word", item)
         finally:
             stream.close()
 

@@ -19,6 +19,7 @@ from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
 from speech_realtime.usp.recognition import Mode, RecognitionMachine
 from speech_realtime.web import sdk_setup, sdk_sockets
+from speech_realtime.web.socket_loop import SocketLimits
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
 RECEIVE_LIMIT = 10.0
@@ -225,13 +226,13 @@ def test_a_bug_while_opening_a_recognition_closes_1011_instead_of_hanging(sdk_ho
 
 
 class _ScriptedWs:
-    """A socket that hands the loop ``frames`` one per receive, then reports the client gone."""
+    """A client that sends ``frames``, then is gone (a :class:`~speech_realtime.web.socket_loop.Wire`)."""
 
     def __init__(self, frames: list) -> None:
         self.frames = list(frames)
         self.sent: list = []
 
-    def receive(self, timeout: float | None = None):
+    def receive(self):
         if not self.frames:
             raise ConnectionClosed()
         return self.frames.pop(0)
@@ -239,8 +240,14 @@ class _ScriptedWs:
     def send(self, frame) -> None:
         self.sent.append(frame)
 
-    def close(self, reason: int | None = None, message: str | None = None) -> None:
-        self.sent.append(("close", reason))
+    def close(self, code: int, reason: str) -> None:
+        self.sent.append(("close", code))
+
+    def ping(self) -> bool:
+        return True
+
+    def release(self, *, abort: bool) -> None:
+        pass
 
 
 class _ScriptedStream:
@@ -272,11 +279,11 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
     ws = _ScriptedWs([first, second])
     machine = RecognitionMachine(Mode.CONVERSATION, {})
 
-    socket = sdk_sockets.RecognitionSocket(ws, machine, service, 10.0)
+    socket = sdk_sockets.RecognitionSocket(ws, machine, service, SocketLimits(10.0, 300.0, 10.0))
     real_receive = ws.receive
 
-    def receive(timeout=None):
-        frame = real_receive(timeout)
+    def receive():
+        frame = real_receive()
         if frame is second:
             old.events.append(Phrase("from the old turn", 0.0, 0.2))
         return frame

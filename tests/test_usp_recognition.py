@@ -11,6 +11,7 @@ from speech_realtime.errors import BadRequest, RateLimited, UpstreamAuth, Upstre
 from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
 from speech_realtime.usp.recognition import (
+    END_GRACE,
     Close,
     Finish,
     Mode,
@@ -299,3 +300,20 @@ def test_a_repeated_context_mid_turn_keeps_the_turn_and_its_watchdog():
     assert machine.busy and machine.state is RecognitionState.LISTENING
     more = machine.receive(audio(bytes(3200)))
     assert more == [Push(bytes(3200))]  # no second turn.start, no second stream
+
+
+def test_expire_closes_an_idle_socket_1000_and_a_begun_turn_4000():
+    idle = RecognitionMachine(Mode.CONVERSATION, {})
+    assert idle.expire("idle") == [Close(1000, "idle")]
+    assert idle.expire("idle") == []
+    running = RecognitionMachine(Mode.CONVERSATION, {})
+    start(running)
+    assert running.expire("gone") == [Release(), Close(4000, "gone")]
+
+
+def test_next_tick_is_the_end_of_the_grace_after_an_empty_audio_frame():
+    machine = RecognitionMachine(Mode.CONVERSATION, {})
+    start(machine)
+    assert machine.next_tick(100.0) is None
+    machine.receive(audio(b""))
+    assert machine.next_tick(100.0) == 100.0 + END_GRACE

@@ -214,3 +214,11 @@ def test_watchdog_gives_up_on_a_stalled_job():
     synth, _ = machine()
     synth.receive(ssml("Hello."))
     assert synth.stalled()[-1].code == 1011
+
+
+def test_expire_closes_4000_and_cancels_a_running_job():
+    idle, _ = machine()
+    assert idle.expire("idle") == [Close(4000, "idle")]
+    speaking, _ = machine()
+    speaking.receive(ssml("hi"))
+    assert speaking.expire("gone") == [Cancel(), Close(4000, "gone")]

@@ -34,6 +34,12 @@ class Machine(ABC, Generic[E]):
     def drain(self) -> list[E]:
         """The service is shutting down: end the socket as soon as its turn allows."""
 
+    @abstractmethod
+    def expire(self, reason: str) -> list[E]:
+        """The socket's time is up (idle too long, or its client stopped answering pings): close
+        as an idle socket closes at shutdown, with ``reason``, so the SDK reconnects for its next
+        request."""
+
     @property
     @abstractmethod
     def busy(self) -> bool:

@@ -285,6 +285,17 @@ class RecognitionMachine(Machine[Effect]):
                 return [turn.silence("InitialSilenceTimeout", turn.seconds), *self._end_turn()]
         return []
 
+    def next_tick(self, heard_at: float) -> float | None:
+        """When :meth:`tick` may next have something to do (monotonic seconds; ``heard_at``: when
+        the client's last frame came), or None: the socket loop sleeps until then."""
+        turn = self.turn
+        if self.state is not RecognitionState.LISTENING or turn is None:
+            return None
+        due = [heard_at + END_GRACE] if turn.end_pending else []
+        if turn.silent_at is not None and not turn.heard_speech:
+            due.append(turn.silent_at + VAD_GRACE)
+        return min(due, default=None)
+
     def stalled(self) -> list[Effect]:
         """Called when neither the client nor the service made progress for the idle limit."""
         if self.state is RecognitionState.LISTENING:
@@ -312,6 +323,14 @@ class RecognitionMachine(Machine[Effect]):
             self.state = RecognitionState.DRAINING
             return [Finish()]
         return []
+
+    def expire(self, reason: str) -> list[Effect]:
+        """Close 1000 when idle (the SDK reconnects for its next recognition, as after Azure's own
+        idle close); with a turn begun, :data:`SHUTTING_DOWN`, which fails it instead of leaving
+        it waiting."""
+        if self.state is RecognitionState.CLOSED:
+            return []
+        return self._close(1000 if self.state is RecognitionState.IDLE else SHUTTING_DOWN, reason)
 
     @property
     def busy(self) -> bool:

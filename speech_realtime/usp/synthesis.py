@@ -255,6 +255,11 @@ class SynthesisMachine(Machine[Effect]):
         self.draining = True
         return [] if self.state is SynthesisState.SPEAKING else self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
 
+    def expire(self, reason: str) -> list[Effect]:
+        """Close :data:`SHUTTING_DOWN` (an idle synthesizer reconnects for its next request;
+        a running one fails at once instead of waiting)."""
+        return [] if self.closed else self._close(SHUTTING_DOWN, reason)
+
     @property
     def busy(self) -> bool:
         return self.state is SynthesisState.SPEAKING

@@ -6,12 +6,12 @@ shutdown event: :mod:`.sdk_setup`). The loop moves frames and service events in 
 machine's effects out (send a frame, open/feed/finish/release a recognition stream, run/cancel a
 synthesis job, close). Sessions are per turn: an idle socket holds no upstream session and no
 slot. While a turn runs, a watchdog ends it when neither the client nor the service made
-progress for ``SPEECH_CLIENT_TIMEOUT`` seconds, so no SDK call waits forever.
+progress for ``SPEECH_CLIENT_TIMEOUT`` seconds, so no SDK call waits forever; an idle socket is
+pinged, and closed after ``SPEECH_SDK_IDLE_TIMEOUT`` seconds (see :mod:`.socket_loop`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +26,10 @@ from ..usp import synthesis as syn
 from ..voices import resolve_voice
 from .azure_errors import render_azure
 from .errors import register_family
-from .sdk_setup import SHUTDOWN, configure, sock
+from .sdk_setup import SHUTDOWN, Shutdown, configure, sock
 from .sdk_sockets import RecognitionSocket, SynthesisSocket
+from .sdk_wire import WebSocketWire
+from .socket_loop import SocketLimits
 
 azure_sdk = Blueprint("azure_sdk", __name__)
 
@@ -48,7 +50,7 @@ def _service() -> SpeechService:
     return current_app.extensions["speech"]
 
 
-def _shutdown() -> threading.Event:
+def _shutdown() -> Shutdown:
     return current_app.extensions[SHUTDOWN]
 
 
@@ -56,7 +58,8 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
         service = _service()
         machine = rec.RecognitionMachine(mode, request.args.to_dict())
-        RecognitionSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
+        limits = SocketLimits.from_settings(service.settings)
+        RecognitionSocket(WebSocketWire(ws), machine, service, limits, _shutdown()).run()
 
     return route
 
@@ -69,7 +72,8 @@ def _synthesis_route(ws: Any) -> None:
         check_voice=lambda name: resolve_voice(name, dialect),
         query=request.args.to_dict(),
     )
-    SynthesisSocket(ws, machine, service, service.settings.client_timeout, _shutdown()).run()
+    limits = SocketLimits.from_settings(service.settings)
+    SynthesisSocket(WebSocketWire(ws), machine, service, limits, _shutdown()).run()
 
 
 def _not_upgraded() -> None:

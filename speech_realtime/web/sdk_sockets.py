@@ -1,10 +1,11 @@
 """The two Azure SDK sockets: the loop of :mod:`.socket_loop` carrying out a recognition
-machine's effects on a recognition stream, and a synthesis machine's on a synthesis job."""
+machine's effects on a recognition stream, and a synthesis machine's on a synthesis job. The
+service announces into the loop's inbox: the stream that it has events ready (only the loop
+polls it, so they stay in order), the job each result, numbered, so nothing from a replaced or
+cancelled job reaches the next one."""
 
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,25 +15,34 @@ from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from .socket_loop import SocketLoop
 
+#: Inbox kinds: a recognition stream has events ready; a synthesis job delivered a result.
+STREAM, JOB = "stream", "job"
+
 
 class RecognitionSocket(SocketLoop):
     stream: Any = None  # the open recognition stream, if any
 
-    def service_effects(self, timeout: float) -> list[Any]:
+    def service_item(self, kind: str, value: Any) -> list[Any]:
+        return self.pending() if kind == STREAM else []  # an old stream's notice finds nothing
+
+    def pending(self) -> list[Any]:
+        """Every event the open stream has ready, in order."""
         effects: list[Any] = []
         while self.stream is not None:
             try:
-                event = self.stream.poll(timeout)
+                event = self.stream.poll(0)
             except SpeechError as exc:
                 return effects + self.fail(exc)
             if event is None:
                 return effects
-            timeout = 0
             effects += self.machine.event(event)
         return effects
 
-    def watch(self) -> list[Any]:
-        return self.machine.tick(time.monotonic(), self.heard) if self.machine.busy else []
+    def watch(self, now: float) -> list[Any]:
+        return self.machine.tick(now, self.heard) if self.machine.busy else []
+
+    def timer(self) -> float | None:
+        return self.machine.next_tick(self.heard)
 
     def client_stalled(self) -> bool:
         # draining: the client is done, the service not
@@ -42,7 +52,10 @@ class RecognitionSocket(SocketLoop):
         if isinstance(effect, rec.Open):
             self.release()
             self.stream = self.service.recognition_stream(
-                effect.options, rate=effect.rate, channels=effect.channels
+                effect.options,
+                rate=effect.rate,
+                channels=effect.channels,
+                notify=lambda: self.inbox.put((STREAM, None)),
             )
         elif isinstance(effect, rec.Push) and self.stream is not None:
             self.stream.push(effect.pcm)
@@ -50,6 +63,9 @@ class RecognitionSocket(SocketLoop):
             self.stream.finish()
         elif isinstance(effect, rec.Release):
             self.release()
+
+    def _stream_ready(self) -> None:
+        self.inbox.put((STREAM, None))
 
     def release(self) -> None:
         stream, self.stream = self.stream, None
@@ -59,9 +75,12 @@ class RecognitionSocket(SocketLoop):
 
 class SynthesisSocket(SocketLoop):
     job: SynthesisJob | None = None  # the synthesis request running, if any
+    jobs = 0  # how many were started: the number tags the running one's results
 
-    def service_effects(self, timeout: float) -> list[Any]:
-        effects: list[Any] = []
+    def service_item(self, kind: str, value: Any) -> list[Any]:
+        number, what, payload = value
+        if kind != JOB or self.job is None or number != self.jobs:
+            return []  # a cancelled job's last results
         handlers: dict[str, Callable[[Any], list[Any]]] = {
             "audio": self.machine.audio,
             "word": self.machine.word,
@@ -69,20 +88,20 @@ class SynthesisSocket(SocketLoop):
             "done": lambda _: self.machine.done(),
             "error": self.fail,
         }
-        while self.job is not None:
-            try:
-                kind, value = self.job.results.get(timeout=timeout)
-            except queue.Empty:
-                return effects
-            timeout = 0
-            effects += handlers[kind](value)
-            if kind in ("done", "error"):
-                self.job = None
-        return effects
+        if what in ("done", "error"):
+            self.job = None
+        return handlers[what](payload)
 
     def carry_out(self, effect: Any) -> None:
         if isinstance(effect, syn.Speak):
-            self.job = SynthesisJob(self.service, effect.document)
+            self.release()
+            self.jobs += 1
+            number = self.jobs
+            self.job = SynthesisJob(
+                self.service,
+                effect.document,
+                lambda what, payload: self.inbox.put((JOB, (number, what, payload))),
+            )
         elif isinstance(effect, syn.Cancel):
             self.release()
 
