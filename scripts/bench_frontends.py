@@ -10,7 +10,9 @@ transcribed as ``verbose_json`` and with ``stream=true`` (first and last phrase)
 ``--only latency``: ``speech-realtime serve`` over the scripted upstream (which answers at once);
 on one open synthesis socket, the milliseconds from sending an ``ssml`` frame to the first
 ``audio`` frame and to ``turn.end`` (a plain WebSocket client), and the official SDK's own
-``SynthesisFirstByteLatencyMs`` for ``speak_text_async`` on a synthesizer whose socket is open.
+``SynthesisFirstByteLatencyMs`` for ``speak_text_async`` on a synthesizer whose socket is open;
+and the server's CPU time per second of wall time with 20 idle SDK sockets open, and while one
+synthesis waits on a slow upstream (a chunk every 0.5 s): what a socket's waiting costs.
 
 ``--only shutdown``: ``speech-realtime serve`` in a subprocess over the test suite's scripted
 Realtime upstream, driven by the official Python Azure Speech SDK; the seconds after SIGTERM until
@@ -390,6 +392,52 @@ def sdk_first_byte(speechsdk, host: str, runs: int) -> list[float]:
     return values
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its children (gunicorn's worker) so far
+    (Linux)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_while(pid: int, seconds: float) -> float:
+    """CPU milliseconds ``pid`` uses per wall second over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) * 1000 / seconds
+
+
+def waiting_cost(upstream) -> tuple[float, float]:
+    """(CPU ms/s of serve with 20 idle SDK sockets, with one synthesis on a slow upstream)."""
+    import websocket
+
+    from speech_realtime.usp.frames import text_frame
+
+    upstream.reset(chunk_delay=0.5, chunks=20)
+    with serve(upstream) as (process, host):
+        sockets = [
+            websocket.create_connection(host + "/cognitiveservices/websocket/v1", timeout=CALL_LIMIT)
+            for _ in range(20)
+        ]
+        try:
+            time.sleep(1.0)  # settle after the upgrades
+            idle = cpu_while(process.pid, 5.0)
+            ssml = "<speak version='1.0'><voice name='en-US-AvaNeural'>hello there</voice></speak>"
+            sockets[0].send(text_frame("ssml", "0" * 32, ssml, "application/ssml+xml"))
+            sockets[0].recv()  # turn.start: the job runs, its chunks 0.5 s apart
+            busy = cpu_while(process.pid, 5.0)
+        finally:
+            for ws in sockets:
+                ws.close()
+    return idle, busy
+
+
 def bench_latency(runs: int) -> list[str]:
     import azure.cognitiveservices.speech as speechsdk
     from realtime_server import ScriptedRealtimeServer
@@ -401,9 +449,12 @@ def bench_latency(runs: int) -> list[str]:
         with serve(upstream) as (_, host):
             first, total = raw_first_audio(host, runs)
             sdk = sdk_first_byte(speechsdk, host, runs)
+        idle, busy = waiting_cost(upstream)
     finally:
         upstream.stop()
     return [
+        f"| serve's CPU with 20 idle SDK sockets open | {idle:.1f} ms/s |",
+        f"| serve's CPU with one synthesis waiting on a slow upstream (20 idle sockets) | {busy:.1f} ms/s |",
         f"| ssml frame to first audio frame (raw WebSocket client) | {median(first):.1f} ms |",
         f"| ssml frame to turn.end (raw WebSocket client) | {median(total):.1f} ms |",
         f"| SDK SynthesisFirstByteLatencyMs (speak_text_async) | {median(sdk):.1f} ms |",
