@@ -1,6 +1,7 @@
-"""One Azure SDK synthesis request on a thread: each SSML part read in turn through the service.
+"""One Azure SDK synthesis request on a thread: each planned part read in turn through the service.
 
-The SDK front end's socket starts a :class:`SynthesisJob` for each ``ssml`` frame; the job hands
+The SDK front end's socket starts a :class:`SynthesisJob` for each ``ssml`` frame, with the steps
+:func:`~.composition.plan_document` made of it (checked before the turn began); the job hands
 what it produces to ``deliver(kind, value)``: ``("audio", pcm)``, ``("word", WordTiming)``,
 ``("part", None)`` at the end of each part, then ``("done", None)`` or ``("error", SpeechError)``.
 Nothing is delivered after :meth:`SynthesisJob.cancel` returns but what was already on its way.
@@ -14,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import SpeechError, UpstreamError
-from .options import AudioChunk, SynthesisOptions, WordTiming, clamp_speed
+from .options import AudioChunk, WordTiming
+from .readings import Reading, Step
 from .speech import SpeechService
-from .ssml import Break, Document
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,11 @@ class SynthesisJob:
     """One synthesis request on a thread: each SSML part read in turn, results to ``deliver``."""
 
     def __init__(
-        self, service: SpeechService, document: Document, deliver: Callable[[str, Any], None]
+        self, service: SpeechService, steps: tuple[Step, ...], deliver: Callable[[str, Any], None]
     ) -> None:
         self._deliver = deliver
         self._service = service
-        self._document = document
+        self._steps = steps
         self._cancelled = threading.Event()
         self._current: Any = None
         self._lock = threading.Lock()
@@ -38,9 +39,9 @@ class SynthesisJob:
 
     def _run(self) -> None:
         try:
-            for part in self._document.parts:
-                if not isinstance(part, Break):
-                    self._read(part)
+            for step in self._steps:
+                if isinstance(step, Reading):
+                    self._read(step)
                 if self._cancelled.is_set():
                     return
                 self._deliver("part", None)
@@ -51,13 +52,8 @@ class SynthesisJob:
             log.exception("azure sdk: synthesis job failed")
             self._deliver("error", UpstreamError("the synthesis failed; see the service log"))
 
-    def _read(self, part: Any) -> None:
-        options = SynthesisOptions(
-            voice=part.voice,
-            speed=clamp_speed(part.speed),
-            instructions=f"Speak in a {part.style} style." if part.style else None,
-        )
-        stream = self._service.synthesize_events(part.text, options)
+    def _read(self, reading: Reading) -> None:
+        stream = self._service.synthesize_events(reading.text, reading.options)
         with self._lock:
             self._current = stream
             if self._cancelled.is_set():

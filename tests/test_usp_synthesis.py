@@ -12,7 +12,9 @@ from speech_realtime.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from speech_realtime.options import WordTiming
+from speech_realtime.options import SynthesisOptions, WordTiming
+from speech_realtime.readings import Reading
+from speech_realtime.ssml import Break, Document
 from speech_realtime.usp.frames import parse, text_frame
 from speech_realtime.usp.recognition import Close
 from speech_realtime.usp.synthesis import (
@@ -44,6 +46,21 @@ class Collect:
         self.closed = True
 
 
+def planner(check_voice=lambda name: name):
+    """A plan as the service's planner makes it, without a service: each voice through
+    ``check_voice``."""
+
+    def plan(document: Document) -> tuple:
+        for text in document.texts:
+            check_voice(text.voice)
+        return tuple(
+            part if isinstance(part, Break) else Reading(part.text, SynthesisOptions(voice=part.voice))
+            for part in document.parts
+        )
+
+    return plan
+
+
 def machine(check_voice=lambda name: name, **query) -> tuple[SynthesisMachine, list[Collect]]:
     encoders: list[Collect] = []
 
@@ -51,7 +68,7 @@ def machine(check_voice=lambda name: name, **query) -> tuple[SynthesisMachine, l
         encoders.append(Collect())
         return encoders[-1]
 
-    return SynthesisMachine(make, check_voice=check_voice, query=query), encoders
+    return SynthesisMachine(make, plan=planner(check_voice), query=query), encoders
 
 
 def context(fmt="raw-24khz-16bit-mono-pcm", **flags) -> object:

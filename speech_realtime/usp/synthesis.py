@@ -20,10 +20,12 @@ synthesis goes on to its ``turn.end`` and then the socket closes; one that canno
 leaves that request waiting for ever, while a 4000 fails it at once (Python SDK 1.53: an idle
 synthesizer closed 4000 simply reconnects for its next request).
 
-The job reads each SSML text part with the service as PCM16 24 kHz; this machine encodes the
-whole turn with one encoder into the requested format (RIFF formats without their header, which
-the SDK writes), inserts the silence of ``<break>`` parts, and times the events (word and
-sentence boundaries, bookmarks: see :mod:`.metadata`).
+The ``ssml`` is planned by the injected ``plan`` (the service layer's planner, which the REST
+front end uses too): a document that breaks a limit or names an unknown voice is refused 1007
+before ``turn.start``. The job reads each SSML text part with the service as PCM16 24 kHz; this
+machine encodes the whole turn with one encoder into the requested format (RIFF formats without
+their header, which the SDK writes), inserts the silence of ``<break>`` parts, and times the
+events (word and sentence boundaries, bookmarks: see :mod:`.metadata`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ..audio.output import OutputFormat
-from ..errors import BadRequest, SpeechError, UpstreamTimeout
+from ..errors import SpeechError, UpstreamTimeout
 from ..options import WordTiming
+from ..readings import Step
 from ..ssml import Break, Document, Text, parse_ssml
 from .effects import (
     BAD_INPUT,
@@ -100,12 +103,12 @@ class SynthesisMachine(Machine[Effect]):
         self,
         encoder: Callable[[OutputFormat], AudioEncoder],
         *,
-        check_voice: Callable[[str | None], object] = lambda name: name,
+        plan: Callable[[Document], tuple[Step, ...]],
         query: dict[str, str] | None = None,
     ) -> None:
         self.state = SynthesisState.IDLE
         self._make_encoder = encoder
-        self._check_voice = check_voice
+        self._plan = plan
         self._query = query or {}
         self._context: tuple[str, dict[str, Any]] | None = None
         self.turn: _SynthesisTurn | None = None
@@ -133,10 +136,7 @@ class SynthesisMachine(Machine[Effect]):
         body = self._context[1] if self._context and self._context[0] == request_id else {}
         request = synthesis_request(body, self._query)
         document = parse_ssml(message.body, default_voice=DEFAULT_VOICE)
-        if not document.texts:
-            raise BadRequest("the SSML has no text to read", param="text")
-        for text in document.texts:
-            self._check_voice(text.voice)
+        steps = self._plan(document)  # every limit and voice checked: a refusal comes before turn.start
         stream_id = uuid.uuid4().hex
         encoder = self._make_encoder(request.output)
         self.turn = _SynthesisTurn(request_id, request.output, request.flags, stream_id, encoder, document)
@@ -148,7 +148,7 @@ class SynthesisMachine(Machine[Effect]):
         return [
             Send(text_frame("turn.start", request_id, {"context": {"serviceTag": tag}})),
             Send(text_frame("response", request_id, response)),
-            Speak(document),
+            Speak(document, steps),
         ]
 
     # -- the job ----------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from flask import Blueprint, current_app, request
 
 from ..audio import PCM16
 from ..audio.encoder import Encoder
+from ..composition import plan_document
 from ..errors import BadRequest
 from ..speech import SpeechService
 from ..usp import recognition as rec
 from ..usp import synthesis as syn
-from ..voices import resolve_voice
 from .azure_errors import render_azure
 from .errors import register_family
 from .sdk_setup import SHUTDOWN, Shutdown, configure, sock
@@ -66,10 +66,9 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
 
 def _synthesis_route(ws: Any) -> None:
     service = _service()
-    dialect = service.endpoint.dialect
     machine = syn.SynthesisMachine(
         lambda output: Encoder(output, PCM16, streaming=True),
-        check_voice=lambda name: resolve_voice(name, dialect),
+        plan=lambda document: plan_document(service, document),
         query=request.args.to_dict(),
     )
     limits = SocketLimits.from_settings(service.settings)

@@ -97,11 +97,11 @@ class SynthesisSocket(SocketLoop):
             self.release()
             self.jobs += 1
             number = self.jobs
-            self.job = SynthesisJob(
-                self.service,
-                effect.document,
-                lambda what, payload: self.inbox.put((JOB, (number, what, payload))),
-            )
+
+            def deliver(what: str, payload: Any) -> None:
+                self.inbox.put((JOB, (number, what, payload)))
+
+            self.job = SynthesisJob(self.service, effect.steps, deliver)
         elif isinstance(effect, syn.Cancel):
             self.release()
 
