@@ -172,7 +172,7 @@ class SocketLoop(ABC):
         elif now - self.active >= self.limits.idle:
             log.info("azure sdk: no client frame for %g s; closing the idle socket", self.limits.idle)
             effects += self.machine.expire(f"idle for more than {self.limits.idle:g} s")
-        if now >= self.ping_due and not effects:
+        if now >= self.ping_due:
             self.ping_due = now + self.limits.ping
             effects += self._ping()
         return effects
