@@ -7,6 +7,13 @@ models; the app in this process, the engine in its own, as scripts/harness.py ru
 four-sentence upload (the engine's own reading of four sentences, 1 s of silence between them)
 transcribed as ``verbose_json`` and with ``stream=true`` (first and last phrase).
 
+``--only latency``: ``speech-realtime serve`` over the scripted upstream (which answers at once);
+on one open synthesis socket, the milliseconds from sending an ``ssml`` frame to the first
+``audio`` frame and to ``turn.end`` (a plain WebSocket client), and the official SDK's own
+``SynthesisFirstByteLatencyMs`` for ``speak_text_async`` on a synthesizer whose socket is open;
+and the server's CPU time per second of wall time with 20 idle SDK sockets open, and while one
+synthesis waits on a slow upstream (a chunk every 0.5 s): what a socket's waiting costs.
+
 ``--only shutdown``: ``speech-realtime serve`` in a subprocess over the test suite's scripted
 Realtime upstream, driven by the official Python Azure Speech SDK; the seconds after SIGTERM until
 a continuous recognition from a push stream reports its stop, a running synthesis completes
@@ -15,7 +22,7 @@ a continuous recognition from a push stream reports its stop, a running synthesi
 Everything runs on 127.0.0.1; every client call and every wait has a time limit. Prints medians
 of --runs runs (and the load average, since other work on the machine moves the figures).
 
-Usage: .venv/bin/python scripts/bench_frontends.py [--runs N] [--only openai|shutdown]
+Usage: .venv/bin/python scripts/bench_frontends.py [--runs N] [--only openai|latency|shutdown]
 """
 
 from __future__ import annotations
@@ -336,18 +343,141 @@ def bench_shutdown(runs: int) -> list[str]:
     ]
 
 
+# -- the first audio byte on an open Azure SDK socket ----------------------------------------------
+
+
+def raw_first_audio(host: str, runs: int) -> tuple[list[float], list[float]]:
+    """(ms to the first audio frame, ms to turn.end) per synthesis on one open raw socket."""
+    import websocket
+
+    from speech_realtime.usp.frames import parse, text_frame
+
+    ws = websocket.create_connection(host + "/cognitiveservices/websocket/v1", timeout=CALL_LIMIT)
+    ssml = "<speak version='1.0' xml:lang='en-US'><voice name='en-US-AvaNeural'>hello there</voice></speak>"
+    context = {"synthesis": {"audio": {"outputFormat": "raw-24khz-16bit-mono-pcm", "metadataOptions": {}}}}
+    first: list[float] = []
+    total: list[float] = []
+    try:
+        for index in range(runs + 1):  # the first one warms up
+            rid = f"{index:032x}"
+            ws.send(text_frame("synthesis.context", rid, context))
+            started = time.perf_counter()
+            ws.send(text_frame("ssml", rid, ssml, "application/ssml+xml"))
+            audio_at = None
+            while True:
+                message = parse(ws.recv())
+                if message.path == "audio" and audio_at is None:
+                    audio_at = time.perf_counter()
+                if message.path == "turn.end":
+                    break
+            if index and audio_at is not None:
+                first.append((audio_at - started) * 1000)
+                total.append((time.perf_counter() - started) * 1000)
+    finally:
+        ws.close()
+    return first, total
+
+
+def sdk_first_byte(speechsdk, host: str, runs: int) -> list[float]:
+    """The SDK's SynthesisFirstByteLatencyMs per ``speak_text_async`` on one open synthesizer."""
+    synthesizer = speechsdk.SpeechSynthesizer(speechsdk.SpeechConfig(host=host), audio_config=None)
+    key = speechsdk.PropertyId.SpeechServiceResponse_SynthesisFirstByteLatencyMs
+    values: list[float] = []
+    for index in range(runs + 1):  # the first one opens the socket
+        result = within(lambda: synthesizer.speak_text_async("hello there").get())
+        if result.reason != speechsdk.ResultReason.SynthesizingAudioCompleted:
+            raise RuntimeError(f"the synthesis failed: {result.reason}")
+        if index:
+            values.append(float(result.properties.get_property(key)))
+    return values
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its children (gunicorn's worker) so far
+    (Linux)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_while(pid: int, seconds: float) -> float:
+    """CPU milliseconds ``pid`` uses per wall second over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) * 1000 / seconds
+
+
+def waiting_cost(upstream) -> tuple[float, float]:
+    """(CPU ms/s of serve with 20 idle SDK sockets, with one synthesis on a slow upstream)."""
+    import websocket
+
+    from speech_realtime.usp.frames import text_frame
+
+    upstream.reset(chunk_delay=0.5, chunks=20)
+    with serve(upstream) as (process, host):
+        sockets = [
+            websocket.create_connection(host + "/cognitiveservices/websocket/v1", timeout=CALL_LIMIT)
+            for _ in range(20)
+        ]
+        try:
+            time.sleep(1.0)  # settle after the upgrades
+            idle = cpu_while(process.pid, 5.0)
+            ssml = "<speak version='1.0'><voice name='en-US-AvaNeural'>hello there</voice></speak>"
+            sockets[0].send(text_frame("ssml", "0" * 32, ssml, "application/ssml+xml"))
+            sockets[0].recv()  # turn.start: the job runs, its chunks 0.5 s apart
+            busy = cpu_while(process.pid, 5.0)
+        finally:
+            for ws in sockets:
+                ws.close()
+    return idle, busy
+
+
+def bench_latency(runs: int) -> list[str]:
+    import azure.cognitiveservices.speech as speechsdk
+    from realtime_server import ScriptedRealtimeServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    upstream = ScriptedRealtimeServer().start()
+    try:
+        upstream.reset()
+        with serve(upstream) as (_, host):
+            first, total = raw_first_audio(host, runs)
+            sdk = sdk_first_byte(speechsdk, host, runs)
+        idle, busy = waiting_cost(upstream)
+    finally:
+        upstream.stop()
+    return [
+        f"| serve's CPU with 20 idle SDK sockets open | {idle:.1f} ms/s |",
+        f"| serve's CPU with one synthesis waiting on a slow upstream (20 idle sockets) | {busy:.1f} ms/s |",
+        f"| ssml frame to first audio frame (raw WebSocket client) | {median(first):.1f} ms |",
+        f"| ssml frame to turn.end (raw WebSocket client) | {median(total):.1f} ms |",
+        f"| SDK SynthesisFirstByteLatencyMs (speak_text_async) | {median(sdk):.1f} ms |",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=["openai", "shutdown"])
+    parser.add_argument("--only", choices=["openai", "latency", "shutdown"])
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
     if args.only in (None, "openai"):
         rows = bench_openai(args.runs)
         print(f"\n| openai SDK over the offline engine (median of {args.runs}) | value |\n| --- | --- |")
+        print("\n".join(rows))
+    if args.only in (None, "latency"):
+        rows = bench_latency(args.runs)
+        print(f"\n| Azure Speech SDK synthesis on an open socket (median of {args.runs}) | value |")
+        print("| --- | --- |")
         print("\n".join(rows))
     if args.only in (None, "shutdown"):
         rows = bench_shutdown(args.runs)

@@ -1,32 +1,62 @@
-"""Voicing an SSML document: its parts read in order into one audio stream.
+"""Planning and voicing an SSML document: its parts checked, then read in order into one stream.
 
-Each :class:`~.ssml.Text` is one reading through the service's public API (one upstream session
-at a time, PCM16 24 kHz), each :class:`~.ssml.Break` is silence, and everything goes through one
-:class:`~.audio.Encoder`, so the client gets one continuous stream in its format (one WAV header,
-one Ogg stream). Bookmarks have no place in a plain audio stream and are skipped (the SDK
-protocol times them itself). Every part is checked before the first reading starts: a bad voice, speed or
-length in the last part is a 400 before any audio, not a truncated stream.
+:func:`plan_document` is the one planner both Azure front ends use (REST ``/cognitiveservices/v1``
+and the SDK's ``ssml`` frames): every part is checked before the first reading starts (the
+document's text within ``SPEECH_MAX_TEXT_CHARS`` as a whole and part by part, every voice known),
+so a bad voice or a document too long is refused before any audio (400 over REST, 1007 on the
+socket, with the same message), not a truncated stream. Speeds come on Azure's scale
+(0.5 .. 2.0) and are moved into the Realtime API's range (:func:`~.options.clamp_speed`); an
+``express-as`` style becomes style instructions.
 
-Speeds come on Azure's scale (0.5 .. 2.0) and are moved into the Realtime API's range
-(:func:`~.options.clamp_speed`); an ``express-as`` style becomes style instructions.
+:class:`Composition` voices a plan for REST: each :class:`~.readings.Reading` is one reading
+through the service's public API (one upstream session at a time, PCM16 24 kHz), each
+:class:`~.ssml.Break` is silence, and everything goes through one :class:`~.audio.Encoder`, so the
+client gets one continuous stream in its format (one WAV header, one Ogg stream). Bookmarks have
+no place in a plain audio stream and are skipped (the SDK protocol times them itself).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from .audio import PCM16, Encoder, OutputFormat
+from .errors import BadRequest
 from .options import SynthesisOptions, clamp_speed
+from .readings import Reading, Step
 from .speech import SpeechService
 from .ssml import Break, Document
 from .voices import resolve_voice
 
 
-@dataclass(frozen=True)
-class _Reading:
-    text: str
-    options: SynthesisOptions
+def plan_document(service: SpeechService, document: Document) -> tuple[Step, ...]:
+    """``document``'s parts as checked readings and breaks, or :class:`BadRequest` naming the
+    first limit it breaks: no text at all, more text than ``SPEECH_MAX_TEXT_CHARS`` in the whole
+    document or in one part, an unknown voice."""
+    if not document.texts:
+        raise BadRequest("the SSML has no text to speak", code="empty_text", param="text")
+    limit = service.settings.max_text_chars
+    length = len(document.text)
+    if length > limit:
+        raise BadRequest(
+            f"the SSML has {length} characters of text; the limit is {limit}",
+            code="text_too_long",
+            param="text",
+        )
+    dialect = service.endpoint.dialect
+    steps: list[Step] = []
+    for part in document.parts:
+        if isinstance(part, Break):
+            steps.append(part)
+            continue
+        service.check_text(part.text)
+        resolve_voice(part.voice, dialect)
+        options = SynthesisOptions(
+            voice=part.voice,
+            speed=clamp_speed(part.speed),
+            instructions=f"Speak in a {part.style} style." if part.style else None,
+        )
+        steps.append(Reading(part.text, options))
+    return tuple(steps)
 
 
 class Composition:
@@ -35,21 +65,7 @@ class Composition:
     def __init__(self, service: SpeechService, document: Document, output: OutputFormat) -> None:
         self.service = service
         self.output = output
-        service.check_text(document.text)
-        dialect = service.endpoint.dialect
-        steps: list[_Reading | Break] = []
-        for part in document.parts:
-            if isinstance(part, Break):
-                steps.append(part)
-                continue
-            resolve_voice(part.voice, dialect)
-            options = SynthesisOptions(
-                voice=part.voice,
-                speed=clamp_speed(part.speed),
-                instructions=f"Speak in a {part.style} style." if part.style else None,
-            )
-            steps.append(_Reading(part.text, options))
-        self.steps = tuple(steps)
+        self.steps = plan_document(service, document)
 
     def audio(self) -> Iterator[bytes]:
         """The encoded audio, chunk by chunk as the readings arrive (lazy: nothing runs until

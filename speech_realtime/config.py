@@ -166,6 +166,8 @@ class Settings:
     max_sessions: int = 32
     client_timeout: float = 10.0
     max_websockets: int = 64
+    sdk_idle_timeout: float = 300.0
+    sdk_ping_interval: float = 20.0
     log_level: str = "INFO"
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_anonymous: bool = False
@@ -256,6 +258,8 @@ class Settings:
             max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
             client_timeout=_number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
             max_websockets=int(_number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
+            sdk_idle_timeout=_number(env, "SPEECH_SDK_IDLE_TIMEOUT", cls.sdk_idle_timeout, minimum=0.1),
+            sdk_ping_interval=_number(env, "SPEECH_SDK_PING_INTERVAL", cls.sdk_ping_interval, minimum=0.1),
             log_level=log_level,
             api_keys=_api_keys(env),
             allow_anonymous=_flag(env, "SPEECH_ALLOW_ANONYMOUS"),

@@ -222,13 +222,18 @@ class SpeechService:
         return self.recognize(input_to_wire(data, label, rate=rate, channels=channels), options)
 
     def recognition_stream(
-        self, options: RecognitionOptions = DEFAULT_RECOGNITION, *, rate: int = 16000, channels: int = 1
+        self,
+        options: RecognitionOptions = DEFAULT_RECOGNITION,
+        *,
+        rate: int = 16000,
+        channels: int = 1,
+        notify: Callable[[], None] | None = None,
     ) -> RecognitionStream:
         """A streaming recognition turn on one upstream session with server VAD.
 
         Push PCM16 little-endian audio at ``rate`` and ``channels`` as it arrives; poll for
-        events. The session (and its slot) is taken now and kept until the stream ends or is
-        closed.
+        events (``notify`` is called whenever one is ready). The session (and its slot) is taken
+        now and kept until the stream ends or is closed.
         """
         check_layout(rate, channels)
         self.check_logprobs(options, streaming=True)
@@ -241,7 +246,12 @@ class SpeechService:
             session=self.transcription_session,
         )
         return RecognitionStream(
-            self.runner, machine, rate=rate, channels=channels, idle=self.settings.receive_timeout
+            self.runner,
+            machine,
+            rate=rate,
+            channels=channels,
+            idle=self.settings.receive_timeout,
+            notify=notify,
         )
 
     # -- synthesis --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from azure_sdk_fixtures import quiet, tone, wav_bytes, within
 
-from speech_realtime.web import azure_sdk
+from speech_realtime.web import sdk_sockets
 
 speechsdk = pytest.importorskip("azure.cognitiveservices.speech")
 
@@ -314,8 +314,8 @@ def test_continuous_recognition_one_phrase_per_utterance(fake_engine_host, tmp_p
 
 def test_several_recognize_once_turns_on_one_socket(fake_engine_host, monkeypatch):
     sockets = []
-    run = azure_sdk._RecognitionSocket.run
-    monkeypatch.setattr(azure_sdk._RecognitionSocket, "run", lambda self: (sockets.append(self), run(self)))
+    run = sdk_sockets.RecognitionSocket.run
+    monkeypatch.setattr(sdk_sockets.RecognitionSocket, "run", lambda self: (sockets.append(self), run(self)))
     stream = speechsdk.audio.PushAudioInputStream()
     config = speechsdk.SpeechConfig(host=fake_engine_host)
     recognizer = speechsdk.SpeechRecognizer(config, audio_config=speechsdk.audio.AudioConfig(stream=stream))

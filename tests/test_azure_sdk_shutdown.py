@@ -40,18 +40,18 @@ def closes(effects) -> list[tuple[int, str]]:
 
 
 def test_an_idle_recognition_socket_closes_1000_at_once():
-    machine_ = rec.Recognition(rec.Mode.CONVERSATION, {})
+    machine_ = rec.RecognitionMachine(rec.Mode.CONVERSATION, {})
     assert machine_.drain() == [rec.Close(1000, rec.SHUTDOWN_REASON)]
-    assert machine_.state is rec.State.CLOSED
+    assert machine_.state is rec.RecognitionState.CLOSED
     assert machine_.drain() == [] and machine_.drain_expired() == []
 
 
 def test_a_listening_turn_is_finished_transcribed_ended_then_closed():
-    machine_ = rec.Recognition(rec.Mode.CONVERSATION, {})
+    machine_ = rec.RecognitionMachine(rec.Mode.CONVERSATION, {})
     start(machine_)
     machine_.event(SpeechStarted(0.1))
     assert machine_.drain() == [rec.Finish()]
-    assert machine_.state is rec.State.DRAINING
+    assert machine_.state is rec.RecognitionState.DRAINING
     assert machine_.receive(audio(bytes(3200))) == []  # the client's audio after the drain is dropped
     assert machine_.receive(ctx("c" * 32)) == []  # and no new turn starts
     effects = machine_.event(Phrase("heard so far", 0.1, 0.5)) + machine_.event(Ended())
@@ -60,11 +60,11 @@ def test_a_listening_turn_is_finished_transcribed_ended_then_closed():
     assert rec.Release() in effects
     assert closes(effects) == [(1000, rec.SHUTDOWN_REASON)]
     assert effects.index(rec.Release()) < len(effects) - 1  # the close comes last
-    assert machine_.state is rec.State.CLOSED
+    assert machine_.state is rec.RecognitionState.CLOSED
 
 
 def test_a_turn_that_does_not_end_in_time_closes_4000():
-    machine_ = rec.Recognition(rec.Mode.INTERACTIVE, {})
+    machine_ = rec.RecognitionMachine(rec.Mode.INTERACTIVE, {})
     start(machine_)
     machine_.drain()
     effects = machine_.drain_expired()
@@ -73,7 +73,7 @@ def test_a_turn_that_does_not_end_in_time_closes_4000():
 
 
 def test_a_turn_announced_but_not_started_closes_4000():
-    machine_ = rec.Recognition(rec.Mode.INTERACTIVE, {})
+    machine_ = rec.RecognitionMachine(rec.Mode.INTERACTIVE, {})
     machine_.receive(ctx(RID))
     assert closes(machine_.drain()) == [(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)]
 

@@ -17,8 +17,9 @@ from speech_realtime.audio.output import AZURE_OUTPUT_FORMATS
 from speech_realtime.options import Phrase
 from speech_realtime.speech import SpeechService
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.usp.recognition import Mode, Recognition
-from speech_realtime.web import azure_sdk
+from speech_realtime.usp.recognition import Mode, RecognitionMachine
+from speech_realtime.web import sdk_setup, sdk_sockets
+from speech_realtime.web.socket_loop import SocketLimits
 
 RID = "0123456789ABCDEF0123456789abcdef"  # mixed case: echoed byte for byte
 RECEIVE_LIMIT = 10.0
@@ -88,7 +89,7 @@ def test_malformed_frames_close_1007(sdk_host, upstream, frame):
 def test_invalid_recognition_input_closes_1007_before_any_session_and_logs_info(
     sdk_host, upstream, frame, caplog
 ):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime")
     ws = connect(sdk_host, "/speech/recognition/conversation/cognitiveservices/v1")
     (ws.send_binary if isinstance(frame, bytes) else ws.send)(frame)
     opcode, data = ws.recv_data(control_frame=True)
@@ -186,12 +187,12 @@ def sdk_warnings(caplog) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "speech_realtime.web.azure_sdk" and r.levelno >= logging.WARNING
+        if r.name.startswith("speech_realtime.web") and r.levelno >= logging.WARNING
     ]
 
 
 def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(mode="close_before_done")
     ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
@@ -199,7 +200,7 @@ def test_an_upstream_failure_mid_synthesis_is_one_warning(sdk_host, upstream, ca
 
 
 def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(mode="error_event")
     ws = connect(sdk_host, "/speech/recognition/interactive/cognitiveservices/v1?language=en-US")
     ws.send_binary(binary_frame("audio", RID, wav_header() + wav_bytes(tone(0.5))[44:], {"X-StreamId": "1"}))
@@ -211,7 +212,7 @@ def test_an_upstream_failure_mid_recognition_is_one_warning(sdk_host, upstream, 
 
 
 def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(chunk_delay=1.0)
     ws = start_synthesis(sdk_host)
     assert parse(ws.recv()).path == "turn.start"
@@ -224,7 +225,7 @@ def test_a_client_hanging_up_mid_turn_is_not_a_warning(sdk_host, upstream, caplo
 
 
 def test_a_stalled_upstream_mid_synthesis_is_one_warning(sdk_host, upstream, caplog):
-    caplog.set_level(logging.INFO, logger="speech_realtime.web.azure_sdk")
+    caplog.set_level(logging.INFO, logger="speech_realtime.web")
     upstream.reset(chunk_delay=30.0)
     ws = start_synthesis(sdk_host)
     assert close_code(ws) == 1011
@@ -251,13 +252,13 @@ def test_a_bug_while_opening_a_recognition_closes_1011_instead_of_hanging(sdk_ho
 
 
 class _ScriptedWs:
-    """A socket that hands the loop ``frames`` one per receive, then reports the client gone."""
+    """A client that sends ``frames``, then is gone (a :class:`~speech_realtime.web.socket_loop.Wire`)."""
 
     def __init__(self, frames: list) -> None:
         self.frames = list(frames)
         self.sent: list = []
 
-    def receive(self, timeout: float | None = None):
+    def receive(self):
         if not self.frames:
             raise ConnectionClosed()
         return self.frames.pop(0)
@@ -265,8 +266,14 @@ class _ScriptedWs:
     def send(self, frame) -> None:
         self.sent.append(frame)
 
-    def close(self, reason: int | None = None, message: str | None = None) -> None:
-        self.sent.append(("close", reason))
+    def close(self, code: int, reason: str) -> None:
+        self.sent.append(("close", code))
+
+    def ping(self) -> bool:
+        return True
+
+    def release(self, *, abort: bool) -> None:
+        pass
 
 
 class _ScriptedStream:
@@ -296,13 +303,13 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
     second = binary_frame("audio", other, wav_header() + bytes(3200), {"X-StreamId": "1"})
     old = streams[0]
     ws = _ScriptedWs([first, second])
-    machine = Recognition(Mode.CONVERSATION, {})
+    machine = RecognitionMachine(Mode.CONVERSATION, {})
 
-    socket = azure_sdk._RecognitionSocket(ws, machine, service, 10.0)
+    socket = sdk_sockets.RecognitionSocket(ws, machine, service, SocketLimits(10.0, 300.0, 10.0))
     real_receive = ws.receive
 
-    def receive(timeout=None):
-        frame = real_receive(timeout)
+    def receive():
+        frame = real_receive()
         if frame is second:
             old.events.append(Phrase("from the old turn", 0.0, 0.2))
         return frame
@@ -317,6 +324,6 @@ def test_a_new_turn_never_gets_the_events_of_the_stream_it_replaces():
 
 def test_a_frame_over_the_limit_closes_1009_without_buffering_it(sdk_host, upstream):
     ws = connect(sdk_host, "/speech/recognition/conversation/cognitiveservices/v1")
-    ws.send_binary(binary_frame("audio", RID, bytes(azure_sdk.MAX_FRAME_BYTES + 1), {"X-StreamId": "1"}))
+    ws.send_binary(binary_frame("audio", RID, bytes(sdk_setup.MAX_FRAME_BYTES + 1), {"X-StreamId": "1"}))
     assert close_code(ws) == 1009
     assert upstream.connections == 0

@@ -23,6 +23,19 @@ def test_defaults_match_the_reference() -> None:
     assert settings.max_text_chars == 4096
 
 
+def test_sdk_socket_idle_limit_and_ping_interval() -> None:
+    defaults = Settings.from_mapping({})
+    assert (defaults.sdk_idle_timeout, defaults.sdk_ping_interval) == (300.0, 20.0)  # Azure closes at 5 min
+    env = {"SPEECH_SDK_IDLE_TIMEOUT": "30", "SPEECH_SDK_PING_INTERVAL": "2.5"}
+    assert (Settings.from_mapping(env).sdk_idle_timeout, Settings.from_mapping(env).sdk_ping_interval) == (
+        30,
+        2.5,
+    )
+    for name in env:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_mapping({name: "0"})
+
+
 def test_both_azure_key_names_are_accepted_the_reference_name_first() -> None:
     base = {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com"}
     assert Settings.from_mapping({**base, "AZURE_OPENAI_API_KEY": "b"}).azure_key == "b"

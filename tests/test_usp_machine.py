@@ -23,8 +23,9 @@ from speech_realtime.errors import UpstreamError  # noqa: E402
 from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped, WordTiming  # noqa: E402
 from speech_realtime.usp.effects import Close, Open, Send, Speak  # noqa: E402
 from speech_realtime.usp.frames import FrameError, binary_frame, parse  # noqa: E402
-from speech_realtime.usp.recognition import Mode, Recognition  # noqa: E402
-from speech_realtime.usp.synthesis import Synthesis  # noqa: E402
+from speech_realtime.usp.recognition import Mode, RecognitionMachine  # noqa: E402
+from speech_realtime.usp.synthesis import SynthesisMachine  # noqa: E402
+from test_usp_synthesis import planner  # noqa: E402
 
 RID = "0123456789ABCDEF0123456789abcdef"
 #: Every close a machine may ask for on client input or the scripted service (never 1011).
@@ -240,7 +241,7 @@ def play_recognition(machine: Recognition, effects: list) -> list:
         return []
     out = machine.event(SpeechStarted(0.1)) + machine.event(Hypothesis("hel", 0.1, 0.2))
     out += machine.event(SpeechStopped(0.5)) + machine.event(Phrase("Hello 😀.", 0.1, 0.4))
-    out += machine.tick(1e9, 0.0) + machine.idle() + machine.event(Ended())
+    out += machine.tick(1e9, 0.0) + machine.stalled() + machine.event(Ended())
     return out + machine.fail(UpstreamError("scripted failure"))
 
 
@@ -260,10 +261,10 @@ def play_synthesis(machine: Synthesis, effects: list) -> list:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(list(Mode)), st.lists(frames, min_size=1, max_size=8))
 def test_recognition_turns_any_client_frames_into_effects(mode, sequence):
-    machine = Recognition(mode, {"format": "detailed", "wordLevelTimestamps": "true"})
+    machine = RecognitionMachine(mode, {"format": "detailed", "wordLevelTimestamps": "true"})
     for frame in sequence:
         if machine.closed:  # a refused frame ends the socket; the client opens another
-            machine = Recognition(mode, {"format": "detailed", "wordLevelTimestamps": "true"})
+            machine = RecognitionMachine(mode, {"format": "detailed", "wordLevelTimestamps": "true"})
         effects = feed(machine, frame)
         effects += play_recognition(machine, effects)
         check_effects(effects)
@@ -272,10 +273,10 @@ def test_recognition_turns_any_client_frames_into_effects(mode, sequence):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(frames, min_size=1, max_size=8))
 def test_synthesis_turns_any_client_frames_into_effects(sequence):
-    machine = Synthesis(lambda output: PassThrough())
+    machine = SynthesisMachine(lambda output: PassThrough(), plan=planner())
     for frame in sequence:
         if machine.closed:
-            machine = Synthesis(lambda output: PassThrough())
+            machine = SynthesisMachine(lambda output: PassThrough(), plan=planner())
         effects = feed(machine, frame)
         effects += play_synthesis(machine, effects)
         check_effects(effects)

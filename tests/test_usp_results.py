@@ -8,8 +8,8 @@ import pytest
 from speech_realtime.options import Hypothesis, Phrase, Word
 from speech_realtime.profanity import Profanity
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.usp.recognition import Close, Mode, Recognition, Send
-from speech_realtime.usp.results import ResultStyle, nbest, primary_language
+from speech_realtime.azure_results import ResultStyle, nbest, primary_language
+from speech_realtime.usp.recognition import Close, Mode, RecognitionMachine, Send
 
 RID = "c" * 32
 FMT = bytes.fromhex("1000000001000100803e0000007d00000200100064617461")
@@ -17,7 +17,7 @@ HEADER = b"RIFF\0\0\0\0WAVEfmt " + FMT + bytes(4)
 
 
 def turn(query: dict[str, str], context: dict | None = None, fixed: str | None = None) -> Recognition:
-    machine = Recognition(Mode.CONVERSATION, query, fixed_language=fixed)
+    machine = RecognitionMachine(Mode.CONVERSATION, query, fixed_language=fixed)
     if context is not None:
         machine.receive(parse(text_frame("speech.context", RID, context)))
     machine.receive(parse(binary_frame("audio", RID, HEADER + bytes(3200), {"X-StreamId": "1"})))
@@ -80,7 +80,7 @@ def test_removed_words_leave_the_word_list():
 def test_an_unknown_profanity_value_closes_1007_naming_it(where):
     query = {"profanity": "bleep"} if where == "query" else {}
     context = asked("bleep") if where == "context" else None
-    machine = Recognition(Mode.CONVERSATION, query)
+    machine = RecognitionMachine(Mode.CONVERSATION, query)
     effects = [] if context is None else machine.receive(parse(text_frame("speech.context", RID, context)))
     effects += machine.receive(parse(binary_frame("audio", RID, HEADER, {"X-StreamId": "1"})))
     close = next(e for e in effects if isinstance(e, Close))

@@ -12,10 +12,19 @@ from speech_realtime.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from speech_realtime.options import WordTiming
+from speech_realtime.options import SynthesisOptions, WordTiming
+from speech_realtime.readings import Reading
+from speech_realtime.ssml import Break, Document
 from speech_realtime.usp.frames import parse, text_frame
 from speech_realtime.usp.recognition import Close
-from speech_realtime.usp.synthesis import Cancel, Send, Speak, State, Synthesis, synthesis_close
+from speech_realtime.usp.synthesis import (
+    Cancel,
+    Send,
+    Speak,
+    SynthesisMachine,
+    SynthesisState,
+    synthesis_close,
+)
 from speech_realtime.usp.synthesis_context import output_for
 
 RID = "c" * 32
@@ -37,14 +46,29 @@ class Collect:
         self.closed = True
 
 
-def machine(check_voice=lambda name: name, **query) -> tuple[Synthesis, list[Collect]]:
+def planner(check_voice=lambda name: name):
+    """A plan as the service's planner makes it, without a service: each voice through
+    ``check_voice``."""
+
+    def plan(document: Document) -> tuple:
+        for text in document.texts:
+            check_voice(text.voice)
+        return tuple(
+            part if isinstance(part, Break) else Reading(part.text, SynthesisOptions(voice=part.voice))
+            for part in document.parts
+        )
+
+    return plan
+
+
+def machine(check_voice=lambda name: name, **query) -> tuple[SynthesisMachine, list[Collect]]:
     encoders: list[Collect] = []
 
     def make(output):
         encoders.append(Collect())
         return encoders[-1]
 
-    return Synthesis(make, check_voice=check_voice, query=query), encoders
+    return SynthesisMachine(make, plan=planner(check_voice), query=query), encoders
 
 
 def context(fmt="raw-24khz-16bit-mono-pcm", **flags) -> object:
@@ -79,7 +103,7 @@ def test_turn_start_response_audio_with_stream_id_and_turn_end():
     assert audio.request_id == RID and audio.body == b"\x01\x00" * 10
     end = synth.part_done() + synth.done()
     assert [m.path for m in frames(end)] == ["turn.end"]
-    assert synth.state is State.IDLE and encoders[0].closed
+    assert synth.state is SynthesisState.IDLE and encoders[0].closed
     # the socket takes another synthesis
     synth.receive(context())
     assert [m.path for m in frames(synth.receive(ssml("Again.")))] == ["turn.start", "response"]
@@ -204,7 +228,7 @@ def test_failure_mid_synthesis_cancels_the_job_and_never_closes_1000():
     synth.receive(ssml("Hello."))
     effects = synth.fail(UpstreamError("boom"))
     assert isinstance(effects[0], Cancel) and effects[-1].code not in (1000,) and encoders[0].closed
-    assert synth.state is State.CLOSED and synth.receive(ssml("Again.")) == []
+    assert synth.state is SynthesisState.CLOSED and synth.receive(ssml("Again.")) == []
 
 
 def test_close_codes_for_failures():
@@ -219,7 +243,7 @@ def test_close_codes_for_failures():
 def test_watchdog_gives_up_on_a_stalled_job():
     synth, _ = machine()
     synth.receive(ssml("Hello."))
-    assert synth.idle()[-1].code == 1011
+    assert synth.stalled()[-1].code == 1011
 
 
 def test_a_non_ascii_request_id_closes_1007_before_any_audio():
@@ -236,3 +260,11 @@ def test_ssml_in_an_unreadable_encoding_closes_1007_naming_it(encoding):
     doc = f"<?xml version='1.0' encoding='{encoding}'?><speak>Hi</speak>"
     effects = synth.receive(parse(text_frame("ssml", RID, doc, "application/ssml+xml")))
     assert isinstance(effects[-1], Close) and effects[-1].code == 1007 and encoding in effects[-1].reason
+
+
+def test_expire_closes_4000_and_cancels_a_running_job():
+    idle, _ = machine()
+    assert idle.expire("idle") == [Close(4000, "idle")]
+    speaking, _ = machine()
+    speaking.receive(ssml("hi"))
+    assert speaking.expire("gone") == [Cancel(), Close(4000, "gone")]

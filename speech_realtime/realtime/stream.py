@@ -15,6 +15,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import numpy as np
@@ -39,7 +40,9 @@ class RecognitionStream:
     :class:`SpeechStopped` and finally :class:`Ended` (after :meth:`finish`). A failure is
     raised from :meth:`poll` (and from :meth:`push` once known). After :meth:`finish`, the
     upstream must deliver the rest within ``idle`` seconds of silence. The session is released
-    when :class:`Ended` or a failure is polled, or at :meth:`close` (idempotent).
+    when :class:`Ended` or a failure is polled, or at :meth:`close` (idempotent). ``notify`` is
+    called (from the stream's thread) whenever an event or failure becomes ready to poll, so a
+    caller can block on its own queue instead of polling.
     """
 
     def __init__(
@@ -50,8 +53,10 @@ class RecognitionStream:
         rate: int,
         channels: int,
         idle: float,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self._machine = machine
+        self._notify = notify or (lambda: None)
         self._channels = channels
         self._frame = 2 * channels
         self._resampler = StreamResampler(rate, PCM16.sample_rate)
@@ -160,8 +165,11 @@ class RecognitionStream:
             self._conn.send(event)
 
     def _take_events(self) -> None:
-        for event in self._machine.take_events():
+        events = self._machine.take_events()
+        for event in events:
             self._events.put(event)
+        if events:
+            self._notify()
 
     def _read(self) -> None:
         try:
@@ -175,9 +183,11 @@ class RecognitionStream:
         except SpeechError as exc:
             if not self._closing:
                 self._events.put(exc)
+                self._notify()
         except Exception as exc:  # a bug must not hang the poller: report it as an upstream failure
             if not self._closing:
                 self._events.put(UpstreamError(f"recognition stream failed ({type(exc).__name__})"))
+                self._notify()
         with contextlib.suppress(Exception):
             if self._machine.done:
                 self._conn.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import RateLimited, Saturated, SpeechError, UpstreamAuth
 from ..options import RecognitionOptions
+from ..readings import Step
 from ..ssml import Document
 
 #: The close code for input the protocol does not allow (the SDK's ``BadRequest``).
@@ -72,9 +73,11 @@ class Release:
 
 @dataclass(frozen=True)
 class Speak:
-    """Start the job: read ``document``'s parts in order, reporting each part's end."""
+    """Start the job: read ``steps`` (``document``'s parts, planned and checked) in order,
+    reporting each part's end."""
 
     document: Document
+    steps: tuple[Step, ...]
 
 
 @dataclass(frozen=True)

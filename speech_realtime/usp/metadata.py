@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..azure_results import ticks
 from ..ssml import Text
-from .results import ticks
 
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")

@@ -1,8 +1,8 @@
 """Speech recognition over USP as a sans-I/O state machine.
 
-Feed it client messages (:meth:`Recognition.receive`), the service's recognition events
-(:meth:`Recognition.event`), failures (:meth:`Recognition.fail`) and watchdog ticks
-(:meth:`Recognition.idle`); each returns the effects for the I/O layer to carry out, in order:
+Feed it client messages (:meth:`RecognitionMachine.receive`), the service's recognition events
+(:meth:`RecognitionMachine.event`), failures (:meth:`RecognitionMachine.fail`) and watchdog ticks
+(:meth:`RecognitionMachine.stalled`); each returns the effects for the I/O layer to carry out, in order:
 frames to send, an upstream recognition stream to open, feed, finish or release, a socket close.
 
 States (one socket, many turns):
@@ -16,10 +16,10 @@ States (one socket, many turns):
   phrases and its end.
 - ``CLOSED``: the socket is being closed; nothing more is sent.
 
-When the service shuts down (:meth:`Recognition.drain`), an idle socket closes at once with
+When the service shuts down (:meth:`RecognitionMachine.drain`), an idle socket closes at once with
 1000; a listening turn's audio is finished, so what was heard is transcribed and sent, then
 ``turn.end``, then the socket closes 1000; a turn that cannot end in time
-(:meth:`Recognition.drain_expired`) closes with :data:`SHUTTING_DOWN`. 1000, because the Python
+(:meth:`RecognitionMachine.drain_expired`) closes with :data:`SHUTTING_DOWN`. 1000, because the Python
 SDK 1.53 reports a 4000 (or 1001) close of an idle recognizer's socket as a cancellation and
 then fails its next recognition, while after a 1000 it reconnects for the next one; a
 continuous recognition reconnects at once and, the service gone, is canceled (connection
@@ -38,6 +38,7 @@ from enum import Enum
 from typing import Any
 
 from ..audio.formats import check_layout
+from ..azure_results import DEFAULT_STYLE, ResultStyle
 from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
@@ -72,8 +73,6 @@ from .recognition_config import (
     wav_format,
 )
 from .results import (
-    DEFAULT_STYLE,
-    ResultStyle,
     failure_body,
     hypothesis_body,
     offset_body,
@@ -95,7 +94,7 @@ class Mode(str, Enum):
     DICTATION = "dictation"
 
 
-class State(Enum):
+class RecognitionState(Enum):
     IDLE = "idle"
     CONTEXT = "context"
     LISTENING = "listening"
@@ -104,7 +103,7 @@ class State(Enum):
 
 
 @dataclass
-class _Turn:
+class _RecognitionTurn:
     request_id: str
     language: str | None
     detailed: bool
@@ -134,7 +133,7 @@ class _Turn:
         return self.send("speech.phrase", status_body(status, duration, offset))
 
 
-class Recognition(Machine[Effect]):
+class RecognitionMachine(Machine[Effect]):
     """One recognition socket: its mode and query, and the turn in progress.
 
     ``fixed_language``: the only language the backend transcribes (ISO-639-1), if it has one;
@@ -145,12 +144,12 @@ class Recognition(Machine[Effect]):
 
     def __init__(self, mode: Mode, query: dict[str, str], fixed_language: str | None = None) -> None:
         self.mode = mode
-        self.state = State.IDLE
+        self.state = RecognitionState.IDLE
         self.query = QuerySettings.parse(query)
         self.raw_query = query
         self.fixed_language = fixed_language
         self.rate, self.channels, self.bits = 16000, 1, 16
-        self.turn: _Turn | None = None
+        self.turn: _RecognitionTurn | None = None
         self._finished: set[str] = set()
         self.draining = False
 
@@ -187,8 +186,10 @@ class Recognition(Machine[Effect]):
             style = self._style(context, language)
         except BadRequest as exc:
             return effects + self._close(BAD_INPUT, exc.message)
-        self.turn = _Turn(request_id, language, detailed, query.word_times, style=style, keywords=keywords)
-        self.state = State.CONTEXT
+        self.turn = _RecognitionTurn(
+            request_id, language, detailed, query.word_times, style=style, keywords=keywords
+        )
+        self.state = RecognitionState.CONTEXT
         return effects
 
     def _style(self, context: dict[str, Any] | None, language: str | None) -> ResultStyle:
@@ -206,21 +207,21 @@ class Recognition(Machine[Effect]):
                 style = self._style(None, self.query.language)
             except BadRequest as exc:
                 return effects + self._close(BAD_INPUT, exc.message)
-            self.turn = _Turn(
+            self.turn = _RecognitionTurn(
                 request_id, self.query.language, self.query.detailed, self.query.word_times, style=style
             )
-            self.state = State.CONTEXT
+            self.state = RecognitionState.CONTEXT
         else:
             effects = []
         turn = self.turn
         data = message.body
-        if self.state is State.CONTEXT:
+        if self.state is RecognitionState.CONTEXT:
             effects += self._start(turn, data)
-            if self.state is State.CLOSED:
+            if self.state is RecognitionState.CLOSED:
                 return effects
             if data.startswith(b"RIFF"):
                 data = data[wav_format(data)[3] :]
-        if self.state is State.DRAINING:
+        if self.state is RecognitionState.DRAINING:
             return effects
         if not message.body:
             turn.end_pending = True
@@ -232,7 +233,7 @@ class Recognition(Machine[Effect]):
         turn.audio_bytes += usable
         return [*effects, Push(data[:usable])] if usable else effects
 
-    def _start(self, turn: _Turn, first: bytes) -> list[Effect]:
+    def _start(self, turn: _RecognitionTurn, first: bytes) -> list[Effect]:
         rate, channels, bits = self.rate, self.channels, self.bits
         if first.startswith(b"RIFF"):
             rate, channels, bits, _ = wav_format(first)
@@ -243,7 +244,7 @@ class Recognition(Machine[Effect]):
             language=None if self.query.identify else turn.language, keywords=turn.keywords
         )
         turn.rate, turn.channels = rate, channels
-        self.state = State.LISTENING
+        self.state = RecognitionState.LISTENING
         tag = {"context": {"serviceTag": uuid.uuid4().hex}}
         return [turn.send("turn.start", tag), Open(options, rate, channels)]
 
@@ -274,7 +275,7 @@ class Recognition(Machine[Effect]):
             return effects + self._end_turn()
         return []
 
-    def _phrase(self, turn: _Turn, phrase: Phrase) -> list[Effect]:
+    def _phrase(self, turn: _RecognitionTurn, phrase: Phrase) -> list[Effect]:
         turn.heard_speech = True
         turn.phrases += 1
         effects: list[Effect] = []
@@ -315,10 +316,10 @@ class Recognition(Machine[Effect]):
         arrives faster than real time and the VAD's events trail it.
         """
         turn = self.turn
-        if self.state is not State.LISTENING or turn is None:
+        if self.state is not RecognitionState.LISTENING or turn is None:
             return []
         if turn.end_pending and now - heard_at >= END_GRACE:
-            self.state = State.DRAINING
+            self.state = RecognitionState.DRAINING
             return [Finish()]
         if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= INITIAL_SILENCE:
             if turn.silent_at is None:
@@ -327,12 +328,23 @@ class Recognition(Machine[Effect]):
                 return [turn.silence("InitialSilenceTimeout", turn.seconds), *self._end_turn()]
         return []
 
-    def idle(self) -> list[Effect]:
+    def next_tick(self, heard_at: float) -> float | None:
+        """When :meth:`tick` may next have something to do (monotonic seconds; ``heard_at``: when
+        the client's last frame came), or None: the socket loop sleeps until then."""
+        turn = self.turn
+        if self.state is not RecognitionState.LISTENING or turn is None:
+            return None
+        due = [heard_at + END_GRACE] if turn.end_pending else []
+        if turn.silent_at is not None and not turn.heard_speech:
+            due.append(turn.silent_at + VAD_GRACE)
+        return min(due, default=None)
+
+    def stalled(self) -> list[Effect]:
         """Called when neither the client nor the service made progress for the idle limit."""
-        if self.state is State.LISTENING:
-            self.state = State.DRAINING
+        if self.state is RecognitionState.LISTENING:
+            self.state = RecognitionState.DRAINING
             return [Finish()]
-        if self.state is State.DRAINING:
+        if self.state is RecognitionState.DRAINING:
             return self.fail(UpstreamTimeout("the recognition did not finish in time"))
         return []
 
@@ -343,26 +355,34 @@ class Recognition(Machine[Effect]):
         :data:`SHUTTING_DOWN`, since no ``turn.start`` was sent to end. Listening: finish the
         audio; the stream's last phrases, ``turn.end`` and the close follow as its events come.
         """
-        if self.draining or self.state is State.CLOSED:
+        if self.draining or self.state is RecognitionState.CLOSED:
             return []
         self.draining = True
-        if self.state is State.IDLE:
+        if self.state is RecognitionState.IDLE:
             return self._close(1000, SHUTDOWN_REASON)
-        if self.state is State.CONTEXT:
+        if self.state is RecognitionState.CONTEXT:
             return self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
-        if self.state is State.LISTENING:
-            self.state = State.DRAINING
+        if self.state is RecognitionState.LISTENING:
+            self.state = RecognitionState.DRAINING
             return [Finish()]
         return []
+
+    def expire(self, reason: str) -> list[Effect]:
+        """Close 1000 when idle (the SDK reconnects for its next recognition, as after Azure's own
+        idle close); with a turn begun, :data:`SHUTTING_DOWN`, which fails it instead of leaving
+        it waiting."""
+        if self.state is RecognitionState.CLOSED:
+            return []
+        return self._close(1000 if self.state is RecognitionState.IDLE else SHUTTING_DOWN, reason)
 
     @property
     def busy(self) -> bool:
         """True while a turn holds an upstream stream (the watchdog watches only then)."""
-        return self.state in (State.LISTENING, State.DRAINING)
+        return self.state in (RecognitionState.LISTENING, RecognitionState.DRAINING)
 
     @property
     def closed(self) -> bool:
-        return self.state is State.CLOSED
+        return self.state is RecognitionState.CLOSED
 
     # -- transitions ------------------------------------------------------------------------
 
@@ -371,7 +391,7 @@ class Recognition(Machine[Effect]):
         assert turn is not None
         self._finished = {turn.request_id}
         self.turn = None
-        self.state = State.IDLE
+        self.state = RecognitionState.IDLE
         effects: list[Effect] = [turn.send("turn.end", {}), Release()]
         if self.draining:  # the turn ended properly: the socket closes as an idle one does
             effects += self._close(1000, SHUTDOWN_REASON)
@@ -383,12 +403,12 @@ class Recognition(Machine[Effect]):
         if self.turn is not None:
             self._finished = {self.turn.request_id}
         self.turn = None
-        self.state = State.IDLE
+        self.state = RecognitionState.IDLE
         return [Release()] if held else []
 
     def _close(self, code: int, reason: str) -> list[Effect]:
         held = self.busy
-        self.state = State.CLOSED
+        self.state = RecognitionState.CLOSED
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
 

@@ -1,8 +1,8 @@
 """Speech synthesis over USP as a sans-I/O state machine.
 
-Feed it client messages (:meth:`Synthesis.receive`) and what the service produces for the job it
-asked for (:meth:`Synthesis.audio`, :meth:`Synthesis.word`, :meth:`Synthesis.part_done`,
-:meth:`Synthesis.done`, :meth:`Synthesis.fail`); each returns effects: frames to send, a job to
+Feed it client messages (:meth:`SynthesisMachine.receive`) and what the service produces for the job it
+asked for (:meth:`SynthesisMachine.audio`, :meth:`SynthesisMachine.word`, :meth:`SynthesisMachine.part_done`,
+:meth:`SynthesisMachine.done`, :meth:`SynthesisMachine.fail`); each returns effects: frames to send, a job to
 start, a socket close.
 
 States (one socket, many syntheses):
@@ -13,17 +13,19 @@ States (one socket, many syntheses):
   :class:`Speak` job runs; audio and metadata flow until ``turn.end``.
 - ``CLOSED``: the socket is being closed.
 
-When the service shuts down (:meth:`Synthesis.drain`), an idle socket closes at once; a running
+When the service shuts down (:meth:`SynthesisMachine.drain`), an idle socket closes at once; a running
 synthesis goes on to its ``turn.end`` and then the socket closes; one that cannot finish in time
-(:meth:`Synthesis.drain_expired`) is cancelled and closed. Every one of these closes is
+(:meth:`SynthesisMachine.drain_expired`) is cancelled and closed. Every one of these closes is
 ``SHUTTING_DOWN`` (4000), never 1000: the SDK may already have sent its next request, and a 1000
 leaves that request waiting for ever, while a 4000 fails it at once (Python SDK 1.53: an idle
 synthesizer closed 4000 simply reconnects for its next request).
 
-The job reads each SSML text part with the service as PCM16 24 kHz; this machine encodes the
-whole turn with one encoder into the requested format (RIFF formats without their header, which
-the SDK writes), inserts the silence of ``<break>`` parts, and times the events (word and
-sentence boundaries, bookmarks: see :mod:`.metadata`).
+The ``ssml`` is planned by the injected ``plan`` (the service layer's planner, which the REST
+front end uses too): a document that breaks a limit or names an unknown voice is refused 1007
+before ``turn.start``. The job reads each SSML text part with the service as PCM16 24 kHz; this
+machine encodes the whole turn with one encoder into the requested format (RIFF formats without
+their header, which the SDK writes), inserts the silence of ``<break>`` parts, and times the
+events (word and sentence boundaries, bookmarks: see :mod:`.metadata`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ..audio.output import OutputFormat
-from ..errors import BadRequest, SpeechError, UpstreamTimeout
+from ..errors import SpeechError, UpstreamTimeout
 from ..options import WordTiming
+from ..readings import Step
 from ..ssml import Break, Document, Text, parse_ssml
 from .effects import (
     BAD_INPUT,
@@ -61,7 +64,7 @@ SOURCE_BYTES_PER_SECOND = SOURCE_RATE * 2
 DEFAULT_VOICE = "en-US-AvaMultilingualNeural"
 
 
-class State(Enum):
+class SynthesisState(Enum):
     IDLE = "idle"
     CONTEXT = "context"
     SPEAKING = "speaking"
@@ -75,7 +78,7 @@ class AudioEncoder(Protocol):
 
 
 @dataclass
-class _Turn:
+class _SynthesisTurn:
     request_id: str
     output: OutputFormat
     flags: dict[str, bool]
@@ -93,22 +96,22 @@ class _Turn:
         return self.base + self.part_bytes / SOURCE_BYTES_PER_SECOND
 
 
-class Synthesis(Machine[Effect]):
+class SynthesisMachine(Machine[Effect]):
     """One synthesis socket: the request in progress and its timeline."""
 
     def __init__(
         self,
         encoder: Callable[[OutputFormat], AudioEncoder],
         *,
-        check_voice: Callable[[str | None], object] = lambda name: name,
+        plan: Callable[[Document], tuple[Step, ...]],
         query: dict[str, str] | None = None,
     ) -> None:
-        self.state = State.IDLE
+        self.state = SynthesisState.IDLE
         self._make_encoder = encoder
-        self._check_voice = check_voice
+        self._plan = plan
         self._query = query or {}
         self._context: tuple[str, dict[str, Any]] | None = None
-        self.turn: _Turn | None = None
+        self.turn: _SynthesisTurn | None = None
         self.draining = False
 
     # -- client messages --------------------------------------------------------------------
@@ -120,40 +123,37 @@ class Synthesis(Machine[Effect]):
         return self._dispatch(message, handlers)  # speech.config, telemetry, newer: tolerated
 
     def _synthesis_context(self, message: Message) -> list[Effect]:
-        if self.state is State.SPEAKING:
+        if self.state is SynthesisState.SPEAKING:
             return self._close(BAD_INPUT, "synthesis.context arrived while a synthesis is running")
         self._context = (message.request_id or "", message.json())
-        self.state = State.CONTEXT
+        self.state = SynthesisState.CONTEXT
         return []
 
     def _ssml(self, message: Message) -> list[Effect]:
-        if self.state is State.SPEAKING:
+        if self.state is SynthesisState.SPEAKING:
             return self._close(BAD_INPUT, "a second ssml arrived while a synthesis is running")
         request_id = message.request_id or ""
         body = self._context[1] if self._context and self._context[0] == request_id else {}
         request = synthesis_request(body, self._query)
         document = parse_ssml(message.body, default_voice=DEFAULT_VOICE)
-        if not document.texts:
-            raise BadRequest("the SSML has no text to read", param="text")
-        for text in document.texts:
-            self._check_voice(text.voice)
+        steps = self._plan(document)  # every limit and voice checked: a refusal comes before turn.start
         stream_id = uuid.uuid4().hex
         encoder = self._make_encoder(request.output)
-        self.turn = _Turn(request_id, request.output, request.flags, stream_id, encoder, document)
+        self.turn = _SynthesisTurn(request_id, request.output, request.flags, stream_id, encoder, document)
         self._begin_part(self.turn)
-        self.state = State.SPEAKING
+        self.state = SynthesisState.SPEAKING
         self._context = None
         tag = uuid.uuid4().hex
         response = {"context": {"serviceTag": tag}, "audio": {"type": "inline", "streamId": stream_id}}
         return [
             Send(text_frame("turn.start", request_id, {"context": {"serviceTag": tag}})),
             Send(text_frame("response", request_id, response)),
-            Speak(document),
+            Speak(document, steps),
         ]
 
     # -- the job ----------------------------------------------------------------------------
 
-    def _begin_part(self, turn: _Turn) -> None:
+    def _begin_part(self, turn: _SynthesisTurn) -> None:
         """Set up timing for ``turn.document.parts[turn.index]`` (a break has none: its silence
         is sent when the job reports the part done)."""
         turn.part = None
@@ -167,7 +167,7 @@ class Synthesis(Machine[Effect]):
     def audio(self, pcm: bytes) -> list[Effect]:
         """PCM16 24 kHz audio of the current part."""
         turn = self.turn
-        if turn is None or self.state is not State.SPEAKING:
+        if turn is None or self.state is not SynthesisState.SPEAKING:
             return []
         turn.part_bytes += len(pcm)
         return self._audio_frame(turn, turn.encoder.push(pcm))
@@ -175,7 +175,7 @@ class Synthesis(Machine[Effect]):
     def word(self, timing: WordTiming) -> list[Effect]:
         """A word of the current part, ``offset`` seconds into the part's audio."""
         turn = self.turn
-        if turn is None or turn.part is None or self.state is not State.SPEAKING:
+        if turn is None or turn.part is None or self.state is not SynthesisState.SPEAKING:
             return []
         part = turn.part
         token = part.match(timing.text)
@@ -191,14 +191,14 @@ class Synthesis(Machine[Effect]):
             effects += self._sentence(turn, part, token.end, offset + timing.duration)
         return effects
 
-    def _marks(self, turn: _Turn, part: PartTimeline, before: int, offset: float) -> list[Effect]:
+    def _marks(self, turn: _SynthesisTurn, part: PartTimeline, before: int, offset: float) -> list[Effect]:
         """Bookmarks standing before character ``before``, placed at ``offset``."""
         names = part.marks_before(before)
         if not turn.flags.get("bookmarkEnabled"):
             return []
         return [effect for name in names for effect in self._metadata(turn, bookmark(name, offset))]
 
-    def _sentence(self, turn: _Turn, part: PartTimeline, end_char: int, end: float) -> list[Effect]:
+    def _sentence(self, turn: _SynthesisTurn, part: PartTimeline, end_char: int, end: float) -> list[Effect]:
         sentence = part.end_sentence(end_char)
         if sentence is None or not turn.flags.get("sentenceBoundaryEnabled"):
             return []
@@ -208,7 +208,7 @@ class Synthesis(Machine[Effect]):
     def part_done(self) -> list[Effect]:
         """The current part is fully delivered (a break part: its silence is due now)."""
         turn = self.turn
-        if turn is None or self.state is not State.SPEAKING:
+        if turn is None or self.state is not SynthesisState.SPEAKING:
             return []
         effects: list[Effect] = []
         if turn.index < len(turn.document.parts):
@@ -229,7 +229,7 @@ class Synthesis(Machine[Effect]):
     def done(self) -> list[Effect]:
         """The job is over: flush the encoder, report the session end, end the turn."""
         turn = self.turn
-        if turn is None or self.state is not State.SPEAKING:
+        if turn is None or self.state is not SynthesisState.SPEAKING:
             return []
         effects = self._audio_frame(turn, turn.encoder.finish())
         if turn.flags.get("sessionEndEnabled"):
@@ -241,45 +241,50 @@ class Synthesis(Machine[Effect]):
         code, reason = synthesis_close(error)
         return self._close(code, reason)
 
-    def idle(self) -> list[Effect]:
+    def stalled(self) -> list[Effect]:
         """The job made no progress for the idle limit: give up on it."""
-        if self.state is State.SPEAKING:
+        if self.state is SynthesisState.SPEAKING:
             return self.fail(UpstreamTimeout("the synthesis made no progress in time"))
         return []
 
     def drain(self) -> list[Effect]:
         """The service is shutting down: close ``SHUTTING_DOWN`` now, or, while speaking, once
         the turn has ended."""
-        if self.draining or self.state is State.CLOSED:
+        if self.draining or self.state is SynthesisState.CLOSED:
             return []
         self.draining = True
-        return [] if self.state is State.SPEAKING else self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+        return [] if self.state is SynthesisState.SPEAKING else self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
+
+    def expire(self, reason: str) -> list[Effect]:
+        """Close :data:`SHUTTING_DOWN` (an idle synthesizer reconnects for its next request;
+        a running one fails at once instead of waiting)."""
+        return [] if self.closed else self._close(SHUTTING_DOWN, reason)
 
     @property
     def busy(self) -> bool:
-        return self.state is State.SPEAKING
+        return self.state is SynthesisState.SPEAKING
 
     @property
     def closed(self) -> bool:
-        return self.state is State.CLOSED
+        return self.state is SynthesisState.CLOSED
 
     # -- frames -----------------------------------------------------------------------------
 
-    def _audio_frame(self, turn: _Turn, data: bytes) -> list[Effect]:
+    def _audio_frame(self, turn: _SynthesisTurn, data: bytes) -> list[Effect]:
         if not data:
             return []
         frame = binary_frame("audio", turn.request_id, data, {STREAM_ID: turn.stream_id})
         return [Send(frame)]
 
-    def _metadata(self, turn: _Turn, body: dict[str, Any]) -> list[Effect]:
+    def _metadata(self, turn: _SynthesisTurn, body: dict[str, Any]) -> list[Effect]:
         return [Send(text_frame("audio.metadata", turn.request_id, body))]
 
     # -- transitions ------------------------------------------------------------------------
 
-    def _end_turn(self, turn: _Turn) -> list[Effect]:
+    def _end_turn(self, turn: _SynthesisTurn) -> list[Effect]:
         turn.encoder.close()
         self.turn = None
-        self.state = State.IDLE
+        self.state = SynthesisState.IDLE
         effects: list[Effect] = [Send(text_frame("turn.end", turn.request_id, {}))]
         if self.draining:  # the turn ended properly: the socket closes as an idle one does
             effects += self._close(SHUTTING_DOWN, SHUTDOWN_REASON)
@@ -291,5 +296,5 @@ class Synthesis(Machine[Effect]):
             self.turn.encoder.close()
             effects.append(Cancel())
         self.turn = None
-        self.state = State.CLOSED
+        self.state = SynthesisState.CLOSED
         return [*effects, Close(code, close_reason(reason))]

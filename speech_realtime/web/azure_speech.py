@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audio import CONTENT_TYPES, azure_output_format
+from ..azure_results import DEFAULT_STYLE, ResultStyle, nbest, ticks
 from ..callers import CALLER
 from ..composition import Composition
 from ..errors import BadRequest, UnsupportedMedia
@@ -33,9 +34,9 @@ from ..profanity import Profanity
 from ..speech import SpeechService
 from ..ssml import MAX_SSML_BYTES, parse_ssml
 from ..tokens import issue_token
-from ..usp.results import DEFAULT_STYLE, ResultStyle, nbest, ticks
 from ..voices import azure_voice_list
-from .errors import ErrorInfo, register_family
+from .azure_errors import render_azure
+from .errors import register_family
 from .inputs import integer, read_body
 from .streaming import audio_response
 
@@ -54,13 +55,6 @@ PREFIXES = ("/cognitiveservices", "/speech/recognition", "/sts")
 
 def _service() -> SpeechService:
     return current_app.extensions["speech"]
-
-
-def render_azure(error: ErrorInfo) -> Response:
-    """Azure's REST errors: the status and a short plain-text body (no JSON envelope)."""
-    response = Response(error.message, status=error.status, mimetype="text/plain")
-    response.headers.update(dict(error.headers))
-    return response
 
 
 register_family(azure_speech, PREFIXES, render_azure)

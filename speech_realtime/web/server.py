@@ -45,7 +45,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from ..config import Settings
 from ..errors import RequestTimeout, Saturated, SpeechError
-from .azure_sdk import SHUTDOWN
+from .sdk_setup import SHUTDOWN
 from .websocket_writer import FrameWriter
 
 log = logging.getLogger(__name__)
