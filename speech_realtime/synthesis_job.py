@@ -9,6 +9,7 @@ Nothing is delivered after :meth:`SynthesisJob.cancel` returns but what was alre
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -34,7 +35,10 @@ class SynthesisJob:
         self._cancelled = threading.Event()
         self._current: Any = None
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="azure-sdk-synthesis", daemon=True)
+        # The request's context (its caller, for the per-key cap; its request id) goes along.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), name="azure-sdk-synthesis", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:

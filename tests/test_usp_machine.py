@@ -18,6 +18,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from test_usp_synthesis import planner  # noqa: E402
 
 from speech_realtime.errors import UpstreamError  # noqa: E402
 from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped, WordTiming  # noqa: E402
@@ -25,7 +26,6 @@ from speech_realtime.usp.effects import Close, Open, Send, Speak  # noqa: E402
 from speech_realtime.usp.frames import FrameError, binary_frame, parse  # noqa: E402
 from speech_realtime.usp.recognition import Mode, RecognitionMachine  # noqa: E402
 from speech_realtime.usp.synthesis import SynthesisMachine  # noqa: E402
-from test_usp_synthesis import planner  # noqa: E402
 
 RID = "0123456789ABCDEF0123456789abcdef"
 #: Every close a machine may ask for on client input or the scripted service (never 1011).
@@ -218,7 +218,7 @@ frames = st.one_of(
 )
 
 
-def feed(machine: Recognition | Synthesis, frame: str | bytes) -> list:
+def feed(machine: RecognitionMachine | SynthesisMachine, frame: str | bytes) -> list:
     """What the socket layer does with one client frame."""
     try:
         message = parse(frame)
@@ -236,7 +236,7 @@ def check_effects(effects: list) -> None:
             assert len(effect.reason.encode()) <= 123
 
 
-def play_recognition(machine: Recognition, effects: list) -> list:
+def play_recognition(machine: RecognitionMachine, effects: list) -> list:
     if not any(isinstance(e, Open) for e in effects):
         return []
     out = machine.event(SpeechStarted(0.1)) + machine.event(Hypothesis("hel", 0.1, 0.2))
@@ -245,7 +245,7 @@ def play_recognition(machine: Recognition, effects: list) -> list:
     return out + machine.fail(UpstreamError("scripted failure"))
 
 
-def play_synthesis(machine: Synthesis, effects: list) -> list:
+def play_synthesis(machine: SynthesisMachine, effects: list) -> list:
     speak = next((e for e in effects if isinstance(e, Speak)), None)
     if speak is None:
         return []

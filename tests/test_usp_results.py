@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from speech_realtime.azure_results import ResultStyle, nbest, primary_language
 from speech_realtime.options import Hypothesis, Phrase, Word
 from speech_realtime.profanity import Profanity
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.azure_results import ResultStyle, nbest, primary_language
 from speech_realtime.usp.recognition import Close, Mode, RecognitionMachine, Send
 
 RID = "c" * 32
@@ -16,7 +16,7 @@ FMT = bytes.fromhex("1000000001000100803e0000007d00000200100064617461")
 HEADER = b"RIFF\0\0\0\0WAVEfmt " + FMT + bytes(4)
 
 
-def turn(query: dict[str, str], context: dict | None = None, fixed: str | None = None) -> Recognition:
+def turn(query: dict[str, str], context: dict | None = None, fixed: str | None = None) -> RecognitionMachine:
     machine = RecognitionMachine(Mode.CONVERSATION, query, fixed_language=fixed)
     if context is not None:
         machine.receive(parse(text_frame("speech.context", RID, context)))
@@ -37,7 +37,7 @@ def asked(profanity: str) -> dict:
     return {"phraseDetection": {"enrichment": {"profanity": profanity}}}
 
 
-def phrase(machine: Recognition, text: str = "Well, shit happens.") -> dict:
+def phrase(machine: RecognitionMachine, text: str = "Well, shit happens.") -> dict:
     return bodies(machine.event(Phrase(text, 0.5, 1.0)), "speech.phrase")[0]
 
 

@@ -268,11 +268,6 @@ def test_an_sdk_recognition_beyond_the_key_cap_is_canceled_too_many_requests(cap
 
 
 @pytest.mark.sdk
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/azure_sdk.py runs a synthesis job on its own thread, which does not inherit the request's "
-    "caller (contextvars); fix: Thread(target=contextvars.copy_context().run, args=(self._run,))",
-)
 def test_an_sdk_synthesis_beyond_the_key_cap_is_refused(capped, upstream):
     import azure.cognitiveservices.speech as speechsdk
 
