@@ -195,6 +195,7 @@ class SpeechService:
             transcribe_model=self.settings.transcribe_model,
             language=options.upstream_language,
             prompt=options.prompt,
+            segmentation=options.segmentation,
         )
         return RecognitionStream(
             self.runner, machine, rate=rate, channels=channels, idle=self.settings.receive_timeout

@@ -19,6 +19,7 @@ from typing import Any
 from ..audio import WIRE_FORMATS
 from ..config import Dialect
 from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
+from ..options import Segmentation
 
 GA = Dialect.GA
 PREVIEW = Dialect.PREVIEW
@@ -53,6 +54,24 @@ _GA_FORMATS = {
 #: Server voice activity detection that only marks turns: it commits the buffer at the end of
 #: speech (so the input is transcribed) but never starts or interrupts a response.
 SERVER_VAD = {"type": "server_vad", "create_response": False, "interrupt_response": False}
+#: The same with the model judging where a turn ends (``semantic_vad``, both dialects).
+SEMANTIC_VAD = {"type": "semantic_vad", "create_response": False, "interrupt_response": False}
+
+
+def turn_detection(segmentation: Segmentation | None = None) -> dict[str, Any]:
+    """The ``turn_detection`` that cuts speech into phrases as ``segmentation`` asks.
+
+    ``semantic``: ``semantic_vad`` (a phrase ends where the model judges the turn complete; it
+    takes no silence duration, so ``silence_ms`` is not sent with it). Otherwise ``server_vad``
+    with ``silence_ms`` as ``silence_duration_ms`` when given. The other fields (maximum phrase,
+    initial and end silence) have no Realtime API setting: the callers apply them.
+    """
+    if segmentation is not None and segmentation.semantic:
+        return dict(SEMANTIC_VAD)
+    detection: dict[str, Any] = dict(SERVER_VAD)
+    if segmentation is not None and segmentation.silence_ms is not None:
+        detection["silence_duration_ms"] = segmentation.silence_ms
+    return detection
 
 
 def _check(dialect: Dialect, audio_format: str) -> None:
@@ -70,11 +89,13 @@ def stt_session_update(
     language: str | None = None,
     prompt: str | None = None,
     vad: bool = False,
+    segmentation: Segmentation | None = None,
 ) -> dict[str, Any]:
     """Configure a session for transcription only: input format, transcription on.
 
-    ``vad``: server VAD marks and commits each utterance (streaming recognition); without it
-    the client commits the buffer itself.
+    ``vad``: server VAD marks and commits each utterance (streaming recognition), configured
+    from ``segmentation`` (:func:`turn_detection`); without it the client commits the buffer
+    itself.
     """
     _check(dialect, audio_format)
     transcription: dict[str, Any] = {"model": transcribe_model}
@@ -82,7 +103,7 @@ def stt_session_update(
         transcription["language"] = language
     if prompt:
         transcription["prompt"] = prompt
-    turn_detection = dict(SERVER_VAD) if vad else None
+    detection = turn_detection(segmentation) if vad else None
     if dialect == GA:
         session: dict[str, Any] = {
             "type": "realtime",
@@ -91,7 +112,7 @@ def stt_session_update(
                 "input": {
                     "format": _GA_FORMATS[audio_format],
                     "transcription": transcription,
-                    "turn_detection": turn_detection,
+                    "turn_detection": detection,
                 }
             },
         }
@@ -100,7 +121,7 @@ def stt_session_update(
             "modalities": ["text"],
             "input_audio_format": audio_format,
             "input_audio_transcription": transcription,
-            "turn_detection": turn_detection,
+            "turn_detection": detection,
         }
     return {"type": "session.update", "session": session}
 
