@@ -33,17 +33,18 @@ audio.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ..errors import SpeechError, UpstreamTimeout
+from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
     Hypothesis,
     Phrase,
     RecognitionEvent,
     RecognitionOptions,
+    Segmentation,
     SpeechStarted,
     SpeechStopped,
 )
@@ -62,7 +63,16 @@ from .effects import (
 from .effects import RecognitionEffect as Effect
 from .frames import Message, text_frame
 from .machine import Machine
-from .recognition_config import QuerySettings, TurnContext, audio_source, unsupported_feature, wav_format
+from .recognition_config import (
+    QuerySettings,
+    TurnContext,
+    audio_source,
+    segmentation_query,
+    stream_segmentation,
+    turn_segmentation,
+    unsupported_feature,
+    wav_format,
+)
 from .results import failure_body, hypothesis_body, offset_body, recognized_body, status_body
 
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
@@ -102,6 +112,7 @@ class _Turn:
     speaking: bool = False
     end_pending: bool = False
     silent_at: float | None = None
+    segmentation: Segmentation = field(default_factory=Segmentation)
 
     @property
     def seconds(self) -> float:
@@ -123,6 +134,7 @@ class Recognition(Machine[Effect]):
         self.mode = mode
         self.state = State.IDLE
         self.query = QuerySettings.parse(query)
+        self._segmentation_query = segmentation_query(query)
         self.rate, self.channels, self.bits = 16000, 1, 16
         self.turn: _Turn | None = None
         self._finished: set[str] = set()
@@ -158,7 +170,7 @@ class Recognition(Machine[Effect]):
         language, detailed = asked.language or query.language, query.detailed or asked.detailed
         self.turn = _Turn(request_id, language, detailed, query.word_times)
         self.state = State.CONTEXT
-        return effects
+        return effects + self._segment(self.turn, context)
 
     def _audio(self, message: Message) -> list[Effect]:
         request_id = message.request_id or ""
@@ -168,6 +180,9 @@ class Recognition(Machine[Effect]):
             effects = self._abandon()
             self.turn = _Turn(request_id, self.query.language, self.query.detailed, self.query.word_times)
             self.state = State.CONTEXT
+            effects += self._segment(self.turn, {})
+            if self.state is State.CLOSED:
+                return effects
         else:
             effects = []
         turn = self.turn
@@ -190,13 +205,29 @@ class Recognition(Machine[Effect]):
         turn.audio_bytes += usable
         return [*effects, Push(data[:usable])] if usable else effects
 
+    def _segment(self, turn: _Turn, context: Any) -> list[Effect]:
+        """The turn's segmentation and silence settings (``speech.context``, else the query).
+
+        A value out of range closes the socket 1007 with the reason, the way Azure refuses a
+        parameter it cannot take (the SDK reports ``Canceled``, ``BadRequest``, with the reason in
+        its error details), before any ``turn.start`` or upstream session.
+        """
+        try:
+            turn.segmentation = turn_segmentation(context, self._segmentation_query)
+        except BadRequest as exc:
+            return self._close(BAD_INPUT, exc.message)
+        return []
+
     def _start(self, turn: _Turn, first: bytes) -> list[Effect]:
         rate, channels, bits = self.rate, self.channels, self.bits
         if first.startswith(b"RIFF"):
             rate, channels, bits, _ = wav_format(first)
         if bits != 16:
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
-        options = RecognitionOptions(language=None if self.query.identify else turn.language)
+        options = RecognitionOptions(
+            language=None if self.query.identify else turn.language,
+            segmentation=stream_segmentation(turn.segmentation, single_shot=self.mode is Mode.INTERACTIVE),
+        )
         turn.rate, turn.channels = rate, channels
         self.state = State.LISTENING
         tag = {"context": {"serviceTag": uuid.uuid4().hex}}
@@ -265,10 +296,11 @@ class Recognition(Machine[Effect]):
         start of a turn and then goes on streaming, so an empty frame alone is not the end.
 
         An interactive turn in which no speech was detected in the first
-        :data:`INITIAL_SILENCE` seconds of audio ends with ``InitialSilenceTimeout``, as Azure's
-        does, so that ``recognize_once`` on a silent microphone returns. The verdict waits
-        :data:`VAD_GRACE` seconds of wall time after that much audio was sent on, since a file
-        arrives faster than real time and the VAD's events trail it.
+        :data:`INITIAL_SILENCE` seconds of audio (or the turn's initial silence timeout, when it
+        set one) ends with ``InitialSilenceTimeout``, as Azure's does, so that
+        ``recognize_once`` on a silent microphone returns. The verdict waits :data:`VAD_GRACE`
+        seconds of wall time after that much audio was sent on, since a file arrives faster than
+        real time and the VAD's events trail it.
         """
         turn = self.turn
         if self.state is not State.LISTENING or turn is None:
@@ -276,7 +308,7 @@ class Recognition(Machine[Effect]):
         if turn.end_pending and now - heard_at >= END_GRACE:
             self.state = State.DRAINING
             return [Finish()]
-        if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= INITIAL_SILENCE:
+        if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= _initial_silence(turn):
             if turn.silent_at is None:
                 turn.silent_at = now
             elif now - turn.silent_at >= VAD_GRACE:
@@ -347,3 +379,9 @@ class Recognition(Machine[Effect]):
         self.state = State.CLOSED
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
+
+
+def _initial_silence(turn: _Turn) -> float:
+    """Seconds of audio without speech after which the interactive ``turn`` gives up."""
+    asked = turn.segmentation.initial_silence_ms
+    return asked / 1000 if asked else INITIAL_SILENCE
