@@ -13,7 +13,7 @@ import pytest
 from test_usp_recognition import audio, ctx, sent, start, wav_header
 
 from speech_realtime.errors import BadRequest
-from speech_realtime.options import Segmentation
+from speech_realtime.options import Segmentation, SpeechStarted
 from speech_realtime.usp.effects import BAD_INPUT
 from speech_realtime.usp.recognition import Close, Mode, Open, Recognition, State
 from speech_realtime.usp.recognition_config import stream_segmentation, turn_segmentation
@@ -180,3 +180,24 @@ def test_without_an_initial_silence_timeout_two_seconds_of_silence_are_not_enoug
         machine.receive(audio(bytes(3200)))
     machine.tick(100.0, 100.0)
     assert machine.tick(101.0, 101.0) == [] and machine.state is State.LISTENING
+
+
+def test_speech_that_starts_after_the_initial_silence_timeout_is_too_late() -> None:
+    """A file arrives faster than real time: the verdict is in audio time, not wall time."""
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine, phraseDetection={"initialSilenceTimeout": 1000})
+    out = sent(machine.event(SpeechStarted(2.5)))
+    assert out[0] == (
+        "speech.phrase",
+        {"RecognitionStatus": "InitialSilenceTimeout", "Offset": 0, "Duration": 25_000_000, "Channel": 0},
+    )
+    assert out[-1][0] == "turn.end" and machine.state is State.IDLE
+
+
+def test_speech_within_the_initial_silence_timeout_is_heard() -> None:
+    machine = Recognition(Mode.INTERACTIVE, {})
+    start(machine, phraseDetection={"initialSilenceTimeout": 3000})
+    assert [p for p, _ in sent(machine.event(SpeechStarted(2.5)))] == ["speech.startDetected"]
+    continuous = Recognition(Mode.CONVERSATION, {})
+    start(continuous, phraseDetection={"initialSilenceTimeout": 1000})
+    assert [p for p, _ in sent(continuous.event(SpeechStarted(2.5)))] == ["speech.startDetected"]

@@ -240,6 +240,8 @@ class Recognition(Machine[Effect]):
         if turn is None or not self.busy:
             return []
         if isinstance(event, SpeechStarted):
+            if self._too_late(turn, event.offset):
+                return [turn.silence("InitialSilenceTimeout", event.offset), *self._end_turn()]
             turn.heard_speech = turn.speaking = True
             return [turn.send("speech.startDetected", offset_body(event.offset))]
         if isinstance(event, Hypothesis):
@@ -260,6 +262,11 @@ class Recognition(Machine[Effect]):
                 effects.append(turn.send("speech.endDetected", offset_body(turn.seconds)))
             return effects + self._end_turn()
         return []
+
+    def _too_late(self, turn: _Turn, offset: float) -> bool:
+        """Whether speech first heard ``offset`` seconds in comes after an interactive turn's
+        initial silence timeout (judged in audio time: a file is sent faster than real time)."""
+        return self.mode is Mode.INTERACTIVE and not turn.heard_speech and offset >= _initial_silence(turn)
 
     def _phrase(self, turn: _Turn, phrase: Phrase) -> list[Effect]:
         turn.heard_speech = True
