@@ -13,7 +13,7 @@ import pytest
 from test_usp_recognition import audio, ctx, sent, start, wav_header
 
 from speech_realtime.errors import BadRequest
-from speech_realtime.options import Segmentation, SpeechStarted
+from speech_realtime.options import Ended, Phrase, Segmentation, SpeechStarted, SpeechStopped
 from speech_realtime.usp.effects import BAD_INPUT
 from speech_realtime.usp.recognition import Close, Mode, Open, Recognition, State
 from speech_realtime.usp.recognition_config import stream_segmentation, turn_segmentation
@@ -201,3 +201,16 @@ def test_speech_within_the_initial_silence_timeout_is_heard() -> None:
     continuous = Recognition(Mode.CONVERSATION, {})
     start(continuous, phraseDetection={"initialSilenceTimeout": 1000})
     assert [p for p, _ in sent(continuous.event(SpeechStarted(2.5)))] == ["speech.startDetected"]
+
+
+def test_continuous_recognition_ends_its_utterances_without_speech_end_detected() -> None:
+    """The SDK takes ``speech.endDetected`` as the end of the stream: in continuous mode it ends
+    its audio there and opens a new turn, which would cut the next phrase wherever that falls
+    (at the 5 s it sends ahead). Azure sends it once, at the end of the audio."""
+    machine = Recognition(Mode.CONVERSATION, {})
+    start(machine)
+    out = machine.event(SpeechStarted(0.5)) + machine.event(SpeechStopped(2.0))
+    out += machine.event(Phrase("One.", 0.5, 1.5))
+    assert [p for p, _ in sent(out)] == ["speech.startDetected", "speech.phrase"]
+    ending = [p for p, _ in sent(machine.event(Ended()))]
+    assert ending == ["speech.endDetected", "turn.end"]

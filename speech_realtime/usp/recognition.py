@@ -250,6 +250,8 @@ class Recognition(Machine[Effect]):
             return [turn.send("speech.hypothesis", hypothesis_body(event.text, event.offset, event.duration))]
         if isinstance(event, SpeechStopped):
             turn.speaking = False
+            if self.mode is not Mode.INTERACTIVE:
+                return []  # continuous: the SDK takes speech.endDetected as the end of its audio
             return [turn.send("speech.endDetected", offset_body(event.offset))]
         if isinstance(event, Phrase):
             return self._phrase(turn, event)
