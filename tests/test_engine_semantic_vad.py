@@ -132,6 +132,8 @@ def test_a_bad_eagerness_is_refused_and_changes_nothing() -> None:
         ('He said "stop!"', True),
         ("and then", False),
         ("well...", False),
+        ("I think that we should.", False),
+        ("It was the best of times, it was.", False),
         ("", False),
     ],
 )

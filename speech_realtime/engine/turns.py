@@ -128,9 +128,25 @@ class SpeechStopped:
     samples: np.ndarray
 
 
+#: Words after which a clause is still open, whatever punctuation the recognizer put after them
+#: (Whisper ends a fragment such as "I think that we should" with a period): articles,
+#: conjunctions, prepositions, possessives, modal and auxiliary verbs.
+_OPEN_WORDS = frozenset(
+    "a an the and or but nor so because if when while although though than that which who whose "
+    "whom where of to in on at by for with from into onto about as like my your his her its our "
+    "their this these those is are was were am be been being has have had do does did can could "
+    "will would shall should may might must not very".split()
+)
+
+
 def ends_sentence(transcript: str) -> bool:
-    """Whether ``transcript`` ends a sentence (see :data:`_SENTENCE_END`)."""
-    return bool(_SENTENCE_END.search(transcript.strip()))
+    """Whether ``transcript`` ends a sentence: final punctuation (see :data:`_SENTENCE_END`) after
+    a word that does not leave the clause open (:data:`_OPEN_WORDS`)."""
+    text = transcript.strip()
+    if not _SENTENCE_END.search(text):
+        return False
+    words = re.findall(r"[\w']+", text.lower())
+    return bool(words) and words[-1] not in _OPEN_WORDS
 
 
 class TurnDetector:
