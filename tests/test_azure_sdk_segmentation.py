@@ -19,6 +19,7 @@ from test_engine_semantic_vad import ClauseModels
 from speech_realtime.audio import float_to_pcm16
 from speech_realtime.config import Settings
 from speech_realtime.engine.server import EngineServer
+from speech_realtime.text import word_error_rate
 from speech_realtime.web import create_app
 
 speechsdk = pytest.importorskip("azure.cognitiveservices.speech")
@@ -145,3 +146,63 @@ def test_an_out_of_range_value_is_the_sdks_bad_request(clause_host, name, value,
     details = result.cancellation_details
     assert details.code == speechsdk.CancellationErrorCode.BadRequest
     assert reason in details.error_details
+
+
+# -- on the real models -------------------------------------------------------------------------
+
+READING = ("The train leaves at nine.", "Bring a warm coat.", "We will meet at the station.")
+#: Seconds one SDK call may take on the real models (two cores, CPU models).
+ENGINE_LIMIT = 180.0
+
+
+def read(host: str, parts: tuple[str, ...], pause: str = "800ms") -> np.ndarray:
+    """``parts`` read by the engine's Piper voice with ``pause`` breaks between them, as float
+    samples at 16 kHz with a little silence around."""
+    config = speechsdk.SpeechConfig(host=host)
+    config.set_speech_synthesis_output_format(speechsdk.SpeechSynthesisOutputFormat.Raw16Khz16BitMonoPcm)
+    synth = speechsdk.SpeechSynthesizer(config, audio_config=None)
+    ssml = '<speak version="1.0" xml:lang="en-US"><voice name="en-US-AvaMultilingualNeural">'
+    ssml += f'<break time="{pause}"/>'.join(parts) + "</voice></speak>"
+    spoken = within(lambda: synth.speak_ssml_async(ssml).get(), ENGINE_LIMIT)
+    assert spoken.reason == speechsdk.ResultReason.SynthesizingAudioCompleted, spoken.cancellation_details
+    samples = np.frombuffer(spoken.audio_data, dtype="<i2").astype(np.float32) / 32768
+    return np.concatenate([quiet(0.3), samples, quiet(1.5)])
+
+
+@pytest.mark.models
+def test_real_speech_with_short_pauses_is_fewer_phrases_with_a_longer_segmentation_silence(engine_host):
+    """Three sentences read by Piper with 0.8 s breaks: three phrases at the default 500 ms, one
+    with a 2 s segmentation silence (Silero VAD, Whisper)."""
+    audio = read(engine_host, READING)
+
+    def phrases(**properties: str) -> list[str]:
+        reco = recognizer(engine_host, audio, **properties)
+        done = threading.Event()
+        texts: list[str] = []
+        reco.recognized.connect(lambda e: texts.append(e.result.text))
+        reco.session_stopped.connect(lambda e: done.set())
+        within(lambda: reco.start_continuous_recognition_async().get(), ENGINE_LIMIT)
+        assert done.wait(ENGINE_LIMIT), "session_stopped never came"
+        within(lambda: reco.stop_continuous_recognition_async().get(), ENGINE_LIMIT)
+        return [text for text in texts if text]
+
+    short = phrases()
+    assert len(short) == 3, short
+    assert word_error_rate(" ".join(READING), " ".join(short)) <= 0.2, short
+    long = phrases(Speech_SegmentationSilenceTimeoutMs="2000")
+    assert len(long) == 1, long
+    assert word_error_rate(" ".join(READING), long[0]) <= 0.2, long
+
+
+@pytest.mark.models
+def test_real_speech_semantic_segmentation_keeps_a_sentence_across_a_pause(engine_host):
+    """A pause after "at the": server VAD ends the phrase there, semantic segmentation does not
+    (Whisper's transcript of the fragment ends in a word that leaves the clause open)."""
+    audio = read(engine_host, ("We will meet at the", "station near the river."))
+    whole = "We will meet at the station near the river."
+    reco = recognizer(engine_host, audio)
+    cut = within(lambda: reco.recognize_once_async().get(), ENGINE_LIMIT)
+    assert cut.text.startswith("We will meet") and "station" not in cut.text, cut.text
+    reco = recognizer(engine_host, audio, Speech_SegmentationStrategy="Semantic")
+    kept = within(lambda: reco.recognize_once_async().get(), ENGINE_LIMIT)
+    assert word_error_rate(whole, kept.text) <= 0.2, kept.text
