@@ -67,6 +67,7 @@ from .recognition_config import (
     QuerySettings,
     TurnContext,
     audio_source,
+    initial_silence,
     segmentation_query,
     stream_segmentation,
     turn_segmentation,
@@ -266,9 +267,10 @@ class Recognition(Machine[Effect]):
         return []
 
     def _too_late(self, turn: _Turn, offset: float) -> bool:
-        """Whether speech first heard ``offset`` seconds in comes after an interactive turn's
-        initial silence timeout (judged in audio time: a file is sent faster than real time)."""
-        return self.mode is Mode.INTERACTIVE and not turn.heard_speech and offset >= _initial_silence(turn)
+        """Whether an interactive turn that heard no speech is past its initial silence timeout
+        at ``offset`` seconds of audio (audio time: a file is sent faster than real time)."""
+        limit = initial_silence(turn.segmentation, INITIAL_SILENCE)
+        return self.mode is Mode.INTERACTIVE and not turn.heard_speech and offset >= limit
 
     def _phrase(self, turn: _Turn, phrase: Phrase) -> list[Effect]:
         turn.heard_speech = True
@@ -317,7 +319,7 @@ class Recognition(Machine[Effect]):
         if turn.end_pending and now - heard_at >= END_GRACE:
             self.state = State.DRAINING
             return [Finish()]
-        if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= _initial_silence(turn):
+        if self._too_late(turn, turn.seconds):
             if turn.silent_at is None:
                 turn.silent_at = now
             elif now - turn.silent_at >= VAD_GRACE:
@@ -388,9 +390,3 @@ class Recognition(Machine[Effect]):
         self.state = State.CLOSED
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
-
-
-def _initial_silence(turn: _Turn) -> float:
-    """Seconds of audio without speech after which the interactive ``turn`` gives up."""
-    asked = turn.segmentation.initial_silence_ms
-    return asked / 1000 if asked else INITIAL_SILENCE

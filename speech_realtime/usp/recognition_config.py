@@ -187,6 +187,12 @@ def stream_segmentation(asked: Segmentation, single_shot: bool) -> Segmentation:
     return replace(asked, silence_ms=min(high, max(low, end)))
 
 
+def initial_silence(segmentation: Segmentation, default: float) -> float:
+    """Seconds of audio without speech after which an interactive turn gives up (0: ``default``)."""
+    asked = segmentation.initial_silence_ms
+    return asked / 1000 if asked else default
+
+
 def _mode_segmentation(detection: dict[str, Any]) -> dict[str, Any]:
     """``phraseDetection.<mode>.segmentation`` for the turn's mode (or the only mode given)."""
     mode = detection.get("mode")
