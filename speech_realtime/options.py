@@ -121,6 +121,47 @@ class Segmentation:
     initial_silence_ms: int | None = None
     end_silence_ms: int | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.semantic, bool):
+            raise BadRequest(
+                "segmentation 'semantic' must be true or false",
+                code="invalid_segmentation",
+                param="segmentation",
+            )
+        for name, (low, high) in SEGMENTATION_RANGES.items():
+            _check_milliseconds(name, getattr(self, name), low, high)
+
+
+#: The accepted range of each :class:`Segmentation` duration, in milliseconds. Silence and
+#: maximum phrase time are Azure's (the service checks them: 100 to 5,000 and 20,000 to 70,000);
+#: Azure documents none for the initial and end silence, so these take 0 (the default) up to
+#: the longest recording the service accepts.
+SEGMENTATION_RANGES = {
+    "silence_ms": (100, 5_000),
+    "max_phrase_ms": (20_000, 70_000),
+    "initial_silence_ms": (0, 600_000),
+    "end_silence_ms": (0, 600_000),
+}
+
+
+def _check_milliseconds(name: str, value: Any, low: int, high: int) -> None:
+    """``value`` is None or a whole number of milliseconds within ``low``..``high``."""
+    if value is None:
+        return
+    label = name.removesuffix("_ms").replace("_", " ")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(
+            f"segmentation {label} must be a whole number of milliseconds",
+            code="invalid_segmentation",
+            param="segmentation",
+        )
+    if not low <= value <= high:
+        raise BadRequest(
+            f"segmentation {label} {value} ms is out of range ({low} to {high} ms)",
+            code="invalid_segmentation",
+            param="segmentation",
+        )
+
 
 def _check_keywords(keywords: object) -> tuple[str, ...]:
     """``keywords`` as a tuple of distinct non-blank phrases within the limits, in order."""

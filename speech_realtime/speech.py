@@ -244,6 +244,7 @@ class SpeechService:
             prompt=options.prompt,
             keywords=options.keywords,
             session=self.transcription_session,
+            segmentation=options.segmentation,
         )
         return RecognitionStream(
             self.runner,

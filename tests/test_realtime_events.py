@@ -9,6 +9,7 @@ import pytest
 from openai_types import validate_client_event
 
 from speech_realtime.errors import ContentFiltered, RateLimited, UpstreamError
+from speech_realtime.options import Segmentation
 from speech_realtime.realtime import events as ev
 
 
@@ -172,3 +173,34 @@ def test_vad_and_input_transcription_events_are_normalised() -> None:
     assert started.milliseconds("missing") == 0.0
     name = "conversation.item.input_audio_transcription.delta"
     assert ev.parse_server_event(json.dumps({"type": name})).kind is ev.Kind.TRANSCRIPTION_DELTA
+
+
+def _detection(dialect: str, segmentation: Segmentation) -> dict:
+    update = ev.stt_session_update(
+        dialect, audio_format="pcm16", transcribe_model="w", vad=True, segmentation=segmentation
+    )
+    validate_client_event(dialect, update)
+    session = update["session"]
+    return session["audio"]["input"]["turn_detection"] if dialect == "ga" else session["turn_detection"]
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_a_segmentation_silence_becomes_the_vads_silence_duration(dialect: str) -> None:
+    detection = _detection(dialect, Segmentation(silence_ms=2000, max_phrase_ms=30000, end_silence_ms=900))
+    assert detection == {
+        "type": "server_vad",
+        "create_response": False,
+        "interrupt_response": False,
+        "silence_duration_ms": 2000,
+    }
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_semantic_segmentation_asks_for_semantic_vad_without_a_silence(dialect: str) -> None:
+    detection = _detection(dialect, Segmentation(silence_ms=800, semantic=True))
+    assert detection == {"type": "semantic_vad", "create_response": False, "interrupt_response": False}
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_default_segmentation_is_plain_server_vad(dialect: str) -> None:
+    assert _detection(dialect, Segmentation()) == ev.SERVER_VAD

@@ -9,7 +9,15 @@ import pytest
 from openai_types import validate_client_event
 
 from speech_realtime.errors import UpstreamError
-from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped, Word
+from speech_realtime.options import (
+    Ended,
+    Hypothesis,
+    Phrase,
+    Segmentation,
+    SpeechStarted,
+    SpeechStopped,
+    Word,
+)
 from speech_realtime.realtime.events import parse_server_event
 from speech_realtime.realtime.recognition import StreamingRecognition
 
@@ -151,3 +159,75 @@ def test_no_audio_after_finish() -> None:
     stream.finish()
     with pytest.raises(ValueError):
         stream.push(SECOND)
+
+
+def forced(max_phrase_ms: int = 20_000) -> StreamingRecognition:
+    return StreamingRecognition(
+        "ga", transcribe_model="whisper-1", segmentation=Segmentation(max_phrase_ms=max_phrase_ms)
+    )
+
+
+@pytest.mark.parametrize("dialect", ["ga", "preview"])
+def test_the_segmentation_goes_into_the_session_update(dialect: str) -> None:
+    stream = StreamingRecognition(
+        dialect, transcribe_model="whisper-1", segmentation=Segmentation(silence_ms=2000)
+    )
+    update = stream.start()[0]
+    validate_client_event(dialect, update)
+    session = update["session"]
+    detection = session["audio"]["input"]["turn_detection"] if dialect == "ga" else session["turn_detection"]
+    assert detection["silence_duration_ms"] == 2000
+
+
+def test_a_phrase_without_a_pause_is_committed_at_the_maximum_phrase_time() -> None:
+    stream = forced()
+    stream.push(SECOND)
+    stream.feed(event("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="i1"))
+    sent = [e["type"] for _ in range(19) for e in stream.push(SECOND)]
+    assert "input_audio_buffer.commit" not in sent  # 19 s of speech: not yet
+    assert [e["type"] for e in stream.push(SECOND)][-1] == "input_audio_buffer.commit"  # 20 s
+    stream.feed(event("input_audio_buffer.committed", item_id="i1"))
+    stream.push(SECOND * 5)  # the speaker goes on; more audio arrives before the transcript
+    stream.feed(completed("i1", "A very long sentence"))
+    phrase = stream.take_events()[-1]
+    assert isinstance(phrase, Phrase) and (phrase.offset, phrase.duration) == (1.0, 20.0)
+    # the VAD ends the rest at the next pause: the second phrase starts where the first was cut
+    stream.feed(event("input_audio_buffer.speech_stopped", audio_end_ms=25_500, item_id="i2"))
+    stream.feed(event("input_audio_buffer.committed", item_id="i2"))
+    stream.feed(completed("i2", "that goes on"))
+    rest = stream.take_events()[-1]
+    assert isinstance(rest, Phrase) and (rest.offset, rest.duration) == (21.0, 4.5)
+
+
+def test_a_speaker_who_never_pauses_is_cut_every_maximum_phrase_time() -> None:
+    stream = forced()
+    stream.feed(event("input_audio_buffer.speech_started", audio_start_ms=0, item_id="i1"))
+    commits = [
+        second
+        for second in range(1, 61)
+        for e in stream.push(SECOND)
+        if e["type"] == "input_audio_buffer.commit"
+    ]
+    assert commits == [20, 40, 60]
+
+
+def test_a_forced_commit_the_server_finds_empty_is_no_phrase_and_finish_still_ends() -> None:
+    stream = forced()
+    stream.feed(event("input_audio_buffer.speech_started", audio_start_ms=0, item_id="i1"))
+    for _ in range(20):
+        stream.push(SECOND)
+    # the VAD had already stopped the speech: the forced commit found nothing left
+    stream.feed(event("input_audio_buffer.speech_stopped", audio_end_ms=19_900, item_id="i1"))
+    stream.feed(event("input_audio_buffer.committed", item_id="i1"))
+    stream.feed(event("error", error={"code": "input_audio_buffer_commit_empty", "message": "empty"}))
+    stream.feed(completed("i1", "Everything"))
+    assert stream.finish() == []  # 100 ms left after the cut at 20 s: nothing to commit
+    events = stream.take_events()
+    assert events[-2] == Phrase("Everything", 0.0, 19.9, (Word("Everything", 0.0, 19.9),))
+    assert events[-1] == Ended()
+
+
+def test_without_a_maximum_phrase_time_the_client_never_commits_before_finish() -> None:
+    stream = machine()
+    stream.feed(event("input_audio_buffer.speech_started", audio_start_ms=0, item_id="i1"))
+    assert all(e["type"] == "input_audio_buffer.append" for _ in range(90) for e in stream.push(SECOND))

@@ -250,7 +250,7 @@ def test_speech_config_sets_the_default_audio_format():
 
 
 def test_stop_detected_and_hypotheses_in_ticks():
-    machine = RecognitionMachine(Mode.CONVERSATION, {})
+    machine = RecognitionMachine(Mode.INTERACTIVE, {})
     start(machine)
     out = sent(machine.event(Hypothesis("hel", 1.0, 0.25)) + machine.event(SpeechStopped(2.0)))
     assert out == [

@@ -55,7 +55,11 @@ def _ga_format(fmt: WireFormat) -> dict[str, Any]:
 def _turn_detection(vad: TurnDetection | None) -> dict[str, Any] | None:
     if vad is None:
         return None
-    return {"type": "server_vad", **vars(vad)}
+    responses = {"create_response": vad.create_response, "interrupt_response": vad.interrupt_response}
+    if vad.semantic:
+        return {"type": "semantic_vad", "eagerness": vad.eagerness, **responses}
+    timing = {k: getattr(vad, k) for k in ("threshold", "prefix_padding_ms", "silence_duration_ms")}
+    return {"type": "server_vad", **timing, **responses}
 
 
 class Renderer:

@@ -29,7 +29,7 @@ from .response_create import ResponseOptions, parse_response
 from .session_update import TRANSCRIPTION_IN_REALTIME, apply_session_update
 from .state import Config, Conversation, Item, ResponsePlan, new_id
 from .transcription_session import apply_transcription_update, refused, transcription_config
-from .turns import InputBuffer, SpeechStarted, TurnDetector
+from .turns import InputBuffer, SpeechStarted, TurnDetector, ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +144,19 @@ class EngineSession:
         vad = self.config.turn_detection
         if vad is None:
             return None
-        detector = TurnDetector(vad, self.models.voice_activity())
+        detector = TurnDetector(vad, self.models.voice_activity(), self._ends_sentence)
         detector.reset(self.buffer.end)
         return detector
+
+    def _ends_sentence(self, samples: np.ndarray) -> bool:
+        """Semantic VAD's check at a pause: does the turn so far, transcribed, end a sentence?
+        A failed transcription says no (the long pause then ends the turn)."""
+        language = self.config.transcription.language if self.config.transcription else None
+        try:
+            return ends_sentence(self.models.transcribe(samples, language))
+        except Exception:
+            log.debug("engine: the semantic VAD's transcription failed", exc_info=True)
+            return False
 
     # -- input audio ----------------------------------------------------------------------------
 

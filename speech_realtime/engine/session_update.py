@@ -23,7 +23,7 @@ from .parsing import (
     voice,
     wire_format,
 )
-from .state import MAX_SPEED, MIN_SPEED, Config, Transcription, TurnDetection
+from .state import MAX_SPEED, MIN_SPEED, SEMANTIC_PAUSES, Config, Transcription, TurnDetection
 
 #: Bounds of the VAD durations, in milliseconds.
 MAX_VAD_MS = 10_000
@@ -86,7 +86,12 @@ def parse_turn_detection(value: Any, param: str) -> TurnDetection | None:
     known = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response"}
     reject_unknown(value, {*known, "interrupt_response", "idle_timeout_ms", "eagerness"}, param)
     default = TurnDetection()
+    eagerness = value.get("eagerness", default.eagerness)
+    if not isinstance(eagerness, str) or eagerness not in SEMANTIC_PAUSES:
+        raise invalid(f"{param}.eagerness", eagerness, "one of 'low', 'medium', 'high', 'auto'")
     return TurnDetection(
+        semantic=value.get("type") == "semantic_vad",
+        eagerness=eagerness,
         threshold=number(value.get("threshold", default.threshold), f"{param}.threshold", 0, 1),
         prefix_padding_ms=integer(
             value.get("prefix_padding_ms", default.prefix_padding_ms),

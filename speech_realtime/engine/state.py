@@ -23,15 +23,23 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+#: ``semantic_vad``'s eagerness: the pause (ms) that ends a turn whose transcript so far ends a
+#: sentence, and the pause that ends it whatever was said.
+SEMANTIC_PAUSES = {"high": (300, 600), "medium": (500, 1000), "auto": (500, 1000), "low": (800, 2000)}
+
+
 @dataclass(frozen=True)
 class TurnDetection:
-    """Server VAD settings (``semantic_vad`` is accepted and run as server VAD)."""
+    """Turn detection settings: ``server_vad``, or ``semantic_vad`` when ``semantic`` (whose
+    pauses come from ``eagerness``, see :data:`SEMANTIC_PAUSES`, not ``silence_duration_ms``)."""
 
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
+    semantic: bool = False
+    eagerness: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,32 @@
-"""The input audio buffer and server VAD turn detection, linear in the audio.
+"""The input audio buffer and turn detection (server VAD, semantic VAD), linear in the audio.
 
 The buffer keeps audio at the ASR rate on a session timeline (samples since the session's first
 append), so ``audio_start_ms`` and ``audio_end_ms`` count from the start of the session's audio
 as on the real service. The detector looks at each 32 ms frame exactly once, as it arrives, and
 while no one speaks the buffer keeps only the prefix padding: leading silence is dropped, so
 neither time nor memory grows with how long a client streams.
+
+Semantic VAD ends a turn at a pause only where what was said so far is complete: at the short
+pause of its eagerness if the turn's audio so far, transcribed, ends a sentence (``.``, ``?``,
+``!``), else at the long pause whatever was said (:data:`~.state.SEMANTIC_PAUSES`). The
+transcription is made once per pause, when the short pause is reached.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio import PCM16, StreamResampler, WireFormat, decode_wire
 from .models import ASR_RATE, VAD_FRAME, VoiceActivity
-from .state import TurnDetection
+from .state import SEMANTIC_PAUSES, TurnDetection
+
+#: A transcript that ends a sentence: final ``.``, ``?`` or ``!`` (closing quotes or brackets
+#: may follow), but not an ellipsis, which marks speech trailing off.
+_SENTENCE_END = re.compile(r"(?<!\.\.)[.?!][\"')\]»”’]*$")
 
 _EMPTY = np.zeros(0, dtype=np.float32)
 
@@ -117,10 +128,41 @@ class SpeechStopped:
     samples: np.ndarray
 
 
-class TurnDetector:
-    """Server VAD: speech starts at a frame over the threshold, stops after enough silence."""
+#: Words after which a clause is still open, whatever punctuation the recognizer put after them
+#: (Whisper ends a fragment such as "I think that we should" with a period): articles,
+#: conjunctions, prepositions, possessives, modal and auxiliary verbs.
+_OPEN_WORDS = frozenset(
+    "a an the and or but nor so because if when while although though than that which who whose "
+    "whom where of to in on at by for with from into onto about as like my your his her its our "
+    "their this these those is are was were am be been being has have had do does did can could "
+    "will would shall should may might must not very".split()
+)
 
-    def __init__(self, settings: TurnDetection, vad: VoiceActivity) -> None:
+
+def ends_sentence(transcript: str) -> bool:
+    """Whether ``transcript`` ends a sentence: final punctuation (see :data:`_SENTENCE_END`) after
+    a word that does not leave the clause open (:data:`_OPEN_WORDS`)."""
+    text = transcript.strip()
+    if not _SENTENCE_END.search(text):
+        return False
+    words = re.findall(r"[\w']+", text.lower())
+    return bool(words) and words[-1] not in _OPEN_WORDS
+
+
+class TurnDetector:
+    """Turn detection: speech starts at a frame over the threshold and stops after enough silence.
+
+    Server VAD: ``silence_duration_ms`` of silence. Semantic VAD: the short pause of its
+    eagerness when ``complete`` (given the turn's audio so far) says it ends a sentence, else
+    the long pause. ``complete`` is asked at most once per pause.
+    """
+
+    def __init__(
+        self,
+        settings: TurnDetection,
+        vad: VoiceActivity,
+        complete: Callable[[np.ndarray], bool] | None = None,
+    ) -> None:
         self.settings = settings
         self._vad = vad
         self._position = 0  # timeline position of the next frame to examine
@@ -129,6 +171,11 @@ class TurnDetector:
         self._padding = settings.prefix_padding_ms * ASR_RATE // 1000
         self._silence = settings.silence_duration_ms * ASR_RATE // 1000
         self._release = max(settings.threshold - 0.15, 0.01)
+        self._complete = complete if settings.semantic else None
+        self._pause_judged = False  # the semantic check of the current pause is done
+        if self._complete is not None:
+            short, long = SEMANTIC_PAUSES[settings.eagerness]
+            self._short, self._silence = short * ASR_RATE // 1000, long * ASR_RATE // 1000
 
     @property
     def speaking(self) -> bool:
@@ -137,6 +184,7 @@ class TurnDetector:
     def reset(self, position: int) -> None:
         """Start over at timeline ``position`` (after a manual commit or a clear)."""
         self._position, self._speaking, self._silent_since = position, False, None
+        self._pause_judged = False
 
     def push(self, buffer: InputBuffer) -> list[SpeechStarted | SpeechStopped]:
         """Examine the frames that arrived since the last call."""
@@ -156,12 +204,21 @@ class TurnDetector:
                     buffer.drop_before(begin)
                     found.append(SpeechStarted(to_ms(begin)))
             elif probability >= self._release:
-                self._silent_since = None
+                self._silent_since, self._pause_judged = None, False
             else:
                 self._silent_since = start if self._silent_since is None else self._silent_since
-                if end - self._silent_since >= self._silence:
-                    self._speaking = False
+                if end - self._silent_since >= self._silence or self._sentence_ended(buffer, end):
+                    self._speaking, self._pause_judged = False, False
                     found.append(SpeechStopped(to_ms(end), buffer.take_until(end)))
         if not self._speaking:
             buffer.drop_before(self._position - self._padding)
         return found
+
+    def _sentence_ended(self, buffer: InputBuffer, end: int) -> bool:
+        """Semantic VAD: at the short pause, whether the turn so far ends a sentence (asked once)."""
+        if self._complete is None or self._pause_judged or self._silent_since is None:
+            return False
+        if end - self._silent_since < self._short:
+            return False
+        self._pause_judged = True
+        return self._complete(buffer.between(buffer.start, end))

@@ -19,6 +19,7 @@ from typing import Any
 from ..audio import WIRE_FORMATS
 from ..config import Dialect
 from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
+from ..options import Segmentation
 from .transcription import LOGPROBS_INCLUDE, ModelTraits, TranscriptionSession, transcription_settings
 
 GA = Dialect.GA
@@ -58,6 +59,26 @@ SERVER_VAD = {"type": "server_vad", "create_response": False, "interrupt_respons
 _RESPONSE_SWITCHES = ("create_response", "interrupt_response", "idle_timeout_ms")
 
 
+#: The same with the model judging where a turn ends (``semantic_vad``, both dialects).
+SEMANTIC_VAD = {"type": "semantic_vad", "create_response": False, "interrupt_response": False}
+
+
+def turn_detection(segmentation: Segmentation | None = None) -> dict[str, Any]:
+    """The ``turn_detection`` that cuts speech into phrases as ``segmentation`` asks.
+
+    ``semantic``: ``semantic_vad`` (a phrase ends where the model judges the turn complete; it
+    takes no silence duration, so ``silence_ms`` is not sent with it). Otherwise ``server_vad``
+    with ``silence_ms`` as ``silence_duration_ms`` when given. The other fields (maximum phrase,
+    initial and end silence) have no Realtime API setting: the callers apply them.
+    """
+    if segmentation is not None and segmentation.semantic:
+        return dict(SEMANTIC_VAD)
+    detection: dict[str, Any] = dict(SERVER_VAD)
+    if segmentation is not None and segmentation.silence_ms is not None:
+        detection["silence_duration_ms"] = segmentation.silence_ms
+    return detection
+
+
 def _check(dialect: Dialect, audio_format: str) -> None:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
@@ -76,11 +97,13 @@ def stt_session_update(
     keywords: tuple[str, ...] = (),
     logprobs: bool = False,
     session: TranscriptionSession | None = None,
+    segmentation: Segmentation | None = None,
 ) -> dict[str, Any]:
     """Configure a session for transcription only: input format, transcription on.
 
     ``vad``: server VAD marks and commits each utterance (streaming recognition); without it
-    the client commits the buffer itself. ``keywords``: the model's ``keywords`` where it has
+    the client commits the buffer itself; it is configured from ``segmentation``
+    (:func:`turn_detection`). ``keywords``: the model's ``keywords`` where it has
     them, else added to the prompt. ``logprobs``: ask for the transcription's log probabilities
     (``include``; not in a preview realtime session, which has no such field). ``session``: a
     transcription-only deployment, configured with :func:`transcription_session_update`
@@ -90,7 +113,7 @@ def stt_session_update(
     traits = session.traits if session else ModelTraits(transcribe_model)
     model = session.model if session else transcribe_model
     transcription = transcription_settings(dialect, model, traits, language, prompt, keywords)
-    turn_detection = dict(SERVER_VAD) if vad else None
+    detection = turn_detection(segmentation) if vad else None
     if session is not None:
         if session.delay and traits.delay and dialect == GA:
             transcription["delay"] = session.delay
@@ -98,7 +121,7 @@ def stt_session_update(
             dialect,
             audio_format=audio_format,
             transcription=transcription,
-            turn_detection=turn_detection if traits.vad else None,
+            turn_detection=detection if traits.vad else None,
             noise_reduction=session.noise_reduction,
             logprobs=logprobs,
         )
@@ -110,7 +133,7 @@ def stt_session_update(
                 "input": {
                     "format": _GA_FORMATS[audio_format],
                     "transcription": transcription,
-                    "turn_detection": turn_detection,
+                    "turn_detection": detection,
                 }
             },
         }
@@ -123,7 +146,7 @@ def stt_session_update(
             "modalities": ["text"],
             "input_audio_format": audio_format,
             "input_audio_transcription": transcription,
-            "turn_detection": turn_detection,
+            "turn_detection": detection,
         }
     return {"type": "session.update", "session": session_config}
 

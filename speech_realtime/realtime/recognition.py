@@ -17,10 +17,16 @@ everything delivered after :meth:`finish`                 :class:`Ended`
 Offsets are seconds from the start of the stream's audio (the server counts from the start of
 the session's input, which is the same audio). :meth:`finish` commits what is left of an
 utterance in progress; a rest shorter than the server's minimum is no phrase.
+
+The :class:`~speech_realtime.options.Segmentation` sets the turn detection (silence duration,
+or ``semantic_vad``), and its ``max_phrase_ms`` is applied here: a phrase that has run that long
+without the VAD ending it is committed by the client at that point of the audio (a forced end,
+as Azure's maximum segmentation time does), and the speech that follows is the next phrase.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ..audio import MIN_COMMIT_SECONDS, WIRE_FORMATS
@@ -29,6 +35,7 @@ from ..options import (
     Hypothesis,
     Phrase,
     RecognitionEvent,
+    Segmentation,
     SpeechStarted,
     SpeechStopped,
     spread_words,
@@ -72,8 +79,14 @@ class StreamingRecognition:
         prompt: str | None = None,
         keywords: tuple[str, ...] = (),
         session: TranscriptionSession | None = None,
+        segmentation: Segmentation | None = None,
     ) -> None:
         self._dialect = dialect
+        self._segmentation = segmentation or Segmentation()
+        maximum = self._segmentation.max_phrase_ms
+        self._max_phrase = maximum / 1000 if maximum else None
+        #: Where the phrase in progress began (None while no one speaks): a forced end moves it.
+        self._phrase_start: float | None = None
         self._format = WIRE_FORMATS[audio_format]
         self._model = transcribe_model
         self._language = language
@@ -86,7 +99,8 @@ class StreamingRecognition:
         self._speaking: _Utterance | None = None
         self._committed_until = 0.0
         self._utterances: dict[str, _Utterance] = {}
-        self._awaiting_commit = False
+        #: The stream positions of the client's own commits not yet answered, oldest first.
+        self._own_commits: deque[float] = deque()
         self._finished = False
         self._events: list[RecognitionEvent] = []
         self.done = False
@@ -106,6 +120,7 @@ class StreamingRecognition:
             vad=True,
             keywords=self._keywords,
             session=self._session,
+            segmentation=self._segmentation,
         )
         return [update]
 
@@ -116,7 +131,22 @@ class StreamingRecognition:
         if not wire:
             return []
         self._pushed += len(wire)
-        return list(append_audio_events(wire, self._format.sample_width))
+        return [*append_audio_events(wire, self._format.sample_width), *self._force_end()]
+
+    def _force_end(self) -> list[ClientEvent]:
+        """A commit, when the phrase in progress has reached the maximum phrase time.
+
+        The commit ends the phrase at the current position (everything appended so far); the
+        server's VAD, still hearing speech, goes on, and what follows becomes the next phrase,
+        itself forced to end after the same time if the speaker still does not pause.
+        """
+        if self._max_phrase is None or self._phrase_start is None:
+            return []
+        if self.position - self._phrase_start < self._max_phrase:
+            return []
+        self._phrase_start = self.position
+        self._own_commits.append(self.position)
+        return [commit_audio()]
 
     def finish(self) -> list[ClientEvent]:
         """No more audio: commit what the server's VAD has not committed yet.
@@ -130,9 +160,9 @@ class StreamingRecognition:
         if self._finished:
             return []
         self._finished = True
-        rest = self.position - self._committed_until
+        rest = self.position - max([self._committed_until, *self._own_commits])
         if rest >= MIN_COMMIT_SECONDS:
-            self._awaiting_commit = True
+            self._own_commits.append(self.position)
             return [commit_audio()]
         self._check_done()
         return []
@@ -148,6 +178,7 @@ class StreamingRecognition:
         elif kind is Kind.SPEECH_STARTED:
             start = event.milliseconds("audio_start_ms")
             self._speaking = _Utterance(start)
+            self._phrase_start = start
             self._utterances[event.text("item_id")] = self._speaking
             self._events.append(SpeechStarted(round(start, 3)))
         elif kind is Kind.SPEECH_STOPPED:
@@ -155,7 +186,7 @@ class StreamingRecognition:
             utterance = self._utterances.setdefault(event.text("item_id"), _Utterance(self._committed_until))
             utterance.end = end
             self._committed_until = max(self._committed_until, end)
-            self._speaking = None
+            self._speaking = self._phrase_start = None
             self._events.append(SpeechStopped(round(end, 3)))
         elif kind is Kind.INPUT_COMMITTED:
             self._committed(event.text("item_id"))
@@ -179,18 +210,18 @@ class StreamingRecognition:
         known = self._utterances.get(item_id)
         if known is not None and known.end is not None:
             return  # the server's VAD committed an utterance it already stopped
-        if not self._awaiting_commit:
+        if not self._own_commits:
             self._utterances.setdefault(item_id, _Utterance(self._committed_until, self.position))
             return
-        # Our own commit at finish(): the rest of the audio ends the utterance in progress.
+        # Our own commit (finish, or a forced end): the audio up to it ends the utterance in progress.
+        end = self._own_commits.popleft()
         start = self._committed_until
         if self._speaking is not None:
             start = self._speaking.start
             self._utterances = {k: u for k, u in self._utterances.items() if u is not self._speaking}
-        self._utterances[item_id] = _Utterance(start, self.position)
-        self._committed_until = self.position
+        self._utterances[item_id] = _Utterance(start, max(start, end))
+        self._committed_until = max(self._committed_until, end)
         self._speaking = None
-        self._awaiting_commit = False
 
     def _completed(self, event: ServerEvent) -> None:
         utterance = self._utterances.pop(event.text("item_id"), None)
@@ -206,15 +237,16 @@ class StreamingRecognition:
     def _error(self, event: ServerEvent) -> None:
         error = event.data.get("error")
         code = error.get("code") if isinstance(error, dict) else None
-        if code == COMMIT_EMPTY and self._awaiting_commit:
-            self._awaiting_commit = False
+        if code == COMMIT_EMPTY and self._own_commits:
+            # nothing was left to commit: the server's buffer is empty up to that point
+            self._committed_until = max(self._committed_until, self._own_commits.popleft())
             self._check_done()
             return
         raise error_from_event(event)
 
     def _check_done(self) -> None:
         pending = [u for u in self._utterances.values() if u is not self._speaking]
-        if self._finished and not self._awaiting_commit and not pending and not self.done:
+        if self._finished and not self._own_commits and not pending and not self.done:
             self._utterances.clear()
             self._events.append(Ended())
             self.done = True

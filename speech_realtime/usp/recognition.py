@@ -33,7 +33,7 @@ audio.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -46,6 +46,7 @@ from ..options import (
     Phrase,
     RecognitionEvent,
     RecognitionOptions,
+    Segmentation,
     SpeechStarted,
     SpeechStopped,
 )
@@ -68,17 +69,15 @@ from .recognition_config import (
     QuerySettings,
     TurnContext,
     audio_source,
+    initial_silence,
     phrase_list,
+    segmentation_query,
+    stream_segmentation,
+    turn_segmentation,
     unsupported_feature,
     wav_format,
 )
-from .results import (
-    failure_body,
-    hypothesis_body,
-    offset_body,
-    recognized_body,
-    status_body,
-)
+from .results import failure_body, hypothesis_body, offset_body, recognized_body, status_body
 
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
 END_GRACE = 0.3
@@ -119,6 +118,7 @@ class _RecognitionTurn:
     silent_at: float | None = None
     style: ResultStyle = DEFAULT_STYLE
     keywords: tuple[str, ...] = ()
+    segmentation: Segmentation = field(default_factory=Segmentation)
 
     @property
     def seconds(self) -> float:
@@ -148,6 +148,7 @@ class RecognitionMachine(Machine[Effect]):
         self.query = QuerySettings.parse(query)
         self.raw_query = query
         self.fixed_language = fixed_language
+        self._segmentation_query = segmentation_query(query)
         self.rate, self.channels, self.bits = 16000, 1, 16
         self.turn: _RecognitionTurn | None = None
         self._finished: set[str] = set()
@@ -190,7 +191,7 @@ class RecognitionMachine(Machine[Effect]):
             request_id, language, detailed, query.word_times, style=style, keywords=keywords
         )
         self.state = RecognitionState.CONTEXT
-        return effects
+        return effects + self._segment(self.turn, context)
 
     def _style(self, context: dict[str, Any] | None, language: str | None) -> ResultStyle:
         """How the turn's results are written (profanity, identified language); BadRequest for
@@ -211,6 +212,9 @@ class RecognitionMachine(Machine[Effect]):
                 request_id, self.query.language, self.query.detailed, self.query.word_times, style=style
             )
             self.state = RecognitionState.CONTEXT
+            effects += self._segment(self.turn, {})
+            if self.state is RecognitionState.CLOSED:
+                return effects
         else:
             effects = []
         turn = self.turn
@@ -233,6 +237,19 @@ class RecognitionMachine(Machine[Effect]):
         turn.audio_bytes += usable
         return [*effects, Push(data[:usable])] if usable else effects
 
+    def _segment(self, turn: _RecognitionTurn, context: Any) -> list[Effect]:
+        """The turn's segmentation and silence settings (``speech.context``, else the query).
+
+        A value out of range closes the socket 1007 with the reason, the way Azure refuses a
+        parameter it cannot take (the SDK reports ``Canceled``, ``BadRequest``, with the reason in
+        its error details), before any ``turn.start`` or upstream session.
+        """
+        try:
+            turn.segmentation = turn_segmentation(context, self._segmentation_query)
+        except BadRequest as exc:
+            return self._close(BAD_INPUT, exc.message)
+        return []
+
     def _start(self, turn: _RecognitionTurn, first: bytes) -> list[Effect]:
         rate, channels, bits = self.rate, self.channels, self.bits
         if first.startswith(b"RIFF"):
@@ -241,7 +258,9 @@ class RecognitionMachine(Machine[Effect]):
             return self._close(BAD_INPUT, f"audio has {bits} bits per sample; send 16-bit PCM")
         check_layout(rate, channels)
         options = RecognitionOptions(
-            language=None if self.query.identify else turn.language, keywords=turn.keywords
+            language=None if self.query.identify else turn.language,
+            keywords=turn.keywords,
+            segmentation=stream_segmentation(turn.segmentation, single_shot=self.mode is Mode.INTERACTIVE),
         )
         turn.rate, turn.channels = rate, channels
         self.state = RecognitionState.LISTENING
@@ -255,6 +274,8 @@ class RecognitionMachine(Machine[Effect]):
         if turn is None or not self.busy:
             return []
         if isinstance(event, SpeechStarted):
+            if self._too_late(turn, event.offset):
+                return [turn.silence("InitialSilenceTimeout", event.offset), *self._end_turn()]
             turn.heard_speech = turn.speaking = True
             return [turn.send("speech.startDetected", offset_body(event.offset))]
         if isinstance(event, Hypothesis):
@@ -262,6 +283,8 @@ class RecognitionMachine(Machine[Effect]):
             return [turn.send("speech.hypothesis", body)] if body["Text"] else []
         if isinstance(event, SpeechStopped):
             turn.speaking = False
+            if self.mode is not Mode.INTERACTIVE:
+                return []  # continuous: the SDK takes speech.endDetected as the end of its audio
             return [turn.send("speech.endDetected", offset_body(event.offset))]
         if isinstance(event, Phrase):
             return self._phrase(turn, event)
@@ -274,6 +297,12 @@ class RecognitionMachine(Machine[Effect]):
                 effects.append(turn.send("speech.endDetected", offset_body(turn.seconds)))
             return effects + self._end_turn()
         return []
+
+    def _too_late(self, turn: _RecognitionTurn, offset: float) -> bool:
+        """Whether an interactive turn that heard no speech is past its initial silence timeout
+        at ``offset`` seconds of audio (audio time: a file is sent faster than real time)."""
+        limit = initial_silence(turn.segmentation, INITIAL_SILENCE)
+        return self.mode is Mode.INTERACTIVE and not turn.heard_speech and offset >= limit
 
     def _phrase(self, turn: _RecognitionTurn, phrase: Phrase) -> list[Effect]:
         turn.heard_speech = True
@@ -310,10 +339,11 @@ class RecognitionMachine(Machine[Effect]):
         start of a turn and then goes on streaming, so an empty frame alone is not the end.
 
         An interactive turn in which no speech was detected in the first
-        :data:`INITIAL_SILENCE` seconds of audio ends with ``InitialSilenceTimeout``, as Azure's
-        does, so that ``recognize_once`` on a silent microphone returns. The verdict waits
-        :data:`VAD_GRACE` seconds of wall time after that much audio was sent on, since a file
-        arrives faster than real time and the VAD's events trail it.
+        :data:`INITIAL_SILENCE` seconds of audio (or the turn's initial silence timeout, when it
+        set one) ends with ``InitialSilenceTimeout``, as Azure's does, so that
+        ``recognize_once`` on a silent microphone returns. The verdict waits :data:`VAD_GRACE`
+        seconds of wall time after that much audio was sent on, since a file arrives faster than
+        real time and the VAD's events trail it.
         """
         turn = self.turn
         if self.state is not RecognitionState.LISTENING or turn is None:
@@ -321,7 +351,7 @@ class RecognitionMachine(Machine[Effect]):
         if turn.end_pending and now - heard_at >= END_GRACE:
             self.state = RecognitionState.DRAINING
             return [Finish()]
-        if self.mode is Mode.INTERACTIVE and not turn.heard_speech and turn.seconds >= INITIAL_SILENCE:
+        if self._too_late(turn, turn.seconds):
             if turn.silent_at is None:
                 turn.silent_at = now
             elif now - turn.silent_at >= VAD_GRACE:
