@@ -24,6 +24,7 @@ from test_usp_recognition import RID, audio, ctx, sent, start
 from test_usp_synthesis import context, machine, ssml
 
 from speech_realtime.options import Ended, Phrase, SpeechStarted
+from speech_realtime.usp import effects as fx
 from speech_realtime.usp import recognition as rec
 from speech_realtime.usp import synthesis as syn
 from speech_realtime.usp.frames import parse
@@ -33,7 +34,7 @@ STOP_LIMIT = 5.0
 
 
 def closes(effects) -> list[tuple[int, str]]:
-    return [(e.code, e.reason) for e in effects if isinstance(e, rec.Close)]
+    return [(e.code, e.reason) for e in effects if isinstance(e, fx.Close)]
 
 
 # -- the machines ---------------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def closes(effects) -> list[tuple[int, str]]:
 
 def test_an_idle_recognition_socket_closes_1000_at_once():
     machine_ = rec.RecognitionMachine(rec.Mode.CONVERSATION, {})
-    assert machine_.drain() == [rec.Close(1000, rec.SHUTDOWN_REASON)]
+    assert machine_.drain() == [fx.Close(1000, fx.SHUTDOWN_REASON)]
     assert machine_.state is rec.RecognitionState.CLOSED
     assert machine_.drain() == [] and machine_.drain_expired() == []
 
@@ -50,16 +51,16 @@ def test_a_listening_turn_is_finished_transcribed_ended_then_closed():
     machine_ = rec.RecognitionMachine(rec.Mode.CONVERSATION, {})
     start(machine_)
     machine_.event(SpeechStarted(0.1))
-    assert machine_.drain() == [rec.Finish()]
+    assert machine_.drain() == [fx.Finish()]
     assert machine_.state is rec.RecognitionState.DRAINING
     assert machine_.receive(audio(bytes(3200))) == []  # the client's audio after the drain is dropped
     assert machine_.receive(ctx("c" * 32)) == []  # and no new turn starts
     effects = machine_.event(Phrase("heard so far", 0.1, 0.5)) + machine_.event(Ended())
     assert [path for path, _ in sent(effects)] == ["speech.phrase", "speech.endDetected", "turn.end"]
     assert sent(effects)[0][1]["DisplayText"] == "heard so far"
-    assert rec.Release() in effects
-    assert closes(effects) == [(1000, rec.SHUTDOWN_REASON)]
-    assert effects.index(rec.Release()) < len(effects) - 1  # the close comes last
+    assert fx.Release() in effects
+    assert closes(effects) == [(1000, fx.SHUTDOWN_REASON)]
+    assert effects.index(fx.Release()) < len(effects) - 1  # the close comes last
     assert machine_.state is rec.RecognitionState.CLOSED
 
 
@@ -68,23 +69,23 @@ def test_a_turn_that_does_not_end_in_time_closes_4000():
     start(machine_)
     machine_.drain()
     effects = machine_.drain_expired()
-    assert effects == [rec.Release(), rec.Close(rec.SHUTTING_DOWN, "the service is shutting down")]
+    assert effects == [fx.Release(), fx.Close(fx.SHUTTING_DOWN, "the service is shutting down")]
     assert machine_.event(Ended()) == []
 
 
 def test_a_turn_announced_but_not_started_closes_4000():
     machine_ = rec.RecognitionMachine(rec.Mode.INTERACTIVE, {})
     machine_.receive(ctx(RID))
-    assert closes(machine_.drain()) == [(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)]
+    assert closes(machine_.drain()) == [(fx.SHUTTING_DOWN, fx.SHUTDOWN_REASON)]
 
 
 def test_an_idle_synthesis_socket_closes_4000_at_once():
     # never 1000: the SDK's next request may be on its way, and a 1000 would leave it waiting
     idle, _ = machine()
-    assert idle.drain() == [syn.Close(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)]
+    assert idle.drain() == [syn.Close(fx.SHUTTING_DOWN, fx.SHUTDOWN_REASON)]
     waiting, _ = machine()
     waiting.receive(context())
-    assert closes(waiting.drain()) == [(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)]
+    assert closes(waiting.drain()) == [(fx.SHUTTING_DOWN, fx.SHUTDOWN_REASON)]
 
 
 def test_a_running_synthesis_completes_then_closes():
@@ -96,7 +97,7 @@ def test_a_running_synthesis_completes_then_closes():
     effects = synthesis.audio(bytes(4800)) + synthesis.part_done() + synthesis.done()
     paths = [parse(e.frame).path for e in effects if isinstance(e, syn.Send)]
     assert paths[0] == "audio" and paths[-1] == "turn.end"
-    assert effects[-1] == syn.Close(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)
+    assert effects[-1] == syn.Close(fx.SHUTTING_DOWN, fx.SHUTDOWN_REASON)
     assert encoders[0].closed
 
 
@@ -105,7 +106,7 @@ def test_a_synthesis_that_does_not_finish_in_time_is_cancelled_and_closed_4000()
     synthesis.receive(context())
     synthesis.receive(ssml("Hello there."))
     synthesis.drain()
-    assert synthesis.drain_expired() == [syn.Cancel(), syn.Close(rec.SHUTTING_DOWN, rec.SHUTDOWN_REASON)]
+    assert synthesis.drain_expired() == [syn.Cancel(), syn.Close(fx.SHUTTING_DOWN, fx.SHUTDOWN_REASON)]
 
 
 # -- speech-realtime serve and the SDK -------------------------------------------------------------

@@ -9,19 +9,9 @@ import pytest
 
 from speech_realtime.errors import BadRequest, RateLimited, UpstreamAuth, UpstreamError
 from speech_realtime.options import Ended, Hypothesis, Phrase, SpeechStarted, SpeechStopped
+from speech_realtime.usp.effects import Close, Finish, Open, Push, Release, Send
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.usp.recognition import (
-    END_GRACE,
-    Close,
-    Finish,
-    Mode,
-    Open,
-    Push,
-    RecognitionMachine,
-    RecognitionState,
-    Release,
-    Send,
-)
+from speech_realtime.usp.recognition import END_GRACE, Mode, RecognitionMachine, RecognitionState
 
 RID = "a" * 32
 RID2 = "b" * 32

@@ -8,8 +8,9 @@ import pytest
 from speech_realtime.azure_results import ResultStyle, nbest, primary_language
 from speech_realtime.options import Hypothesis, Phrase, Word
 from speech_realtime.profanity import Profanity
+from speech_realtime.usp.effects import Close, Send
 from speech_realtime.usp.frames import binary_frame, parse, text_frame
-from speech_realtime.usp.recognition import Close, Mode, RecognitionMachine, Send
+from speech_realtime.usp.recognition import Mode, RecognitionMachine
 
 RID = "c" * 32
 FMT = bytes.fromhex("1000000001000100803e0000007d00000200100064617461")

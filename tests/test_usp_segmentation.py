@@ -14,8 +14,8 @@ from test_usp_recognition import audio, ctx, sent, start, wav_header
 
 from speech_realtime.errors import BadRequest
 from speech_realtime.options import Ended, Phrase, Segmentation, SpeechStarted, SpeechStopped
-from speech_realtime.usp.effects import BAD_INPUT
-from speech_realtime.usp.recognition import Close, Mode, Open, RecognitionMachine, RecognitionState
+from speech_realtime.usp.effects import BAD_INPUT, Close, Open
+from speech_realtime.usp.recognition import Mode, RecognitionMachine, RecognitionState
 from speech_realtime.usp.recognition_config import stream_segmentation, turn_segmentation
 
 #: phraseDetection as the Python SDK 1.53.0 sends it with every setting (recognize_once).

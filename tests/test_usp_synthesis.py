@@ -15,8 +15,8 @@ from speech_realtime.errors import (
 from speech_realtime.options import SynthesisOptions, WordTiming
 from speech_realtime.readings import Reading
 from speech_realtime.ssml import Break, Document
+from speech_realtime.usp.effects import Close
 from speech_realtime.usp.frames import parse, text_frame
-from speech_realtime.usp.recognition import Close
 from speech_realtime.usp.synthesis import (
     Cancel,
     Send,

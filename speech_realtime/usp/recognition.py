@@ -33,12 +33,10 @@ audio.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from ..audio.formats import check_layout
-from ..azure_results import DEFAULT_STYLE, ResultStyle
 from ..errors import BadRequest, SpeechError, UpstreamTimeout
 from ..options import (
     Ended,
@@ -46,7 +44,6 @@ from ..options import (
     Phrase,
     RecognitionEvent,
     RecognitionOptions,
-    Segmentation,
     SpeechStarted,
     SpeechStopped,
 )
@@ -59,25 +56,21 @@ from .effects import (
     Open,
     Push,
     Release,
-    Send,
     close_reason,
 )
 from .effects import RecognitionEffect as Effect
-from .frames import Message, text_frame
+from .frames import Message
 from .machine import Machine
 from .recognition_config import (
-    QuerySettings,
     TurnContext,
     audio_source,
     initial_silence,
-    phrase_list,
-    segmentation_query,
     stream_segmentation,
-    turn_segmentation,
     unsupported_feature,
     wav_format,
 )
-from .results import failure_body, hypothesis_body, offset_body, recognized_body, status_body
+from .recognition_turn import RecognitionTurn, SocketSettings
+from .results import failure_body, hypothesis_body, offset_body, recognized_body
 
 #: Seconds after an empty ``audio`` frame with no more audio before the turn's audio is over.
 END_GRACE = 0.3
@@ -101,38 +94,6 @@ class RecognitionState(Enum):
     CLOSED = "closed"
 
 
-@dataclass
-class _RecognitionTurn:
-    request_id: str
-    language: str | None
-    detailed: bool
-    word_times: bool
-    rate: int = 16000
-    channels: int = 1
-    audio_bytes: int = 0
-    carry: bytes = b""
-    phrases: int = 0
-    heard_speech: bool = False
-    speaking: bool = False
-    end_pending: bool = False
-    silent_at: float | None = None
-    style: ResultStyle = DEFAULT_STYLE
-    keywords: tuple[str, ...] = ()
-    segmentation: Segmentation = field(default_factory=Segmentation)
-
-    @property
-    def seconds(self) -> float:
-        return self.audio_bytes / (2 * self.channels * self.rate)
-
-    def send(self, path: str, body: dict[str, Any]) -> Send:
-        """Send the text frame ``path`` with ``body`` for this turn."""
-        return Send(text_frame(path, self.request_id, body))
-
-    def silence(self, status: str, duration: float, offset: float = 0.0) -> Send:
-        """A ``speech.phrase`` without text (``NoMatch``, ``InitialSilenceTimeout``)."""
-        return self.send("speech.phrase", status_body(status, duration, offset))
-
-
 class RecognitionMachine(Machine[Effect]):
     """One recognition socket: its mode and query, and the turn in progress.
 
@@ -145,12 +106,10 @@ class RecognitionMachine(Machine[Effect]):
     def __init__(self, mode: Mode, query: dict[str, str], fixed_language: str | None = None) -> None:
         self.mode = mode
         self.state = RecognitionState.IDLE
-        self.query = QuerySettings.parse(query)
-        self.raw_query = query
-        self.fixed_language = fixed_language
-        self._segmentation_query = segmentation_query(query)
+        self.settings = SocketSettings.parse(query, fixed_language)
+        self.query = self.settings.query
         self.rate, self.channels, self.bits = 16000, 1, 16
-        self.turn: _RecognitionTurn | None = None
+        self.turn: RecognitionTurn | None = None
         self._finished: set[str] = set()
         self.draining = False
 
@@ -174,45 +133,33 @@ class RecognitionMachine(Machine[Effect]):
         feature = unsupported_feature(context)
         if feature:
             return self._close(BAD_INPUT, f"{feature} is not supported by this service")
-        keywords = _keywords(context)
         request_id = message.request_id or ""
         if self.turn and self.turn.request_id == request_id and self.busy:
             return []  # repeated for the running turn: it changes nothing, and must not orphan its stream
         effects = self._abandon() if self.turn and self.turn.request_id != request_id else []
-        asked, query = TurnContext.parse(context), self.query
+        asked = TurnContext.parse(context)
         if asked.mode in {m.value for m in Mode}:
             self.mode = Mode(asked.mode)
-        language, detailed = asked.language or query.language, query.detailed or asked.detailed
-        try:
-            style = self._style(context, language)
-        except BadRequest as exc:
-            return effects + self._close(BAD_INPUT, exc.message)
-        self.turn = _RecognitionTurn(
-            request_id, language, detailed, query.word_times, style=style, keywords=keywords
-        )
-        self.state = RecognitionState.CONTEXT
-        return effects + self._segment(self.turn, context)
+        return effects + self._begin(request_id, context)
 
-    def _style(self, context: dict[str, Any] | None, language: str | None) -> ResultStyle:
-        """How the turn's results are written (profanity, identified language); BadRequest for
-        a profanity setting that is not masked, removed or raw."""
-        return ResultStyle.parse(self.raw_query, context, language, self.fixed_language)
+    def _begin(self, request_id: str, context: dict[str, Any]) -> list[Effect]:
+        """A new turn with the settings of ``context`` and the query; a setting the service
+        cannot take (profanity, phrase list, segmentation) closes 1007 with the reason, the way
+        Azure refuses a parameter (the SDK reports ``Canceled``, ``BadRequest``), before any
+        ``turn.start`` or upstream session."""
+        try:
+            self.turn = RecognitionTurn.begin(request_id, context, self.settings)
+        except BadRequest as exc:
+            return self._close(BAD_INPUT, exc.message)
+        self.state = RecognitionState.CONTEXT
+        return []
 
     def _audio(self, message: Message) -> list[Effect]:
         request_id = message.request_id or ""
         if request_id in self._finished:
             return []  # audio still in flight for a turn that already ended
         if self.turn is None or self.turn.request_id != request_id:
-            effects = self._abandon()
-            try:
-                style = self._style(None, self.query.language)
-            except BadRequest as exc:
-                return effects + self._close(BAD_INPUT, exc.message)
-            self.turn = _RecognitionTurn(
-                request_id, self.query.language, self.query.detailed, self.query.word_times, style=style
-            )
-            self.state = RecognitionState.CONTEXT
-            effects += self._segment(self.turn, {})
+            effects = self._abandon() + self._begin(request_id, {})
             if self.state is RecognitionState.CLOSED:
                 return effects
         else:
@@ -237,20 +184,7 @@ class RecognitionMachine(Machine[Effect]):
         turn.audio_bytes += usable
         return [*effects, Push(data[:usable])] if usable else effects
 
-    def _segment(self, turn: _RecognitionTurn, context: Any) -> list[Effect]:
-        """The turn's segmentation and silence settings (``speech.context``, else the query).
-
-        A value out of range closes the socket 1007 with the reason, the way Azure refuses a
-        parameter it cannot take (the SDK reports ``Canceled``, ``BadRequest``, with the reason in
-        its error details), before any ``turn.start`` or upstream session.
-        """
-        try:
-            turn.segmentation = turn_segmentation(context, self._segmentation_query)
-        except BadRequest as exc:
-            return self._close(BAD_INPUT, exc.message)
-        return []
-
-    def _start(self, turn: _RecognitionTurn, first: bytes) -> list[Effect]:
+    def _start(self, turn: RecognitionTurn, first: bytes) -> list[Effect]:
         rate, channels, bits = self.rate, self.channels, self.bits
         if first.startswith(b"RIFF"):
             rate, channels, bits, _ = wav_format(first)
@@ -298,13 +232,13 @@ class RecognitionMachine(Machine[Effect]):
             return effects + self._end_turn()
         return []
 
-    def _too_late(self, turn: _RecognitionTurn, offset: float) -> bool:
+    def _too_late(self, turn: RecognitionTurn, offset: float) -> bool:
         """Whether an interactive turn that heard no speech is past its initial silence timeout
         at ``offset`` seconds of audio (audio time: a file is sent faster than real time)."""
         limit = initial_silence(turn.segmentation, INITIAL_SILENCE)
         return self.mode is Mode.INTERACTIVE and not turn.heard_speech and offset >= limit
 
-    def _phrase(self, turn: _RecognitionTurn, phrase: Phrase) -> list[Effect]:
+    def _phrase(self, turn: RecognitionTurn, phrase: Phrase) -> list[Effect]:
         turn.heard_speech = True
         turn.phrases += 1
         effects: list[Effect] = []
@@ -442,10 +376,3 @@ class RecognitionMachine(Machine[Effect]):
         self.turn = None
         return [*([Release()] if held else []), Close(code, close_reason(reason))]
 
-
-def _keywords(context: dict[str, Any]) -> tuple[str, ...]:
-    """The phrase list of ``speech.context``, checked (too many or too long: refused, naming it)."""
-    try:
-        return RecognitionOptions(keywords=phrase_list(context)).keywords
-    except BadRequest as exc:
-        raise BadRequest(f"phrase list: {exc.message}", code="invalid_field", param="keywords") from None

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import SpeechError
 from ..synthesis_job import SynthesisJob
+from ..usp import effects as fx
 from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from .socket_loop import SocketLoop
@@ -49,7 +50,7 @@ class RecognitionSocket(SocketLoop):
         return self.machine.state is rec.RecognitionState.LISTENING
 
     def carry_out(self, effect: Any) -> None:
-        if isinstance(effect, rec.Open):
+        if isinstance(effect, fx.Open):
             self.release()
             self.stream = self.service.recognition_stream(
                 effect.options,
@@ -57,11 +58,11 @@ class RecognitionSocket(SocketLoop):
                 channels=effect.channels,
                 notify=lambda: self.inbox.put((STREAM, None)),
             )
-        elif isinstance(effect, rec.Push) and self.stream is not None:
+        elif isinstance(effect, fx.Push) and self.stream is not None:
             self.stream.push(effect.pcm)
-        elif isinstance(effect, rec.Finish) and self.stream is not None:
+        elif isinstance(effect, fx.Finish) and self.stream is not None:
             self.stream.finish()
-        elif isinstance(effect, rec.Release):
+        elif isinstance(effect, fx.Release):
             self.release()
 
     def _stream_ready(self) -> None:

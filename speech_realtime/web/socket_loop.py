@@ -37,6 +37,7 @@ from flask_sock import ConnectionClosed
 from ..config import Settings
 from ..errors import SpeechError
 from ..speech import SpeechService
+from ..usp import effects as fx
 from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from ..usp.frames import FrameError, parse
@@ -205,9 +206,9 @@ class SocketLoop(ABC):
         while pending and self.open:
             effect = pending.popleft()
             try:
-                if isinstance(effect, rec.Send):
+                if isinstance(effect, fx.Send):
                     self.wire.send(effect.frame)
-                elif isinstance(effect, rec.Close):
+                elif isinstance(effect, fx.Close):
                     log.info("azure sdk: closing %d: %s", effect.code, effect.reason)
                     self.open = False
                     with contextlib.suppress(OSError):  # a client that stopped reading: cut below
