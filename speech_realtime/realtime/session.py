@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
+from ..audio.phrasing import Piece
 from ..options import Segment, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
@@ -33,14 +34,25 @@ from .events import (
     tts_session_update,
     user_message,
 )
+from .transcripts import PieceResults
 
 ClientEvent = dict[str, Any]
 
 
+#: A slow reading pace (characters a second at speed 1): what a synthesis turn's budget assumes.
+READING_CHARS_PER_SECOND = 10.0
+
+
 class Turn(Protocol):
-    """What the service's driver needs from a state machine."""
+    """What the service's driver needs from a state machine.
+
+    ``budget``: seconds of audio the turn sends or expects back; the runner lets a turn that
+    keeps making progress run for the request timeout plus its budget (see
+    :meth:`~.runner.SessionRunner.run`).
+    """
 
     done: bool
+    budget: float
 
     def start(self) -> Iterable[ClientEvent]: ...
 
@@ -57,6 +69,7 @@ class Check:
     def __init__(self, dialect: Dialect, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._dialect = dialect
         self._clock = clock
+        self.budget = 0.0
         self.done = False
         self.session_created = False
         self.connected_at = 0.0
@@ -78,10 +91,16 @@ class Check:
 
 
 class Transcription:
-    """STT: configure, append the audio, commit, wait for the transcription of that item.
+    """STT: configure, then append and commit each piece of the audio, back to back, and wait
+    for the transcription of every item.
 
-    No ``response.create`` is sent: only the input transcription is wanted. The result is one
-    segment over the whole audio (no VAD runs), its words spread in proportion to length.
+    No ``response.create`` is sent: only the input transcriptions are wanted. ``pieces`` (see
+    :mod:`..audio.phrasing`) are the stretches to send, each committed as its own item; the
+    silence between them is not sent. Without them the whole audio is one item. The text is
+    the items' transcriptions joined in audio order; the segments are the pieces' places in the
+    audio (see :mod:`.transcripts`).
+
+    ``budget`` is the seconds of audio sent: the runner's bound on the whole turn grows with it.
     """
 
     def __init__(
@@ -94,6 +113,7 @@ class Transcription:
         language: str | None = None,
         prompt: str | None = None,
         max_append_b64: int = APPEND_CHUNK_B64,
+        pieces: Sequence[Piece] = (),
     ) -> None:
         if not audio:
             raise ValueError("no audio to transcribe")
@@ -104,21 +124,27 @@ class Transcription:
         self._language = language
         self._prompt = prompt
         self._max_append_b64 = max_append_b64
-        self._item_id: str | None = None
+        whole = self._format.duration(audio)
+        self._pieces = tuple(pieces) or (Piece(0.0, whole, ((0.0, whole),)),)
+        self._results = PieceResults(self._pieces)
+        self.budget = sum(piece.end - piece.start for piece in self._pieces)
         self.done = False
-        self.text = ""
-        self.usage: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return self._results.text
 
     @property
     def segments(self) -> tuple[Segment, ...]:
-        if not self.text:
-            return ()
-        end = self._format.duration(self._audio)
-        return (Segment(self.text, 0.0, end, spread_words(self.text, 0.0, end)),)
+        return self._results.segments
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._results.usage
 
     def start(self) -> Iterator[ClientEvent]:
-        """The session update, the audio's appends and the commit, each append built only as
-        the caller takes it: one append's base64 exists at a time, however long the audio."""
+        """The session update, then each piece's appends and its commit, each append built only
+        as the caller takes it: one append's base64 exists at a time, however long the audio."""
         update = stt_session_update(
             self._dialect,
             audio_format=self._format.name,
@@ -126,25 +152,26 @@ class Transcription:
             language=self._language,
             prompt=self._prompt,
         )
-        appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
-        return itertools.chain([update], appends, [commit_audio()])
+        return itertools.chain([update], *(self._send(piece) for piece in self._pieces))
+
+    def _send(self, piece: Piece) -> Iterator[ClientEvent]:
+        width, rate = self._format.sample_width, self._format.sample_rate
+        first = min(len(self._audio), round(piece.start * rate) * width)
+        last = min(len(self._audio), round(piece.end * rate) * width)
+        yield from append_audio_events(self._audio, width, self._max_append_b64, start=first, end=last)
+        yield commit_audio()
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
         if event.kind is Kind.ERROR:
             raise error_from_event(event)
         if event.kind is Kind.INPUT_COMMITTED:
-            self._item_id = event.text("item_id") or None
-        elif event.kind is Kind.TRANSCRIPTION_FAILED and self._is_ours(event):
+            self._results.committed(event.text("item_id"))
+        elif event.kind is Kind.TRANSCRIPTION_FAILED and self._results.owns(event):
             raise error_from_failure(event)
-        elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._is_ours(event):
-            self.text = event.text("transcript").strip()
-            usage = event.data.get("usage")
-            self.usage = usage if isinstance(usage, dict) else None
-            self.done = True
+        elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._results.owns(event):
+            self._results.completed(event)
+            self.done = self._results.done
         return []
-
-    def _is_ours(self, event: ServerEvent) -> bool:
-        return self._item_id is None or event.text("item_id") == self._item_id
 
 
 class Synthesis:
@@ -162,6 +189,8 @@ class Synthesis:
     completed first; words still pending at ``response.done`` share the rest of the audio.
 
     ``usage`` is the token usage of the last completed response, as the server reported it.
+    ``budget`` is the reading's expected length at a slow pace (:data:`READING_CHARS_PER_SECOND`
+    divided by the speed), twice over when a retry may read it again.
     """
 
     def __init__(
@@ -184,6 +213,7 @@ class Synthesis:
         self._retry = retry
         self._speed = speed
         self._style = instructions
+        self.budget = len(text) / (READING_CHARS_PER_SECOND * speed) * (2 if retry else 1)
         self._chunks: list[bytes] = []
         self._transcript_parts: list[str] = []
         self._transcript_done: str | None = None
