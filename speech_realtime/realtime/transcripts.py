@@ -19,6 +19,8 @@ from ..audio.phrasing import Piece
 from ..options import Segment, Word, spread_words
 from .events import ServerEvent
 
+_EPSILON = 1e-6
+
 
 @dataclass
 class _Item:
@@ -111,14 +113,19 @@ def spread_over_runs(text: str, runs: Sequence[tuple[float, float]]) -> tuple[Wo
     spoken = sum(end - start for start, end in runs)
     words = spread_words(text, 0.0, spoken)
 
-    def place(offset: float) -> float:
+    def place(offset: float, *, opening: bool) -> float:
+        """The time ``offset`` seconds into the speech; a word that starts where a run ends
+        starts the next run."""
         for start, end in runs:
-            if offset <= end - start:
+            length = end - start
+            if offset < length - _EPSILON or (offset <= length + _EPSILON and not opening):
                 return min(end, round(start + offset, 3))
-            offset -= end - start
+            offset -= length
         return runs[-1][1]
 
-    return tuple(Word(word.text, place(word.start), place(word.end)) for word in words)
+    return tuple(
+        Word(word.text, place(word.start, opening=True), place(word.end, opening=False)) for word in words
+    )
 
 
 def _seconds(value: object) -> float | None:
