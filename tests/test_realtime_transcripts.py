@@ -10,7 +10,7 @@ import pytest
 from speech_realtime.audio.phrasing import Piece
 from speech_realtime.options import Segment, Word
 from speech_realtime.realtime.events import parse_server_event
-from speech_realtime.realtime.transcripts import PieceResults, spread_over_runs
+from speech_realtime.realtime.transcripts import PieceResults, share_words, spread_over_runs
 
 PIECES = (Piece(0.3, 2.7, ((0.5, 2.5),)), Piece(4.8, 9.2, ((5.0, 6.0), (8.0, 9.0))))
 
@@ -89,3 +89,25 @@ def test_events_about_other_items_are_not_ours() -> None:
     results.committed("a")
     assert results.owns(completed("a", "x"))
     assert not results.owns(completed("z", "x"))
+
+
+def test_a_packed_piece_gives_a_segment_per_phrase_cut_where_the_transcript_pauses() -> None:
+    runs = ((0.5, 2.5), (3.0, 3.8), (4.4, 9.0))
+    piece = Piece(0.3, 9.2, runs, phrases=runs)
+    results = PieceResults((piece,))
+    results.committed("a")
+    results.completed(
+        completed("a", "One, two, three and four. Five six. Seven eight nine ten eleven twelve.")
+    )
+    assert [(s.text, s.start, s.end) for s in results.segments] == [
+        ("One, two, three and four.", 0.5, 2.5),
+        ("Five six.", 3.0, 3.8),
+        ("Seven eight nine ten eleven twelve.", 4.4, 9.0),
+    ]
+    assert all(s.start <= w.start <= w.end <= s.end for s in results.segments for w in s.words)
+
+
+def test_without_punctuation_the_words_are_shared_by_speech_time() -> None:
+    piece = Piece(0.0, 4.0, ((0.0, 1.0), (2.0, 4.0)), phrases=((0.0, 1.0), (2.0, 4.0)))
+    assert share_words("aa bb cc dd ee ff", piece) == [["aa", "bb"], ["cc", "dd", "ee", "ff"]]
+    assert share_words("", piece) == [[], []]

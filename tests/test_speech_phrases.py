@@ -36,13 +36,11 @@ def test_every_phrase_is_transcribed_once_in_order_with_its_real_place(service, 
     transcript = service.recognize(wire(audio))
     assert transcript.text == " ".join(p.word for p in phrases)
     commits = upstream.client_events("input_audio_buffer.commit")
-    assert 1 < len(commits) == len(transcript.segments) < len(phrases)  # short phrases packed
-    # Each segment starts and ends with the speech it holds (the pieces' trimmed bounds).
-    where = {p.word: p for p in phrases}
-    for segment in transcript.segments:
-        words = segment.text.split()
-        assert abs(segment.start - where[words[0]].start) <= 0.05
-        assert abs(segment.end - where[words[-1]].end) <= 0.05
+    assert 1 < len(commits) < len(phrases)  # phrases packed, never across the 2 s pauses
+    # Each phrase is a segment, with the real bounds of its speech.
+    assert [s.text for s in transcript.segments] == [p.word for p in phrases]
+    for segment, phrase in zip(transcript.segments, phrases, strict=True):
+        assert abs(segment.start - phrase.start) <= 0.05 and abs(segment.end - phrase.end) <= 0.05
         assert all(segment.start <= w.start <= w.end <= segment.end for w in segment.words)
     # The long quiet stretches are not sent; all the speech is.
     sent = sum(len(e["audio"]) for e in upstream.client_events("input_audio_buffer.append")) * 3 // 4

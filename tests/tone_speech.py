@@ -42,7 +42,7 @@ def tone_recording(
         t = np.arange(round(seconds * RATE)) / RATE
         parts.append(level * np.sin(2 * np.pi * pitch * t))
         parts.append(np.zeros(round(pause * RATE)))
-        phrases.append(TonePhrase(f"w{index % 120}", position, position + seconds))
+        phrases.append(TonePhrase(f"w{index % 120}.", position, position + seconds))
         position += seconds + pause
     audio = np.concatenate(parts)
     audio += rng.normal(0, NOISE, len(audio))
@@ -50,7 +50,8 @@ def tone_recording(
 
 
 def transcribe_tones(audio: bytes) -> str:
-    """The words of the tones in ``audio``: each loud run named by its pitch (``w<index>``)."""
+    """The words of the tones in ``audio``: each loud run named by its pitch (``w<index>.``, a
+    sentence of its own, as a transcription model marks a pause)."""
     samples = pcm16_to_float(audio)
     frame = RATE // 50
     frames = samples[: len(samples) - len(samples) % frame].reshape(-1, frame)
@@ -61,7 +62,7 @@ def transcribe_tones(audio: bytes) -> str:
         run = samples[start * frame : end * frame]
         spectrum = np.abs(np.fft.rfft(run * np.hanning(len(run))))
         pitch = np.argmax(spectrum) * RATE / len(run)
-        words.append(f"w{round((pitch - BASE_HZ) / STEP_HZ)}")
+        words.append(f"w{round((pitch - BASE_HZ) / STEP_HZ)}.")
     return " ".join(words)
 
 

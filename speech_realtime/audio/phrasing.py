@@ -13,9 +13,10 @@ noise, a tone) is taken as speech throughout: nothing is ever skipped for lack o
 
 Phrases longer than ``max_phrase`` (at most :data:`MAX_PHRASE_SECONDS`) are cut at their quietest
 moment in the second half of the allowed length, for speakers who never pause. With the default
-segmentation, consecutive short phrases are then packed into one piece (see
-:data:`PACK_SECONDS`), so a backend that pays one model window per item does not pay one per
-short phrase; an explicit ``silence`` asks for phrase-level pieces and packs nothing.
+segmentation, consecutive phrases are then packed into one piece (see :data:`PACK_SECONDS`),
+so a backend that pays one model window per item does not pay one per short phrase; the
+piece keeps the phrases' bounds, which stay the segments. An explicit ``silence`` asks for
+phrase-level items and packs nothing.
 
 Each piece is committed with a little of the quiet around its speech (:data:`PAD_SECONDS`, never
 past the middle of a pause) so no soft consonant is cut; silence between pieces is not sent.
@@ -35,8 +36,11 @@ FRAME_SECONDS = 0.02
 MAX_PHRASE_SECONDS = 25.0
 #: The pause that may end a phrase when the caller sets none.
 DEFAULT_SILENCE_SECONDS = 0.3
-#: Short phrases are packed into one piece up to this span (a subtitle cue's length) ...
-PACK_SECONDS = 7.0
+#: Short phrases are packed into one piece up to this span: the engine's Whisper pays one 30 s
+#: window per item whatever its length (1.2 s for 19 s of speech, 1.3 s for 4.6 s on the 2-core
+#: machine) and transcribes better with the context of neighbouring sentences. The phrases
+#: stay the transcript's segments (see :mod:`..realtime.transcripts`) ...
+PACK_SECONDS = 20.0
 #: ... but never across a pause this long (a new paragraph, a new speaker, a new recording).
 PACK_MAX_PAUSE = 1.0
 #: Quiet kept around each piece's speech (halved where two pieces share a shorter pause).
@@ -55,12 +59,19 @@ class Piece:
     """A stretch of the audio transcribed on its own (seconds from the start of the audio).
 
     ``start``..``end`` is the audio sent (speech plus padding); ``speech`` the runs of speech in
-    it, so ``speech[0][0]``..``speech[-1][1]`` are its trimmed bounds.
+    it, so ``speech[0][0]``..``speech[-1][1]`` are its trimmed bounds; ``phrases`` the bounds
+    of the pause-separated phrases it packs.
     """
 
     start: float
     end: float
     speech: tuple[tuple[float, float], ...]
+    phrases: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def phrase_bounds(self) -> tuple[tuple[float, float], ...]:
+        """The bounds of the phrases packed into the piece (its speech bounds when it has one)."""
+        return self.phrases or ((self.speech_start, self.speech_end),)
 
     @property
     def speech_start(self) -> float:
@@ -128,16 +139,16 @@ def _limit(phrase: list[list[int]], levels: np.ndarray, longest: int) -> list[li
     return parts
 
 
-def _pack(phrases: list[list[list[int]]], longest: int, pause: int) -> list[list[list[int]]]:
-    """Consecutive phrases joined while the span stays within ``longest`` and no pause between
-    them reaches ``pause`` frames."""
-    packed: list[list[list[int]]] = []
+def _pack(phrases: list[list[list[int]]], longest: int, pause: int) -> list[list[list[list[int]]]]:
+    """Consecutive phrases grouped while the group's span stays within ``longest`` and no pause
+    between them reaches ``pause`` frames."""
+    packed: list[list[list[list[int]]]] = []
     for runs in phrases:
         last = packed[-1] if packed else None
-        if last and runs[0][0] - last[-1][1] < pause and runs[-1][1] - last[0][0] <= longest:
-            last.extend(runs)
+        if last and runs[0][0] - last[-1][-1][1] < pause and runs[-1][1] - last[0][0][0] <= longest:
+            last.append(runs)
         else:
-            packed.append(list(runs))
+            packed.append([runs])
     return packed
 
 
@@ -174,24 +185,33 @@ def find_pieces(
             phrases.append([run])
     limited = [part for phrase in phrases for part in _limit(phrase, levels, longest)]
     if silence_ms is None:
-        limited = _pack(limited, min(longest, round(PACK_SECONDS * frames)), round(PACK_MAX_PAUSE * frames))
-    return _padded(limited, total)
+        return _padded(
+            _pack(limited, min(longest, round(PACK_SECONDS * frames)), round(PACK_MAX_PAUSE * frames)), total
+        )
+    return _padded([[part] for part in limited], total)
 
 
-def _padded(groups: list[list[list[int]]], total: float) -> tuple[Piece, ...]:
-    """Pieces in seconds, each with up to :data:`PAD_SECONDS` of the quiet around it (at most
-    half of a pause shared with the next piece)."""
-    spans = [[(a * FRAME_SECONDS, min(total, b * FRAME_SECONDS)) for a, b in runs] for runs in groups]
+def _padded(groups: list[list[list[list[int]]]], total: float) -> tuple[Piece, ...]:
+    """Pieces in seconds from groups of phrases (each a list of speech runs in frames), each
+    piece with up to :data:`PAD_SECONDS` of the quiet around it (at most half of a pause shared
+    with the next piece)."""
+
+    def seconds(frame: int) -> float:
+        return round(min(total, frame * FRAME_SECONDS), 3)
+
+    runs = [[(seconds(a), seconds(b)) for phrase in group for a, b in phrase] for group in groups]
     bounds = [0.0]
-    bounds += [(left[-1][1] + right[0][0]) / 2 for left, right in itertools.pairwise(spans)]
+    bounds += [(left[-1][1] + right[0][0]) / 2 for left, right in itertools.pairwise(runs)]
     bounds.append(total)
     pieces = []
-    for index, speech in enumerate(spans):
+    for index, (group, speech) in enumerate(zip(groups, runs, strict=True)):
         start = max(bounds[index], speech[0][0] - PAD_SECONDS)
         end = min(bounds[index + 1], speech[-1][1] + PAD_SECONDS)
         if end - start < _MIN_PIECE_SECONDS:  # a click at the very edge: widen it to a valid commit
             start = max(0.0, min(start, end - _MIN_PIECE_SECONDS))
             end = min(total, start + _MIN_PIECE_SECONDS)
-        runs = tuple((round(a, 3), round(b, 3)) for a, b in speech)
-        pieces.append(Piece(round(start, 3), round(end, 3), runs))
+        phrases = tuple((seconds(phrase[0][0]), seconds(phrase[-1][1])) for phrase in group)
+        pieces.append(
+            Piece(round(start, 3), round(end, 3), tuple(speech), phrases if len(phrases) > 1 else ())
+        )
     return tuple(pieces)

@@ -11,6 +11,7 @@ inside a piece gets no words).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,9 @@ from ..options import Segment, Word, spread_words
 from .events import ServerEvent
 
 _EPSILON = 1e-6
+#: Where a transcript marks a pause: a phrase is likely to end after a sentence, else a clause.
+_SENTENCE_MARKS = (".", "?", "!", "…")
+_CLAUSE_MARKS = (",", ";", ":")
 
 
 @dataclass
@@ -101,10 +105,47 @@ def _number(value: object) -> bool:
 
 
 def _estimated(text: str, piece: Piece) -> tuple[Segment, ...]:
-    """One segment over the piece's speech, its words spread over the speech runs by length."""
-    if not text:
-        return ()
-    return (Segment(text, piece.speech_start, piece.speech_end, spread_over_runs(text, piece.speech)),)
+    """A segment per phrase of the piece, with the phrase's real bounds: the transcript is
+    shared among the phrases by their length in speech (see :func:`share_words`), and each
+    phrase's words are spread over its speech runs."""
+    segments = []
+    phrases = piece.phrase_bounds
+    for (start, end), words in zip(phrases, share_words(text, piece), strict=True):
+        if words:
+            runs = [(max(a, start), min(b, end)) for a, b in piece.speech if a < end and b > start]
+            segments.append(Segment(" ".join(words), start, end, spread_over_runs(" ".join(words), runs)))
+    return tuple(segments)
+
+
+def share_words(text: str, piece: Piece) -> list[list[str]]:
+    """``text``'s words shared among the piece's phrases in proportion to their speech time,
+    each cut moved to the nearest sentence end (else clause end) within half an average
+    phrase, where the transcript has one: a transcription model punctuates where
+    the speaker paused. Estimated, like word times: a word may land in a neighbouring phrase."""
+    words = text.split()
+    phrases = piece.phrase_bounds
+    if len(phrases) == 1:
+        return [words]
+    spoken = [
+        sum(min(b, end) - max(a, start) for a, b in piece.speech if a < end and b > start)
+        for start, end in phrases
+    ]
+    chars = [0, *itertools.accumulate(len(word) + 1 for word in words)]  # chars before word i
+    total_time = sum(spoken) or 1.0
+    reach = chars[-1] / len(phrases) / 2
+    cuts, elapsed, previous = [], 0.0, 0
+    for share in spoken[:-1]:
+        elapsed += share
+        target = chars[-1] * elapsed / total_time
+        allowed = range(min(previous + 1, len(words)), len(words) + 1)  # a word for each, if any
+        near = [i for i in allowed if abs(chars[i] - target) <= reach]
+        ends = [i for i in near if i and words[i - 1].endswith(_SENTENCE_MARKS)]
+        clauses = [i for i in near if i and words[i - 1].endswith(_CLAUSE_MARKS)]
+        pool = ends or clauses or near or allowed
+        previous = min(pool, key=lambda i: abs(chars[i] - target))
+        cuts.append(previous)
+    edges = [0, *cuts, len(words)]
+    return [words[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def spread_over_runs(text: str, runs: Sequence[tuple[float, float]]) -> tuple[Word, ...]:
