@@ -130,3 +130,24 @@ def test_progress_keeps_a_recognition_alive_past_the_request_timeout(settings, u
     started = time.monotonic()
     assert service.recognize(wire(audio)).text == " ".join(p.word for p in phrases)
     assert time.monotonic() - started > 2
+
+
+def test_front_ends_give_each_phrase_its_place(client, upstream) -> None:
+    upstream.script.items = tone_items
+    audio, phrases = tone_recording([(1.0, 2.0), (1.5, 2.0)], lead=1.5)
+    upload = write_wav(audio, 24000)
+    verbose = client.post(
+        "/v1/audio/transcriptions",
+        data={"model": "whisper-1", "response_format": "verbose_json", "file": (io.BytesIO(upload), "a.wav")},
+        content_type="multipart/form-data",
+    ).json
+    assert [(s["text"], s["start"], s["end"]) for s in verbose["segments"]] == [
+        (p.word, pytest.approx(p.start, abs=0.05), pytest.approx(p.end, abs=0.05)) for p in phrases
+    ]
+    azure = client.post(
+        "/speech/recognition/conversation/cognitiveservices/v1?language=en-US&format=detailed",
+        data=upload,
+        content_type="audio/wav; codecs=audio/pcm; samplerate=24000",
+    ).json
+    assert azure["Offset"] == pytest.approx(1.5e7, abs=5e5)  # 100-ns ticks: where the speech starts
+    assert azure["Offset"] + azure["Duration"] == pytest.approx(phrases[-1].end * 1e7, abs=5e5)
