@@ -2,8 +2,8 @@
 """Long uploads and long readings through the HTTP service on the offline engine.
 
 Measures, with the service's default deadlines (SPEECH_REQUEST_TIMEOUT 30 s, receive 15 s):
-recognition of three passages joined with 2 s pauses (about 68 s, the issue's case), the same
-passages in full (about 150 s), and a 600 s upload (the full recording four times over, padded
+recognition of three passages joined with 2 s pauses (about 80 s, like the issue's 68 s case),
+the same passages in full (about 150 s), and a 600 s upload (the full recording four times over, padded
 with quiet), each as wall time and word error rate against the text read; and a 4,096-character
 reading at speed 0.25 on /v1/audio/speech (wall time, seconds of audio). The speech is the
 engine's own Piper voice reading public-domain openings (tests/long_reading.py). Prints a
