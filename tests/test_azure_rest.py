@@ -265,7 +265,6 @@ def test_undecodable_or_too_short_audio_is_refused(client, upstream) -> None:
 
 # -- tokens ----------------------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("samplerate", ["abc", "1.5", "9" * 5000, "0"])
 def test_a_bad_raw_pcm_samplerate_is_a_400_naming_the_sample_rate(client, upstream, samplerate) -> None:
     response = client.post(
@@ -277,6 +276,7 @@ def test_a_bad_raw_pcm_samplerate_is_a_400_naming_the_sample_rate(client, upstre
     message = response.get_data(as_text=True)
     assert "sample" in message.lower() and "sampleRate" not in message  # no other family's field
     assert upstream.connections == 0
+
 
 
 def test_issue_token_answers_a_signed_ten_minute_token_as_text(client, app) -> None:
