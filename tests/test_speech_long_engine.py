@@ -42,7 +42,4 @@ def test_a_long_joined_recording_keeps_every_passage_with_cues_on_their_speech(m
         text = " ".join(cue.text for cue in own)
         assert word_error_rate(passage.text, text) <= 0.2, (passage.text, text)
         pairs.append((passage.text, text))
-    print(
-        f"corpus WER {corpus_word_error_rate(pairs):.3f} over {len(samples) / 24000:.0f} s, {len(cues)} cues"
-    )
     assert corpus_word_error_rate(pairs) <= 0.10, pairs
