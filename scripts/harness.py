@@ -27,7 +27,7 @@ class Service:
 
     def post(self, path: str, body: dict) -> tuple[bytes, float, float]:
         """(body, seconds to first body byte, seconds in all) of one POST."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=900)
         started = time.perf_counter()
         conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
         response = conn.getresponse()
@@ -49,10 +49,11 @@ def rss_mib(pid: int | str = "self") -> float:
 
 
 @contextmanager
-def running_service() -> Iterator[Service]:
+def running_service(request_timeout: float = 120) -> Iterator[Service]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     engine = EngineProcess.start()
-    settings = Settings.from_mapping({"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "120"})
+    env = {"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": str(request_timeout)}
+    settings = Settings.from_mapping(env)
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -8,8 +8,8 @@ times in seconds from the start of the audio.
 How times are derived (the Realtime API gives none directly):
 
 - a :class:`Segment` spans one speech turn as the server's voice activity detection bounds it
-  (``speech_started`` / ``speech_stopped`` offsets); a whole-buffer recognition without VAD is
-  one segment over the whole audio;
+  (``speech_started`` / ``speech_stopped`` offsets); a whole-buffer recognition has a segment
+  per phrase the service found, from its first to its last sound (or the engine's own);
 - :class:`Word` times are *estimated*: the segment's span is shared among its words in
   proportion to their length in characters, unless the backend reports word times;
 - a :class:`WordTiming` of synthesized speech comes from the response's audio transcript

@@ -28,6 +28,7 @@ from .audio import (
     input_to_wire,
     output_format,
 )
+from .audio.phrasing import find_pieces
 from .config import Settings
 from .errors import BadRequest, SpeechError
 from .options import (
@@ -41,7 +42,7 @@ from .options import (
 from .realtime.auth import TokenCredential, auth_for
 from .realtime.recognition import StreamingRecognition
 from .realtime.runner import Connector, DirectConnector, SessionRunner, TurnStream
-from .realtime.session import Check, Synthesis, Transcription
+from .realtime.session import READING_CHARS_PER_SECOND, Check, Synthesis, Transcription
 from .realtime.stream import RecognitionStream
 from .realtime.transcription import logprobs_unavailable, transcription_session_for
 from .realtime.transport import Connection, endpoint_for, transcription_endpoint_for
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 DEFAULT_OUTPUT = output_format("pcm")
 DEFAULT_SYNTHESIS = SynthesisOptions()
 DEFAULT_RECOGNITION = RecognitionOptions()
+#: The longest reading a synthesis may be (at the slow pace a turn's deadline allows for): an
+#: hour. With the default text limit the longest, 4,096 characters at speed 0.25, is 27 minutes.
+MAX_READING_SECONDS = 3600
 
 
 def given_logprobs(
@@ -188,9 +192,21 @@ class SpeechService:
     # -- recognition ------------------------------------------------------------------------
 
     def recognize(self, audio: WireAudio, options: RecognitionOptions = DEFAULT_RECOGNITION) -> Transcript:
-        """The transcript of ``audio`` (already in a Realtime wire format), as one segment."""
+        """The transcript of ``audio`` (already in a Realtime wire format), phrase by phrase.
+
+        The audio is cut at pauses into pieces shorter than a transcription model's window
+        (:func:`~.audio.phrasing.find_pieces`, honouring the segmentation options), each sent
+        as its own item; the segments are the pieces' real places in the audio.
+        """
         self.check_audio(audio.data, audio.format)
         self.check_logprobs(options)
+        segmentation = options.segmentation
+        pieces = find_pieces(
+            audio.data,
+            audio.format,
+            silence_ms=segmentation.silence_ms,
+            max_phrase_ms=segmentation.max_phrase_ms,
+        )
         turn = Transcription(
             self.endpoint.dialect,
             audio.data,
@@ -201,6 +217,7 @@ class SpeechService:
             keywords=options.keywords,
             logprobs=options.logprobs,
             session=self.transcription_session,
+            pieces=pieces,
         )
         self.runner.complete(turn)
         logprobs = given_logprobs(options, turn.logprobs, bool(turn.text))
@@ -340,7 +357,22 @@ class SpeechService:
             speed=options.speed,
             instructions=options.instructions,
         )
+        self._check_reading(text, options.speed)
         return turn, voice, output
+
+    @staticmethod
+    def _check_reading(text: str, speed: float) -> None:
+        """Refuse, before any session, a reading longer than :data:`MAX_READING_SECONDS` at a
+        slow pace (a text limit raised far past the default, read slowly)."""
+        seconds = len(text) / (READING_CHARS_PER_SECOND * speed)
+        if seconds > MAX_READING_SECONDS:
+            raise BadRequest(
+                f"'text' has {len(text)} characters: at speed {speed:g} that may be "
+                f"{seconds / 60:.0f} minutes of speech, and the longest reading is "
+                f"{MAX_READING_SECONDS // 60} minutes; split the text or raise the speed",
+                code="text_too_long",
+                param="text",
+            )
 
     def _stream(
         self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]

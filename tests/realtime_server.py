@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,22 @@ PREVIEW_NAMES = {
 
 
 @dataclass
+class ItemReply:
+    """How the server answers one committed item (see :attr:`Script.items`).
+
+    ``transcript``: its text (one delta per word, then ``.completed``); ``delay``: seconds to
+    wait first; ``fail``: a ``.failed`` event instead; ``stall``: nothing, for this item and
+    every later one (the session goes quiet); ``segments``: ``x_segments`` for ``.completed``.
+    """
+
+    transcript: str = ""
+    delay: float = 0.0
+    fail: bool = False
+    stall: bool = False
+    segments: list[dict[str, Any]] | None = None
+
+
+@dataclass
 class Script:
     """How the server behaves for the next connections.
 
@@ -66,6 +83,8 @@ class Script:
     vad_silence_ms: int = 200
     close_code: int = 1000
     close_reason: str = ""
+    #: Per committed item: (its 0-based index, its audio) -> the :class:`ItemReply` to give.
+    items: Callable[[int, bytes], ItemReply] | None = None
 
 
 def _id(prefix: str) -> str:
@@ -97,6 +116,9 @@ class _Session:
         self.vad_position = 0
         self.speech_item: str | None = None
         self.quiet_ms = 0
+        self.item_audio = b""
+        self.items_heard = 0
+        self.stalled = False
 
     def send(self, event: dict[str, Any]) -> None:
         event.setdefault("event_id", _id("event"))
@@ -167,6 +189,7 @@ class _Session:
                 or self.speech_item is not None
                 or self.loud(self.audio[self.committed :])
             )
+            self.item_audio = bytes(self.audio[self.committed :])
             self.committed = len(self.audio)
             return self.transcribe(self.speech_item, heard=heard)
         elif kind == "conversation.item.create":
@@ -230,7 +253,7 @@ class _Session:
     def transcribe(self, item_id: str | None = None, *, heard: bool = True) -> str | None:
         """Commit and transcribe; audio with no speech in it (``heard``) transcribes to ''."""
         mode = self.script.mode
-        if mode == "silence":
+        if mode == "silence" or self.stalled:
             return None
         item_id = item_id or _id("item")
         self.speech_item = None
@@ -242,6 +265,9 @@ class _Session:
             self.ws.send("this is not json")
         elif mode == "close_before_done":
             return "close"
+        elif self.script.items is not None:
+            self.reply(item_id, self.script.items(self.items_heard, self.item_audio))
+            self.items_heard += 1
         elif mode == "transcription_failed":
             self.send(
                 {
@@ -272,6 +298,43 @@ class _Session:
                 }
             )
         return None
+
+    def reply(self, item_id: str, reply: ItemReply) -> None:
+        """The scripted answer for one committed item."""
+        if reply.stall:
+            self.stalled = True
+            return
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.fail:
+            self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "error": {"type": "transcription_error", "message": f"item {self.items_heard} failed"},
+                }
+            )
+            return
+        for word in reply.transcript.split():
+            self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": word + " ",
+                }
+            )
+        completed: dict[str, Any] = {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": item_id,
+            "content_index": 0,
+            "transcript": reply.transcript,
+            "usage": {"type": "duration", "seconds": len(self.item_audio) / 48000},
+        }
+        if reply.segments is not None:
+            completed["x_segments"] = reply.segments
+        self.send(completed)
 
     def respond(self) -> str | None:
         script = self.script

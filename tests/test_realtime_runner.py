@@ -391,3 +391,34 @@ def test_streaming_recognition_on_the_local_engine(engine_settings) -> None:
     assert phrases[0].offset == pytest.approx(1.0, abs=0.4)
     assert phrases[1].offset > phrases[0].offset + phrases[0].duration - 0.5
     assert any(isinstance(e, SpeechStarted) for e in events)
+
+
+# -- deadlines measure progress ------------------------------------------------------------------
+
+
+def test_a_reading_that_keeps_sending_audio_outlives_the_request_timeout(settings, upstream) -> None:
+    service = SpeechService(settings.with_changes(request_timeout=0.6, receive_timeout=0.6))
+    upstream.script.chunks, upstream.script.chunk_delay = 8, 0.25
+    started = time.monotonic()
+    speech = service.synthesize("A reading long enough to be given time for all of its audio. " * 2)
+    assert time.monotonic() - started > 1.5
+    assert speech.audio
+
+
+def test_progress_never_outlasts_the_bound_the_input_gives(settings, upstream) -> None:
+    # "Hi." may be 0.3 s of speech (0.6 s with its retry): 0.6 + 0.6 s in all, progress or not.
+    service = SpeechService(settings.with_changes(request_timeout=0.6, receive_timeout=0.6))
+    upstream.script.chunks, upstream.script.chunk_delay = 20, 0.25
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout, match="request deadline"):
+        service.synthesize("Hi.")
+    assert time.monotonic() - started < 1.2 + 0.5
+
+
+def test_a_reading_too_long_to_serve_is_refused_before_connecting(settings, upstream) -> None:
+    service = SpeechService(settings.with_changes(max_text_chars=20_000))
+    with pytest.raises(BadRequest, match="longest reading is 60 minutes") as caught:
+        service.synthesize("word " * 2000, SynthesisOptions(speed=0.25))
+    assert caught.value.param == "text"
+    assert upstream.connections == 0
+    assert service.synthesize("word " * 200, SynthesisOptions(speed=0.25)).audio

@@ -88,6 +88,7 @@ def test_stt_completes_on_the_transcription_of_the_committed_item() -> None:
 
 def test_stt_transcription_failed_is_an_upstream_error() -> None:
     stt = transcription()
+    stt.feed(event("input_audio_buffer.committed", item_id="i"))
     with pytest.raises(UpstreamError, match="unintelligible"):
         stt.feed(
             event(
@@ -214,7 +215,10 @@ def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() 
     stt = Transcription("ga", bytes(48000), transcribe_model="whisper-1", prompt="Expect names.")
     update = next(stt.start())
     assert update["session"]["audio"]["input"]["transcription"]["prompt"] == "Expect names."
-    stt.feed(event("conversation.item.input_audio_transcription.completed", transcript="ab abcd"))
+    stt.feed(event("input_audio_buffer.committed", item_id="i"))
+    stt.feed(
+        event("conversation.item.input_audio_transcription.completed", item_id="i", transcript="ab abcd")
+    )
     (segment,) = stt.segments
     assert segment == Segment("ab abcd", 0.0, 1.0, (Word("ab", 0.0, 0.333), Word("abcd", 0.333, 1.0)))
 
@@ -222,7 +226,10 @@ def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() 
 def test_stt_segment_and_words_never_end_after_the_audio() -> None:
     stt = Transcription("ga", bytes(2 * 135545), transcribe_model="whisper-1")  # 5.6477083 s
     stt.start()
-    stt.feed(event("conversation.item.input_audio_transcription.completed", transcript="a bc def"))
+    stt.feed(event("input_audio_buffer.committed", item_id="i"))
+    stt.feed(
+        event("conversation.item.input_audio_transcription.completed", item_id="i", transcript="a bc def")
+    )
     (segment,) = stt.segments
     duration = 135545 / 24000
     assert segment.end == duration

@@ -246,16 +246,18 @@ def append_audio(chunk: bytes) -> dict[str, Any]:
 
 
 def append_audio_events(
-    audio: bytes, frame_bytes: int, max_b64: int = MAX_APPEND_B64
+    audio: bytes, frame_bytes: int, max_b64: int = MAX_APPEND_B64, *, start: int = 0, end: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """``input_audio_buffer.append`` events for ``audio``, each under ``max_b64`` of base64.
+    """``input_audio_buffer.append`` events for ``audio[start:end]``, each under ``max_b64`` of
+    base64, each chunk sliced only when its event is built.
 
     Chunks are cut on whole frames so no sample is split across two events.
     """
     raw_limit = max_b64 // 4 * 3
     step = max(frame_bytes, raw_limit - raw_limit % frame_bytes)
-    for start in range(0, len(audio), step):
-        yield append_audio(audio[start : start + step])
+    end = len(audio) if end is None else end
+    for first in range(start, end, step):
+        yield append_audio(audio[first : min(first + step, end)])
 
 
 def commit_audio() -> dict[str, Any]:

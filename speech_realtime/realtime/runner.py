@@ -6,8 +6,8 @@
   (:meth:`SessionRunner.hold`, :meth:`SessionRunner.duplex`) alike; none free is
   :class:`Saturated`;
 - one loop drives every sans-I/O turn (:meth:`SessionRunner.run`): send what the machine
-  asks, feed it what arrives, until it is done, within the request deadline and the idle
-  timeout;
+  asks, feed it what arrives, until it is done, within a deadline that progress moves on (up
+  to a hard bound that grows with the turn's audio) and the idle timeout;
 - :class:`TurnStream`: a turn's results as an iterator whose :meth:`~TurnStream.close`
   releases the session at once, from any thread.
 """
@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..callers import CallerSlots
 from ..config import Settings
 from ..errors import ConfigError, Saturated, SpeechError
 from .auth import Auth
-from .events import parse_server_event
+from .events import Kind, parse_server_event
 from .session import Turn
 from .transport import Connection, Endpoint
 
 T = TypeVar("T")
+
+#: Server events that show a turn is getting on with its work (they move its deadline on).
+PROGRESS = frozenset(
+    {Kind.AUDIO_DELTA, Kind.TRANSCRIPT_DELTA, Kind.TRANSCRIPTION_DELTA, Kind.TRANSCRIPTION_COMPLETED}
+)
 
 
 class Connector(Protocol):
@@ -102,38 +107,79 @@ class SessionRunner:
         :meth:`Connection.receive_idle`, :meth:`Connection.ping` and ``close_reason``."""
         return self.session(None)
 
-    def deadline(self) -> float:
-        """The deadline of a request turn that starts now."""
-        return time.monotonic() + self.settings.request_timeout
-
     def run(
-        self,
-        turn: Turn,
-        deadline: float | None = None,
-        *,
-        connected: Callable[[Connection], None] | None = None,
+        self, turn: Turn, *, connected: Callable[[Connection], None] | None = None
     ) -> Generator[None, None, None]:
         """Run ``turn`` on a new session, yielding after each server event it is fed.
 
-        ``connected`` is told the connection once it is open (a :class:`TurnStream` uses it to
-        abort a receive from another thread).
+        Deadlines measure progress, not length: the turn must finish within the request timeout
+        of its last progress (an audio or transcription delta, a completed transcription), and
+        every wait ends after the idle timeout; a turn that keeps making progress runs on, up to
+        the hard bound of the request timeout plus its ``budget`` (seconds of audio it sends or
+        expects), so nothing runs for ever. ``connected`` is told the connection once it is
+        open (a :class:`TurnStream` uses it to abort a receive from another thread).
         """
-        deadline = deadline if deadline is not None else self.deadline()
+        started = time.monotonic()
+        limit = self.settings.request_timeout
+        hard = started + limit + turn.budget
+        deadline = min(hard, started + limit)
         with self.session(deadline, transcription=turn.transcription_session) as conn:
             if connected is not None:
                 connected(conn)
-            for event in turn.start():
-                conn.send(event)
-            while not turn.done:
-                message = conn.receive(deadline, self.settings.receive_timeout)
-                for event in turn.feed(parse_server_event(message)):
-                    conn.send(event)
-                yield
+            sender = _Sender(conn, turn.start())
+            try:
+                while not turn.done:
+                    message = conn.receive(deadline, self.settings.receive_timeout)
+                    event = parse_server_event(message)
+                    if event.kind in PROGRESS:
+                        deadline = min(hard, time.monotonic() + limit)
+                    for answer in turn.feed(event):
+                        conn.send(answer)
+                    sender.check()
+                    yield
+                sender.check()
+            finally:
+                sender.stop()
 
-    def complete(self, turn: Turn, deadline: float | None = None) -> None:
+    def complete(self, turn: Turn) -> None:
         """Run ``turn`` to its end."""
-        for _ in self.run(turn, deadline):
+        for _ in self.run(turn):
             pass
+
+
+class _Sender:
+    """Sends a turn's opening events on a thread of its own, so that the server's events are
+    read while a long upload is still going out: a server that transcribes the first items
+    before the last is sent never blocks on a full socket buffer, and its progress counts."""
+
+    def __init__(self, conn: Connection, events: Iterable[dict[str, Any]]) -> None:
+        self._conn = conn
+        self._events = events
+        self._stopping = threading.Event()
+        self._error: SpeechError | None = None
+        self._thread = threading.Thread(target=self._send, name="turn-sender", daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        try:
+            for event in self._events:
+                if self._stopping.is_set():
+                    return
+                self._conn.send(event)
+        except SpeechError as exc:
+            self._error = exc
+
+    def check(self) -> None:
+        """Raise the sending thread's failure, if it had one."""
+        if self._error is not None and not self._stopping.is_set():
+            raise self._error
+
+    def stop(self) -> None:
+        """Stop sending; a send blocked on the socket is woken by aborting the connection."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._conn.abort()
+        self._thread.join()
 
 
 class TurnStream(Generic[T]):

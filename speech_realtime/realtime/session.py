@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..audio import WIRE_FORMATS
+from ..audio.phrasing import Piece
 from ..options import Segment, TokenLogprob, WordTiming, spread_words
 from ..text import is_clear_mismatch
 from .events import (
@@ -33,17 +34,28 @@ from .events import (
     tts_session_update,
     user_message,
 )
-from .transcription import TranscriptionSession, token_logprobs
+from .transcription import TranscriptionSession
+from .transcripts import PieceResults
 
 ClientEvent = dict[str, Any]
 
 
+#: A slow reading pace (characters a second at speed 1): what a synthesis turn's budget assumes.
+READING_CHARS_PER_SECOND = 10.0
+
+
 class Turn(Protocol):
-    """What the service's driver needs from a state machine."""
+    """What the service's driver needs from a state machine.
+
+    ``budget``: seconds of audio the turn sends or expects back; the runner lets a turn that
+    keeps making progress run for the request timeout plus its budget (see
+    :meth:`~.runner.SessionRunner.run`).
+    """
 
     done: bool
     #: True for a turn that runs on a transcription session (a transcription-only deployment).
     transcription_session: bool
+    budget: float
 
     def start(self) -> Iterable[ClientEvent]: ...
 
@@ -70,6 +82,7 @@ class Check:
         self._transcription = transcription
         #: a check of the transcription deployment's session rather than the realtime one
         self.transcription_session = transcription is not None
+        self.budget = 0.0
         self.done = False
         self.session_created = False
         self.connected_at = 0.0
@@ -98,10 +111,16 @@ class Check:
 
 
 class Transcription:
-    """STT: configure, append the audio, commit, wait for the transcription of that item.
+    """STT: configure, then append and commit each piece of the audio, back to back, and wait
+    for the transcription of every item.
 
-    No ``response.create`` is sent: only the input transcription is wanted. The result is one
-    segment over the whole audio (no VAD runs), its words spread in proportion to length.
+    No ``response.create`` is sent: only the input transcriptions are wanted. ``pieces`` (see
+    :mod:`..audio.phrasing`) are the stretches to send, each committed as its own item; the
+    silence between them is not sent. Without them the whole audio is one item. The text is
+    the items' transcriptions joined in audio order; the segments are the pieces' places in the
+    audio (see :mod:`.transcripts`).
+
+    ``budget`` is the seconds of audio sent: the runner's bound on the whole turn grows with it.
     """
 
     def __init__(
@@ -117,6 +136,7 @@ class Transcription:
         keywords: tuple[str, ...] = (),
         logprobs: bool = False,
         session: TranscriptionSession | None = None,
+        pieces: Sequence[Piece] = (),
     ) -> None:
         if not audio:
             raise ValueError("no audio to transcribe")
@@ -131,23 +151,32 @@ class Transcription:
         self._logprobs = logprobs
         self._session = session
         self.transcription_session = session is not None
-        self._item_id: str | None = None
+        whole = self._format.duration(audio)
+        self._pieces = tuple(pieces) or (Piece(0.0, whole, ((0.0, whole),)),)
+        self._results = PieceResults(self._pieces)
+        self.budget = sum(piece.end - piece.start for piece in self._pieces)
         self.done = False
-        self.text = ""
-        self.usage: dict[str, Any] | None = None
-        #: the transcription's token log probabilities, when asked for and given
-        self.logprobs: tuple[TokenLogprob, ...] | None = None
+
+    @property
+    def text(self) -> str:
+        return self._results.text
+
+    @property
+    def logprobs(self) -> tuple[TokenLogprob, ...] | None:
+        """The transcription's token log probabilities in audio order, when asked for and given."""
+        return self._results.logprobs
 
     @property
     def segments(self) -> tuple[Segment, ...]:
-        if not self.text:
-            return ()
-        end = self._format.duration(self._audio)
-        return (Segment(self.text, 0.0, end, spread_words(self.text, 0.0, end)),)
+        return self._results.segments
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._results.usage
 
     def start(self) -> Iterator[ClientEvent]:
-        """The session update, the audio's appends and the commit, each append built only as
-        the caller takes it: one append's base64 exists at a time, however long the audio."""
+        """The session update, then each piece's appends and its commit, each append built only
+        as the caller takes it: one append's base64 exists at a time, however long the audio."""
         update = stt_session_update(
             self._dialect,
             audio_format=self._format.name,
@@ -158,26 +187,26 @@ class Transcription:
             logprobs=self._logprobs,
             session=self._session,
         )
-        appends = append_audio_events(self._audio, self._format.sample_width, self._max_append_b64)
-        return itertools.chain([update], appends, [commit_audio()])
+        return itertools.chain([update], *(self._send(piece) for piece in self._pieces))
+
+    def _send(self, piece: Piece) -> Iterator[ClientEvent]:
+        width, rate = self._format.sample_width, self._format.sample_rate
+        first = min(len(self._audio), round(piece.start * rate) * width)
+        last = min(len(self._audio), round(piece.end * rate) * width)
+        yield from append_audio_events(self._audio, width, self._max_append_b64, start=first, end=last)
+        yield commit_audio()
 
     def feed(self, event: ServerEvent) -> list[ClientEvent]:
         if event.kind is Kind.ERROR:
             raise error_from_event(event)
         if event.kind is Kind.INPUT_COMMITTED:
-            self._item_id = event.text("item_id") or None
-        elif event.kind is Kind.TRANSCRIPTION_FAILED and self._is_ours(event):
+            self._results.committed(event.text("item_id"))
+        elif event.kind is Kind.TRANSCRIPTION_FAILED and self._results.owns(event):
             raise error_from_failure(event)
-        elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._is_ours(event):
-            self.text = event.text("transcript").strip()
-            usage = event.data.get("usage")
-            self.usage = usage if isinstance(usage, dict) else None
-            self.logprobs = token_logprobs(event.data.get("logprobs"))
-            self.done = True
+        elif event.kind is Kind.TRANSCRIPTION_COMPLETED and self._results.owns(event):
+            self._results.completed(event)
+            self.done = self._results.done
         return []
-
-    def _is_ours(self, event: ServerEvent) -> bool:
-        return self._item_id is None or event.text("item_id") == self._item_id
 
 
 class Synthesis:
@@ -195,6 +224,8 @@ class Synthesis:
     completed first; words still pending at ``response.done`` share the rest of the audio.
 
     ``usage`` is the token usage of the last completed response, as the server reported it.
+    ``budget`` is the reading's expected length at a slow pace (:data:`READING_CHARS_PER_SECOND`
+    divided by the speed), twice over when a retry may read it again.
     """
 
     transcription_session = False
@@ -219,6 +250,7 @@ class Synthesis:
         self._retry = retry
         self._speed = speed
         self._style = instructions
+        self.budget = len(text) / (READING_CHARS_PER_SECOND * speed) * (2 if retry else 1)
         self._chunks: list[bytes] = []
         self._transcript_parts: list[str] = []
         self._transcript_done: str | None = None
