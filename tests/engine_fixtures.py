@@ -20,7 +20,7 @@ import pytest
 from openai_types import validate_server_event
 
 from speech_realtime.audio import float_to_pcm16
-from speech_realtime.engine.models import ENGINE_RATE, split_sentences
+from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Transcript, Word, split_sentences
 from speech_realtime.engine.server import EngineServer
 from speech_realtime.engine.session import EngineSession
 
@@ -59,6 +59,9 @@ class EnergyVad:
 class FakeModels:
     """Tones for speech (:data:`WORD_SECONDS` per word, divided by speed), canned transcripts.
 
+    A transcript's words are spread evenly over the audible part of what it was given, so word
+    times are exact enough to check offsets.
+
     ``fail``: ``"synthesize"`` or ``"transcribe"`` makes that model raise. ``gate``: when set to
     an Event, synthesis waits for it before each sentence after the first (a slow model).
     """
@@ -86,11 +89,18 @@ class FakeModels:
             self.synthesis_closed += 1
             raise
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript:
         if self.fail == "transcribe":
             raise RuntimeError("the fake recognizer failed")
         self.heard.append(len(samples))
-        return self.transcript
+        audible = np.flatnonzero(np.abs(samples) > 0.01)
+        words = self.transcript.split()
+        if not len(audible) or not words:
+            return Transcript("", ())
+        start, end = audible[0] / ASR_RATE, (audible[-1] + 1) / ASR_RATE
+        each = (end - start) / len(words)
+        timed = [Word(w, start + n * each, start + (n + 1) * each) for n, w in enumerate(words)]
+        return Transcript(self.transcript, tuple(timed))
 
     def voice_activity(self) -> EnergyVad:
         self.vads.append(EnergyVad())
