@@ -97,7 +97,7 @@ class FakeModels:
         words = self.transcript.split()
         if not len(audible) or not words:
             return Transcript("", ())
-        start, end = audible[0] / ASR_RATE, (audible[-1] + 1) / ASR_RATE
+        start, end = float(audible[0] / ASR_RATE), float((audible[-1] + 1) / ASR_RATE)
         each = (end - start) / len(words)
         timed = [Word(w, start + n * each, start + (n + 1) * each) for n, w in enumerate(words)]
         return Transcript(self.transcript, tuple(timed))

@@ -13,7 +13,7 @@ import pytest
 from engine_fixtures import Driver, FakeModels, b64, names, pcm, silence, tone, wait_until
 
 from speech_realtime.engine.models import ASR_RATE, FairLock, Word
-from speech_realtime.engine.phrases import plan_phrases, speech_probabilities
+from speech_realtime.engine.phrases import plan_phrases, snap_words, speech_probabilities
 from speech_realtime.engine.responder import cue_segments
 from speech_realtime.engine.sentences import MAX_PIECE_CHARS, split_sentences
 
@@ -67,15 +67,18 @@ def test_phrase_deltas_concatenate_to_the_transcript_and_x_segments_are_on_the_i
     completed = events[-1]
     assert "".join(e["delta"] for e in events if e["type"] == DELTA) == completed["transcript"]
     assert completed["transcript"] == "one two three four one two three four"
-    segments = completed["x_segments"]
-    assert [(s["start"], s["end"]) for s in segments] == [
-        (pytest.approx(1.0, abs=0.05), pytest.approx(24.0, abs=0.05)),
-        (pytest.approx(27.0, abs=0.05), pytest.approx(50.0, abs=0.05)),
+    segments = completed["x_segments"]  # the fake spreads words over each phrase; they are
+    # snapped to the speech, so the pause inside a phrase ends a segment too
+    assert [(s["text"], s["start"], s["end"]) for s in segments] == [
+        ("one two", pytest.approx(start, abs=0.05), pytest.approx(end, abs=0.05))
+        if n % 2 == 0
+        else ("three four", pytest.approx(start, abs=0.05), pytest.approx(end, abs=0.05))
+        for n, (start, end) in enumerate(FOUR)
     ]
-    words = segments[1]["words"]
-    assert [w["word"] for w in words] == ["one", "two", "three", "four"]
+    words = segments[2]["words"]
+    assert [w["word"] for w in words] == ["one", "two"]
     assert words[0]["start"] == pytest.approx(27.0, abs=0.05) and words[-1]["end"] == pytest.approx(
-        50.0, abs=0.05
+        37.0, abs=0.05
     )
 
 
@@ -171,6 +174,17 @@ def test_a_speaker_who_never_pauses_is_cut_at_the_quietest_points() -> None:
 def test_a_phrase_ends_at_the_longest_pause_that_fits() -> None:
     spans = plan(speech_at([(0.0, 10.0), (10.3, 18.0), (20.0, 30.0), (30.3, 40.0)], 40.0, ASR_RATE))
     assert spans == [(0.0, pytest.approx(18.4, abs=0.05)), (pytest.approx(19.6, abs=0.05), 40.0)]
+
+
+def test_word_edges_in_silence_are_snapped_to_the_speech() -> None:
+    speech = [(1.0, 3.0), (5.0, 6.0)]
+    words = [Word("It", 0.6, 1.2), Word("wife.", 2.5, 4.2), Word("so", 5.1, 5.3), Word("lost", 7.0, 7.5)]
+    assert snap_words(words, speech) == [
+        Word("It", 1.0, 1.2),
+        Word("wife.", 2.5, 3.0),
+        Word("so", 5.1, 5.3),
+        Word("lost", 7.0, 7.5),  # no speech under it: left alone
+    ]
 
 
 def test_cue_segments_end_at_sentences_and_pauses() -> None:

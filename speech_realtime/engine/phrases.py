@@ -15,8 +15,11 @@ cut here, on the voice activity of its own audio, into phrases of at most
 - each phrase is padded by :data:`PAD_SECONDS` into the silence around it, never past the middle
   of a pause, so a soft word edge the VAD missed is still heard and no audio is heard twice.
 
-Only silence longer than two paddings is left out. Everything here is arithmetic on arrays: the
-probabilities come from the session's model set (:meth:`~.models.ModelSet.voice_activity`).
+Only silence longer than two paddings is left out. The same runs of speech keep word times
+honest: Whisper's alignment tends to stretch a word into the silence around it (a last word
+"ending" a second into the pause), so :func:`snap_words` moves word edges that lie in silence to
+the edge of the speech they overlap. Everything here is arithmetic on arrays: the probabilities
+come from the session's model set (:meth:`~.models.ModelSet.voice_activity`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .models import ASR_RATE, VAD_FRAME, VoiceActivity
+from .models import ASR_RATE, VAD_FRAME, VoiceActivity, Word
 
 #: An item up to this long is transcribed in one call, as the model sees it whole.
 WINDOW_SECONDS = 30.0
@@ -137,3 +140,20 @@ def _padded(spans: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
         high = (end + spans[index + 1][0]) // 2 if index + 1 < len(spans) else total
         out.append((max(low, start - pad), min(high, end + pad)))
     return out
+
+
+def speech_seconds(probabilities: np.ndarray) -> list[tuple[float, float]]:
+    """The runs of speech, in seconds from the start of the audio."""
+    return [(start * FRAME_SECONDS, end * FRAME_SECONDS) for start, end in speech_runs(probabilities)]
+
+
+def snap_words(words: list[Word], speech: list[tuple[float, float]]) -> list[Word]:
+    """Each word's edges moved out of silence onto the speech it overlaps (unchanged if none)."""
+    snapped = []
+    for word in words:
+        overlapping = [(start, end) for start, end in speech if start < word.end and end > word.start]
+        if overlapping:
+            start, end = max(word.start, overlapping[0][0]), min(word.end, overlapping[-1][1])
+            word = Word(word.word, round(start, 3), round(max(start, end), 3))
+        snapped.append(word)
+    return snapped

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..audio import StreamResampler, encode_wire
 from .models import ASR_RATE, ENGINE_RATE, ModelSet, Transcript, Word
-from .phrases import WINDOW_SECONDS, plan_phrases, speech_probabilities
+from .phrases import WINDOW_SECONDS, plan_phrases, snap_words, speech_probabilities, speech_seconds
 from .render import Event, Renderer, event
 from .state import Conversation, Item, ResponsePlan, new_id
 
@@ -44,22 +44,25 @@ def recognize(samples: np.ndarray, models: ModelSet, language: str | None) -> It
 
     An item up to one model window is one call. A longer one is cut by :mod:`.phrases` first, so
     every step (a minute of VAD, or one Whisper call) is short and closing the generator stops
-    the work at the next phrase.
+    the work at the next phrase. Word edges in silence are snapped to the speech (VAD runs).
     """
-    if len(samples) <= WINDOW_SECONDS * ASR_RATE:
-        spans = [(0, len(samples))] if len(samples) else []
-    else:
-        vad = models.voice_activity()
-        probabilities = []
-        for chunk in speech_probabilities(samples, vad):
-            probabilities.append(chunk)
+    if not len(samples):
+        return
+    long = len(samples) > WINDOW_SECONDS * ASR_RATE
+    vad = models.voice_activity()
+    chunks = []
+    for chunk in speech_probabilities(samples, vad):
+        chunks.append(chunk)
+        if long:
             yield None
-        spans = plan_phrases(samples, np.concatenate(probabilities))
+    probabilities = np.concatenate(chunks)
+    speech = speech_seconds(probabilities)
+    spans = plan_phrases(samples, probabilities) if long else [(0, len(samples))]
     for start, end in spans:
         heard = models.transcribe(samples[start:end], language)
         offset = start / ASR_RATE
-        words = tuple(Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words)
-        yield Transcript(heard.text, words)
+        words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
+        yield Transcript(heard.text, tuple(snap_words(words, speech)))
 
 
 def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[dict[str, Any]]:
