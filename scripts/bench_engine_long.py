@@ -114,7 +114,10 @@ def long_commit(url: str, pcm: bytes, short: bytes) -> dict[str, float | str]:
     completed = session.until(COMPLETED)
     total = session.events[-1][0] - committed
     thread.join()
-    phrases = len({round(t, 2) for t, e in session.events if e["type"] == DELTA})
+    arrivals = [t for t, e in session.events if e["type"] == DELTA]
+    phrases = 1 + sum(
+        1 for a, b in itertools.pairwise(arrivals) if b - a > 0.3
+    )  # a phrase's deltas come at once
     session.ws.close()
     assert first["type"] == DELTA
     return {

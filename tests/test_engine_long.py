@@ -13,7 +13,7 @@ import pytest
 from engine_fixtures import Driver, FakeModels, b64, names, pcm, silence, tone, wait_until
 
 from speech_realtime.engine.models import ASR_RATE, FairLock, Word
-from speech_realtime.engine.phrases import plan_phrases, snap_words, speech_probabilities
+from speech_realtime.engine.phrases import phrases, plan_phrases, snap_words, speech_probabilities
 from speech_realtime.engine.responder import cue_segments
 from speech_realtime.engine.sentences import MAX_PIECE_CHARS, split_sentences
 
@@ -159,6 +159,18 @@ def test_the_model_lock_serves_a_waiting_thread_before_the_holder_again() -> Non
 def plan(audio: np.ndarray) -> list[tuple[float, float]]:
     probabilities = np.concatenate(list(speech_probabilities(audio, FakeModels().voice_activity())))
     return [(a / ASR_RATE, b / ASR_RATE) for a, b in plan_phrases(audio, probabilities)]
+
+
+def test_phrases_are_final_as_the_vad_goes_and_the_same_as_the_whole_plan() -> None:
+    stretches = [(t + 1.0, t + 9.0) for t in range(0, 60, 10)] + [(61.0, 131.0), (133.0, 140.0)]
+    stretches += [(185.0, 190.0), (250.0, 255.0)]  # long silences, one across a VAD step
+    audio = speech_at(stretches, 260.0, ASR_RATE)
+    steps = list(phrases(audio, FakeModels().voice_activity()))
+    assert steps[0] is None and steps[1] is not None  # the first phrase after one VAD step
+    spans = [(p.start, p.end) for p in steps if p is not None]
+    probabilities = np.concatenate(list(speech_probabilities(audio, FakeModels().voice_activity())))
+    assert spans == plan_phrases(audio, probabilities)
+    assert all(p.end - p.start <= 25.8 * ASR_RATE for p in steps if p is not None)
 
 
 def test_a_speaker_who_never_pauses_is_cut_at_the_quietest_points() -> None:

@@ -15,7 +15,11 @@ cut here, on the voice activity of its own audio, into phrases of at most
 - each phrase is padded by :data:`PAD_SECONDS` into the silence around it, never past the middle
   of a pause, so a soft word edge the VAD missed is still heard and no audio is heard twice.
 
-Only silence longer than two paddings is left out. The same runs of speech keep word times
+Only silence longer than two paddings is left out. The plan is made as the VAD goes
+(:func:`phrases`): a phrase is final as soon as the audio examined reaches far enough past it
+that more cannot change it, so the first phrase is transcribed after one VAD step, not after the
+whole item.
+The same runs of speech keep word times
 honest: Whisper's alignment tends to stretch a word into the silence around it (a last word
 "ending" a second into the pause), so :func:`snap_words` moves word edges that lie in silence to
 the edge of the speech they overlap. Everything here is arithmetic on arrays: the probabilities
@@ -25,6 +29,7 @@ come from the session's model set (:meth:`~.models.ModelSet.voice_activity`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +51,69 @@ MIN_SILENCE_SECONDS = 0.1
 VAD_STEP_SECONDS = 60.0
 
 FRAME_SECONDS = VAD_FRAME / ASR_RATE
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A phrase's ``[start, end)`` samples, and the runs of speech in it in seconds (item timeline)."""
+
+    start: int
+    end: int
+    speech: list[tuple[float, float]]
+
+
+def phrases(samples: np.ndarray, vad: VoiceActivity) -> Iterator[Phrase | None]:
+    """The phrases of ``samples`` in order, each as soon as it is final; ``None`` after a VAD step.
+
+    An item up to one window is one phrase. Otherwise the plan is remade on the audio after the
+    last phrase each time, and its first phrase is taken once the VAD has examined enough past
+    its start (two longest phrases) that more audio cannot change it, or all of the item: the
+    phrases are those :func:`plan_phrases` gives for the whole item.
+    """
+    chunks = speech_probabilities(samples, vad)
+    if len(samples) <= WINDOW_SECONDS * ASR_RATE:
+        probabilities = np.concatenate(list(chunks)) if len(samples) else np.zeros(0, dtype=np.float32)
+        yield Phrase(0, len(samples), _speech_in(probabilities, 0))
+        return
+    # Frames past a phrase's start after which more audio cannot change it: the runs it may pack
+    # end within the longest phrase, and the cuts inside an unbroken run there depend on up to
+    # one more longest phrase of that run.
+    settled = round((2 * MAX_PHRASE_SECONDS + PAD_SECONDS + MIN_SILENCE_SECONDS) / FRAME_SECONDS) + 2
+    probabilities, position, done = np.zeros(0, dtype=np.float32), 0, False
+    while position < len(samples):
+        first = position // VAD_FRAME
+        horizon = len(probabilities)
+        spans = plan_phrases(samples[first * VAD_FRAME : horizon * VAD_FRAME], probabilities[first:])
+        if spans and (done or spans[0][0] // VAD_FRAME + settled <= horizon - first):
+            for start, end in spans if done else spans[:1]:
+                start, end = max(position, start + first * VAD_FRAME), end + first * VAD_FRAME
+                yield Phrase(
+                    start,
+                    end,
+                    _speech_in(probabilities[start // VAD_FRAME : -(-end // VAD_FRAME)], start // VAD_FRAME),
+                )
+                position = end
+            if done:
+                return
+            continue
+        if done:
+            return
+        if not spans:  # no speech since the last phrase: keep only the padding's worth
+            position = max(position, horizon * VAD_FRAME - round(PAD_SECONDS * ASR_RATE))
+        chunk = next(chunks, None)
+        if chunk is None:
+            done = True
+            continue
+        probabilities = np.concatenate([probabilities, chunk])
+        yield None
+
+
+def _speech_in(probabilities: np.ndarray, first_frame: int) -> list[tuple[float, float]]:
+    """Runs of speech in ``probabilities`` (from frame ``first_frame``), in seconds."""
+    return [
+        ((first_frame + a) * FRAME_SECONDS, (first_frame + b) * FRAME_SECONDS)
+        for a, b in speech_runs(probabilities)
+    ]
 
 
 def speech_probabilities(samples: np.ndarray, vad: VoiceActivity) -> Iterator[np.ndarray]:
@@ -85,6 +153,8 @@ def speech_runs(probabilities: np.ndarray) -> list[tuple[int, int]]:
 
 def plan_phrases(samples: np.ndarray, probabilities: np.ndarray) -> list[tuple[int, int]]:
     """``(first, end)`` samples of each phrase of ``samples``, in order, not overlapping."""
+    if not len(probabilities):
+        return []
     longest = round(MAX_PHRASE_SECONDS / FRAME_SECONDS)
     shortest = round(MIN_PHRASE_SECONDS / FRAME_SECONDS)
     energy = _frame_energy(samples, len(probabilities))
@@ -140,11 +210,6 @@ def _padded(spans: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
         high = (end + spans[index + 1][0]) // 2 if index + 1 < len(spans) else total
         out.append((max(low, start - pad), min(high, end + pad)))
     return out
-
-
-def speech_seconds(probabilities: np.ndarray) -> list[tuple[float, float]]:
-    """The runs of speech, in seconds from the start of the audio."""
-    return [(start * FRAME_SECONDS, end * FRAME_SECONDS) for start, end in speech_runs(probabilities)]
 
 
 def snap_words(words: list[Word], speech: list[tuple[float, float]]) -> list[Word]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..audio import StreamResampler, encode_wire
 from .models import ASR_RATE, ENGINE_RATE, ModelSet, Transcript, Word
-from .phrases import WINDOW_SECONDS, plan_phrases, snap_words, speech_probabilities, speech_seconds
+from .phrases import phrases, snap_words
 from .render import Event, Renderer, event
 from .state import Conversation, Item, ResponsePlan, new_id
 
@@ -46,23 +46,15 @@ def recognize(samples: np.ndarray, models: ModelSet, language: str | None) -> It
     every step (a minute of VAD, or one Whisper call) is short and closing the generator stops
     the work at the next phrase. Word edges in silence are snapped to the speech (VAD runs).
     """
-    if not len(samples):
-        return
-    long = len(samples) > WINDOW_SECONDS * ASR_RATE
-    vad = models.voice_activity()
-    chunks = []
-    for chunk in speech_probabilities(samples, vad):
-        chunks.append(chunk)
-        if long:
-            yield None
-    probabilities = np.concatenate(chunks)
-    speech = speech_seconds(probabilities)
-    spans = plan_phrases(samples, probabilities) if long else [(0, len(samples))]
-    for start, end in spans:
-        heard = models.transcribe(samples[start:end], language)
-        offset = start / ASR_RATE
+    for phrase in phrases(samples, models.voice_activity()):
+        if phrase is None or phrase.end <= phrase.start:
+            if phrase is None:
+                yield None
+            continue
+        heard = models.transcribe(samples[phrase.start : phrase.end], language)
+        offset = phrase.start / ASR_RATE
         words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
-        yield Transcript(heard.text, tuple(snap_words(words, speech)))
+        yield Transcript(heard.text, tuple(snap_words(words, phrase.speech)))
 
 
 def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[dict[str, Any]]:
