@@ -20,7 +20,8 @@ import pytest
 from openai_types import validate_server_event
 
 from speech_realtime.audio import float_to_pcm16
-from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Transcript, Word, split_sentences
+from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Transcript, Word
+from speech_realtime.engine.sentences import piece_limit, split_sentences
 from speech_realtime.engine.server import EngineServer
 from speech_realtime.engine.session import EngineSession
 
@@ -78,7 +79,7 @@ class FakeModels:
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
         self.speeds.append(speed)
         try:
-            for index, sentence in enumerate(split_sentences(text)):
+            for index, sentence in enumerate(split_sentences(text, piece_limit(speed))):
                 if self.fail == "synthesize":
                     raise RuntimeError("the fake voice failed")
                 if self.gate is not None and index:

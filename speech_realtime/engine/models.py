@@ -14,6 +14,7 @@ canned transcripts) with no neural models.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..audio import StreamResampler
-from .sentences import split_sentences
+from .sentences import piece_limit, split_sentences
 
 # faster-whisper logs every transcription at INFO.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
@@ -34,6 +35,8 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 ENGINE_RATE = 24000
 #: Whisper's and Silero's input rate; the input buffer is kept at this rate.
 ASR_RATE = 16000
+#: Whisper's window: the audio one encoder pass sees.
+WHISPER_WINDOW_SECONDS = 30
 #: Samples per voice-activity frame at :data:`ASR_RATE` (Silero's frame, 32 ms).
 VAD_FRAME = 512
 
@@ -186,13 +189,13 @@ class Models:
         self.voice_activity().push(np.zeros((1, VAD_FRAME), dtype=np.float32))
 
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """Piper, sentence by sentence; ``speed`` divides the voice's length scale."""
+        """Piper, piece by piece (:mod:`.sentences`); ``speed`` divides the voice's length scale."""
         from piper import SynthesisConfig
 
         voice = self.voice
         config = SynthesisConfig(length_scale=float(voice.config.length_scale or 1.0) / speed)
         resampler = StreamResampler(int(voice.config.sample_rate), ENGINE_RATE)
-        for sentence in split_sentences(text):
+        for sentence in split_sentences(text, piece_limit(speed)):
             with self._tts_lock:
                 chunks = [chunk.audio_float_array for chunk in voice.synthesize(sentence, config)]
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
@@ -200,8 +203,15 @@ class Models:
         yield "", resampler.push(np.zeros(0, dtype=np.float32), last=True)
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript:
-        """One Whisper call, with word times (faster-whisper's cross-attention alignment)."""
+        """One Whisper call, with word times (faster-whisper's cross-attention alignment).
+
+        Audio that fits one window is decoded in that window only: with word timestamps,
+        faster-whisper would start a second window at the last word's end and encode the few
+        tenths of a second after it as a whole window again (half as much time once more, and a
+        chance to hallucinate a word in the trailing silence).
+        """
         whisper = self.whisper
+        windows = None if len(samples) > WHISPER_WINDOW_SECONDS * ASR_RATE else 1
         with self._stt_lock:
             segments, _ = whisper.transcribe(
                 np.asarray(samples, dtype=np.float32),
@@ -212,7 +222,8 @@ class Models:
                 word_timestamps=True,
                 vad_filter=False,
             )
-            segments = list(segments)
+            # without timestamps, each window is one segment
+            segments = list(itertools.islice(segments, windows))
         words = tuple(
             Word(word.word.strip(), round(float(word.start), 3), round(float(word.end), 3))
             for segment in segments

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import ASR_RATE, VAD_FRAME, VoiceActivity, Word
+from .models import ASR_RATE, VAD_FRAME, WHISPER_WINDOW_SECONDS, VoiceActivity, Word
 
 #: An item up to this long is transcribed in one call, as the model sees it whole.
-WINDOW_SECONDS = 30.0
+WINDOW_SECONDS = float(WHISPER_WINDOW_SECONDS)
 #: Longest phrase, before padding (padded, it stays under the window).
 MAX_PHRASE_SECONDS = 25.0
 #: A phrase is not ended before this, unless the item's speech ends.

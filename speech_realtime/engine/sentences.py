@@ -5,7 +5,8 @@ how long a step takes and how long the client waits between audio deltas. A sent
 unless it is longer than :data:`MAX_PIECE_CHARS` (a 4,096-character text with no punctuation at
 all is one "sentence"): then it is cut at the last clause boundary (comma, dash) that keeps the
 piece under the bound, failing that at the last space, so no word is cut; only a single "word"
-longer than the bound is cut inside it.
+longer than the bound is cut inside it. Slower speech is longer audio for the same text, and
+Piper's time grows with the audio, so the bound shrinks with the speed (:func:`piece_limit`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 
 #: Longest piece voiced in one step: about 12 s of speech at speed 1 (48 s at speed 0.25).
 MAX_PIECE_CHARS = 200
+#: The bound at the slowest speeds: about 19 s of speech at speed 0.25.
+MIN_PIECE_CHARS = 80
 #: A clause cut is only taken if it leaves at least this much in the piece (no tiny pieces).
 MIN_CLAUSE_CHARS = 40
 
@@ -23,12 +26,17 @@ _CLAUSE_END = re.compile(r"[,\u3001\uff0c\u2013\u2014]|\s-{1,2}(?=\s)")
 _SPACE = re.compile(r"\s+")
 
 
-def split_sentences(text: str) -> list[str]:
-    """``text`` cut after sentence punctuation, long sentences cut again, each piece stripped."""
+def piece_limit(speed: float) -> int:
+    """Longest piece at ``speed``: :data:`MAX_PIECE_CHARS` at speed 1 and above, less when slower."""
+    return max(MIN_PIECE_CHARS, round(MAX_PIECE_CHARS * min(1.0, speed)))
+
+
+def split_sentences(text: str, limit: int = MAX_PIECE_CHARS) -> list[str]:
+    """``text`` cut after sentence punctuation, sentences over ``limit`` cut again, each stripped."""
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(text):
         if sentence and sentence.strip():
-            pieces += bounded_pieces(sentence.strip())
+            pieces += bounded_pieces(sentence.strip(), limit)
     return pieces
 
 
