@@ -10,12 +10,14 @@ import threading
 
 import numpy as np
 import pytest
+from engine_client import EngineConnection
 from engine_fixtures import Driver, FakeModels, b64, names, pcm, silence, tone, wait_until
 
 from speech_realtime.engine.models import ASR_RATE, FairLock, Word
 from speech_realtime.engine.phrases import phrases, plan_phrases, snap_words, speech_probabilities
 from speech_realtime.engine.responder import cue_segments
 from speech_realtime.engine.sentences import MAX_PIECE_CHARS, MIN_PIECE_CHARS, piece_limit, split_sentences
+from speech_realtime.engine.server import EngineServer
 
 TRANSCRIBE = {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}
 COMPLETED = "conversation.item.input_audio_transcription.completed"
@@ -134,6 +136,42 @@ def test_a_response_reading_a_long_audio_item_transcribes_it_in_steps_and_can_be
     done = driver.run()[-1]
     assert done["response"]["status"] == "cancelled"
     assert len(fake_models.heard) == 1
+
+
+class SlowRecognizer(FakeModels):
+    """Every transcription after the first waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting, self.release = threading.Event(), threading.Event()
+
+    def transcribe(self, samples: np.ndarray, language: str | None = None):
+        if self.heard:
+            self.waiting.set()
+            assert self.release.wait(10), "the test never let the recognizer go"
+        return super().transcribe(samples, language)
+
+
+def test_a_client_gone_mid_item_stops_the_work_at_the_next_phrase() -> None:
+    """Over a real socket: three phrases; the client leaves during the second; no third call."""
+    models = SlowRecognizer()
+    server = EngineServer(models=models).start()
+    try:
+        conn = EngineConnection(server.url)
+        conn.send("session.update", session=TRANSCRIBE)
+        conn.expect("session.updated")
+        data = pcm(speech_at([*FOUR, (53.0, 63.0), (66.0, 76.0)], 78.0))
+        for start in range(0, len(data), 2_000_000):
+            conn.send("input_audio_buffer.append", audio=b64(data[start : start + 2_000_000]))
+        conn.send("input_audio_buffer.commit")
+        conn.until(DELTA)
+        assert models.waiting.wait(5)  # the second phrase's call has begun
+        conn.close()
+        models.release.set()
+        assert wait_until(lambda: server.open_sessions == 0)
+        assert len(models.heard) == 2
+    finally:
+        server.stop()
 
 
 def test_the_model_lock_serves_a_waiting_thread_before_the_holder_again() -> None:
