@@ -47,14 +47,13 @@ def recognize(samples: np.ndarray, models: ModelSet, language: str | None) -> It
     the work at the next phrase. Word edges in silence are snapped to the speech (VAD runs).
     """
     for phrase in phrases(samples, models.voice_activity()):
-        if phrase is None or phrase.end <= phrase.start:
-            if phrase is None:
-                yield None
-            continue
-        heard = models.transcribe(samples[phrase.start : phrase.end], language)
-        offset = phrase.start / ASR_RATE
-        words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
-        yield Transcript(heard.text, tuple(snap_words(words, phrase.speech)))
+        if phrase is None:
+            yield None
+        elif phrase.end > phrase.start:
+            heard = models.transcribe(samples[phrase.start : phrase.end], language)
+            offset = phrase.start / ASR_RATE
+            words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
+            yield Transcript(heard.text, tuple(snap_words(words, phrase.speech)))
 
 
 def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[dict[str, Any]]:
