@@ -5,7 +5,13 @@ Measures: time to the first audio byte of /synthesize/stream (one sentence, a pa
 real-time factor (/synthesize), STT real-time factor (/recognize), and the engine process's RSS
 with its models loaded. Prints a Markdown table (medians of --runs runs).
 
-Usage: .venv/bin/python scripts/bench_engine.py [--runs N]
+``--long SECONDS`` measures the engine's long work instead, on an engine child process over its
+WebSocket (see ``bench_engine_long.py``): one commit of SECONDS of speech (time to the first
+transcription delta, total, WER), a 3 s commit from a second session meanwhile (its latency,
+against the same commit alone), a 4,096-character reading at speed 0.25 (first audio, longest
+wait between two audio deltas, total), and the cost of Whisper's word timestamps.
+
+Usage: .venv/bin/python scripts/bench_engine.py [--runs N] [--long SECONDS]
 """
 
 from __future__ import annotations
@@ -38,7 +44,12 @@ def median(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--long", type=float, default=0.0, help="measure a commit of this many seconds")
     args = parser.parse_args()
+    if args.long:
+        from bench_engine_long import long_work
+
+        return long_work(args.long)
     with running_service() as service:
         engine_rss = rss_mib(service.engine.process.pid)
         service.post("/api/speech-realtime/synthesize", {"text": "Warm up."})

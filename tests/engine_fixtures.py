@@ -20,7 +20,8 @@ import pytest
 from openai_types import validate_server_event
 
 from speech_realtime.audio import float_to_pcm16
-from speech_realtime.engine.models import ENGINE_RATE, split_sentences
+from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Heard, Word
+from speech_realtime.engine.sentences import piece_limit, split_sentences
 from speech_realtime.engine.server import EngineServer
 from speech_realtime.engine.session import EngineSession
 
@@ -59,6 +60,9 @@ class EnergyVad:
 class FakeModels:
     """Tones for speech (:data:`WORD_SECONDS` per word, divided by speed), canned transcripts.
 
+    A transcript's words are spread evenly over the audible part of what it was given, so word
+    times are exact enough to check offsets.
+
     ``fail``: ``"synthesize"`` or ``"transcribe"`` makes that model raise. ``gate``: when set to
     an Event, synthesis waits for it before each sentence after the first (a slow model).
     """
@@ -75,7 +79,7 @@ class FakeModels:
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
         self.speeds.append(speed)
         try:
-            for index, sentence in enumerate(split_sentences(text)):
+            for index, sentence in enumerate(split_sentences(text, piece_limit(speed))):
                 if self.fail == "synthesize":
                     raise RuntimeError("the fake voice failed")
                 if self.gate is not None and index:
@@ -86,11 +90,18 @@ class FakeModels:
             self.synthesis_closed += 1
             raise
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Heard:
         if self.fail == "transcribe":
             raise RuntimeError("the fake recognizer failed")
         self.heard.append(len(samples))
-        return self.transcript
+        audible = np.flatnonzero(np.abs(samples) > 0.01)
+        words = self.transcript.split()
+        if not len(audible) or not words:
+            return Heard("", ())
+        start, end = float(audible[0] / ASR_RATE), float((audible[-1] + 1) / ASR_RATE)
+        each = (end - start) / len(words)
+        timed = [Word(w, start + n * each, start + (n + 1) * each) for n, w in enumerate(words)]
+        return Heard(self.transcript, tuple(timed))
 
     def voice_activity(self) -> EnergyVad:
         self.vads.append(EnergyVad())

@@ -44,9 +44,34 @@ def extras(value: Any, path: str = "") -> list[str]:
 SESSION_FIELDS_NOT_MODELLED = {".session.id", ".session.object", ".session.expires_at"}
 
 
+#: Documented extensions (docs/engine.md): fields an event may carry beyond the SDK's model. The
+#: models allow extra fields, so SDK clients read these events unchanged; the shape is checked here.
+EXTENSIONS = {"conversation.item.input_audio_transcription.completed": ".x_segments"}
+
+
+class _Word(BaseModel, extra="forbid"):
+    word: str
+    start: float
+    end: float
+
+
+class _Segment(BaseModel, extra="forbid"):
+    text: str
+    start: float
+    end: float
+    words: list[_Word]
+
+
+_SEGMENTS = TypeAdapter(list[_Segment])
+
+
 def _validate(adapters: dict[str, TypeAdapter[Any]], dialect: str, event: dict[str, Any]) -> BaseModel:
     model = adapters[dialect].validate_python(event)
-    leftover = [path for path in extras(model) if path not in SESSION_FIELDS_NOT_MODELLED]
+    extension = EXTENSIONS.get(event["type"])
+    if extension is not None and extension[1:] in event:
+        _SEGMENTS.validate_python(event[extension[1:]])
+    allowed = SESSION_FIELDS_NOT_MODELLED | ({extension} if extension else set())
+    leftover = [path for path in extras(model) if path not in allowed]
     assert not leftover, f"{event['type']} ({dialect}) has undeclared fields: {leftover}"
     return model
 

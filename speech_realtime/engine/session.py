@@ -153,7 +153,7 @@ class EngineSession:
         A failed transcription says no (the long pause then ends the turn)."""
         language = self.config.transcription.language if self.config.transcription else None
         try:
-            return ends_sentence(self.models.transcribe(samples, language))
+            return ends_sentence(self.models.transcribe(samples, language).text)
         except Exception:
             log.debug("engine: the semantic VAD's transcription failed", exc_info=True)
             return False
