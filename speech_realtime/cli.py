@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 import threading
@@ -13,6 +12,8 @@ from collections.abc import Sequence
 from .config import Backend, Settings
 from .engine.process import EngineProcess
 from .errors import ConfigError, SpeechError
+from .logs import configure as configure_logging
+from .metrics_dir import multiprocess_directory
 from .voices import ALIASES, voices_for
 
 
@@ -123,11 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(args.env_file)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings)
         if args.command == "serve":
-            return _serve(settings, args)
+            with multiprocess_directory() as metrics_dir:
+                return _serve(settings.with_changes(metrics_dir=metrics_dir), args)
         if args.command == "engine":
             return _engine(args)
         if args.command == "voices":

@@ -40,6 +40,14 @@ class Dialect(str, Enum):
 
 BACKENDS = ("auto", *(backend.value for backend in Backend))
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+#: Per-million-token price variables, by (direction, modality) of the Realtime ``usage`` fields.
+PRICE_VARIABLES = {
+    ("input", "text"): "SPEECH_PRICE_INPUT_TEXT",
+    ("input", "audio"): "SPEECH_PRICE_INPUT_AUDIO",
+    ("output", "text"): "SPEECH_PRICE_OUTPUT_TEXT",
+    ("output", "audio"): "SPEECH_PRICE_OUTPUT_AUDIO",
+}
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -85,6 +93,11 @@ class Settings:
     client_timeout: float = 10.0
     max_websockets: int = 64
     log_level: str = "INFO"
+    log_format: str = "text"
+    #: Prices per million tokens by (direction, modality); empty: no cost is estimated.
+    token_prices: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
+    metrics_dir: str | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -125,6 +138,10 @@ class Settings:
         log_level = (_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        log_format = (_text(env, "LOG_FORMAT", cls.log_format) or cls.log_format).lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+        prices = {key: _number(env, name, 0.0, minimum=0.0) for key, name in PRICE_VARIABLES.items()}
         return cls(
             backend=Backend(backend),
             azure_endpoint=azure_endpoint,
@@ -147,6 +164,9 @@ class Settings:
             client_timeout=_number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
             max_websockets=int(_number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
             log_level=log_level,
+            log_format=log_format,
+            token_prices={key: price for key, price in prices.items() if price},
+            metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
         )
 
     @classmethod

@@ -9,14 +9,13 @@ that every front end gets the same checks. Sessions are opened, counted and driv
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from . import metrics
 from .audio import (
     MIN_COMMIT_SECONDS,
     Encoder,
@@ -30,6 +29,7 @@ from .audio import (
 )
 from .config import Settings
 from .errors import BadRequest, SpeechError
+from .metrics import Counters
 from .options import (
     AudioChunk,
     RecognitionOptions,
@@ -73,22 +73,6 @@ class Speech:
     transcript: str
     verbatim: bool | None
     attempts: int
-
-
-class Counters:
-    """Thread-safe event counts (stream aborts, TTS retries, mismatches)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def add(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
 
 
 class SpeechService:
@@ -163,6 +147,7 @@ class SpeechService:
             prompt=options.prompt,
         )
         self.runner.complete(turn)
+        self._note_recognition(audio.duration, turn.usage)
         return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage)
 
     def recognize_media(
@@ -294,7 +279,13 @@ class SpeechService:
         # Counted here; logged once, by the front end that drops the client's connection.
         self.counters.add("streams_aborted")
 
+    def _note_recognition(self, seconds: float, usage: dict[str, Any] | None) -> None:
+        metrics.audio_in(seconds)
+        metrics.token_usage("transcription", usage, self.settings.token_prices)
+
     def _note_reading(self, turn: Synthesis) -> None:
+        metrics.audio_out(turn.audio_seconds)
+        metrics.token_usage("synthesis", turn.usage, self.settings.token_prices)
         if turn.attempts > 1:
             self.counters.add("tts_retries")
         if turn.verbatim is False:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
+from .. import metrics
 from ..config import Settings
 from ..errors import Saturated, SpeechError
 from .auth import Auth
@@ -63,6 +64,7 @@ class SessionRunner:
         that they count against the same limit as REST requests.
         """
         if not self._slots.acquire(blocking=False):
+            metrics.slot_refused()
             raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
         try:
             yield
@@ -72,11 +74,11 @@ class SessionRunner:
     @contextmanager
     def session(self, deadline: float | None = None) -> Iterator[Connection]:
         """A slot and an open connection; both released when the block ends, however it ends."""
-        with self.hold():
+        with self.hold(), metrics.upstream_errors():
             timeout = self.settings.connect_timeout
             if deadline is not None:
                 timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-            with self.connector.connect(timeout) as conn:
+            with self.connector.connect(timeout) as conn, metrics.upstream_session():
                 yield conn
 
     def duplex(self) -> AbstractContextManager[Connection]:

@@ -6,7 +6,7 @@ from flask import Flask
 
 from ..config import Settings
 from ..speech import SpeechService
-from . import errors
+from . import errors, ops
 from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
 from .openai_audio import openai_audio
@@ -21,6 +21,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.json.sort_keys = False
     app.extensions["speech"] = service or SpeechService(settings)
     errors.install(app)
+    ops.install(app)
     app.register_blueprint(speech_api)
     app.register_blueprint(openai_audio)
     app.register_blueprint(azure_speech)
