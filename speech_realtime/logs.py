@@ -1,9 +1,10 @@
 """Logging: one format for the whole process (text or one JSON object a line), with request ids.
 
 The web layer puts the current request's id in :data:`REQUEST_ID` (a context variable, so each
-request thread sees its own); :class:`RequestIdFilter`, attached to every handler, copies it onto
-each record as ``request_id`` ("-" outside a request), so every line a request writes, at any
-level and from any module, carries it. JSON lines are written by python-json-logger's
+request thread sees its own); :func:`tag_records` makes every log record carry it as
+``request_id`` from the moment it is created ("-" outside a request), so every line a request
+writes, at any level, from any module and to any handler, carries it. :class:`RequestIdFilter`
+does the same for records made before that (handlers of the service's formats have it). JSON lines are written by python-json-logger's
 formatter: it is a plain :class:`logging.Formatter`, so the standard ``logging`` calls all over
 the code, gunicorn's error log and its access log all use it unchanged.
 
@@ -17,6 +18,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -40,6 +42,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def tag_records() -> None:
+    """Make every new log record carry the current request id (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "tags_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        record.request_id = REQUEST_ID.get()
+        return record
+
+    factory.tags_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def formatter(log_format: str) -> logging.Formatter:
     """The formatter for ``LOG_FORMAT`` (``text`` or ``json``)."""
     if log_format == "json":
@@ -61,6 +78,7 @@ def configure(settings: Settings) -> None:
     Like :func:`logging.basicConfig`, it leaves a root logger that has handlers already alone
     (a program embedding the service, or pytest, configured it).
     """
+    tag_records()
     root = logging.getLogger()
     if root.handlers:
         return

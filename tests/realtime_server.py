@@ -66,6 +66,8 @@ class Script:
     vad_silence_ms: int = 200
     close_code: int = 1000
     close_reason: str = ""
+    usage: dict[str, Any] | None = None  # response.done's usage (default: USAGE)
+    transcription_usage: dict[str, Any] | None = None  # a transcription's usage (default: duration)
 
 
 def _id(prefix: str) -> str:
@@ -268,7 +270,8 @@ class _Session:
                     "item_id": item_id,
                     "content_index": 0,
                     "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": len(self.audio) / 48000},
+                    "usage": self.script.transcription_usage
+                    or {"type": "duration", "seconds": len(self.audio) / 48000},
                 }
             )
         return None
@@ -331,7 +334,7 @@ class _Session:
         self.send(
             {
                 "type": "response.done",
-                "response": {"id": response_id, "status": "completed", "usage": USAGE},
+                "response": {"id": response_id, "status": "completed", "usage": script.usage or USAGE},
             }
         )
         return None

@@ -13,7 +13,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from ..logs import attach
+from ..logs import REQUEST_ID, attach
 from .request_ids import HEADER
 
 #: The text access line: client, method and path (no query), status, bytes, milliseconds, id.
@@ -48,9 +48,12 @@ class ServiceLogger(glogging.Logger):
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 3),
             "user_agent": environ.get("HTTP_USER_AGENT"),
-            "request_id": headers.get(HEADER.lower(), "-"),
         }
-        self.access_log.log(logging.INFO, "%s %s %s", fields["method"], fields["path"], status, extra=fields)
+        token = REQUEST_ID.set(headers.get(HEADER.lower(), "-"))
+        try:
+            self.access_log.log(logging.INFO, "%s %s %s", fields["method"], fields["path"], status, extra=fields)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def logger_class(log_format: str) -> type[ServiceLogger]:

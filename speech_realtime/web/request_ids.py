@@ -19,7 +19,7 @@ from contextvars import Token
 
 from flask import Flask, Response, g, request
 
-from ..logs import REQUEST_ID
+from ..logs import REQUEST_ID, tag_records
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def _log_socket() -> None:
 
 
 def install(app: Flask) -> None:
-    """Request ids on ``app``: first of its before-request hooks, on every answer."""
+    """Request ids on ``app``: first of its before-request hooks, on every answer and log line."""
+    tag_records()
     app.before_request_funcs.setdefault(None, []).insert(0, _begin)
     app.after_request(_answer)
     app.teardown_request(_end)

@@ -1,6 +1,6 @@
 """Per-request metrics: count and time every answer by family, route and status.
 
-An answer is counted when it ends, which for a streamed body is when the server closes it (the
+An answer is counted when it is ready, or for a streamed body when the server closes it (the
 last chunk written, or the client gone), so a stream's duration is the whole stream; streamed
 bodies also report their time to first byte. WebSocket upgrades (Azure Speech SDK sockets) run
 inside the request: they are counted with status 101 when the socket ends, and are the open
@@ -113,8 +113,8 @@ def _answer(response: Response) -> Response:
     status = response.status_code
     if response.is_streamed and response.direct_passthrough:
         response.response = _ObservedBody(response.response, started, labels, status, current())
-    else:
-        response.call_on_close(lambda: metrics.request_done(*labels, status, time.perf_counter() - started))
+    else:  # the body is complete: writing it is the server's business
+        metrics.request_done(*labels, status, time.perf_counter() - started)
     return response
 
 
