@@ -4,9 +4,10 @@ The web layer puts the current request's id in :data:`REQUEST_ID` (a context var
 request thread sees its own); :func:`tag_records` makes every log record carry it as
 ``request_id`` from the moment it is created ("-" outside a request), so every line a request
 writes, at any level, from any module and to any handler, carries it. :class:`RequestIdFilter`
-does the same for records made before that (handlers of the service's formats have it). JSON lines are written by python-json-logger's
-formatter: it is a plain :class:`logging.Formatter`, so the standard ``logging`` calls all over
-the code, gunicorn's error log and its access log all use it unchanged.
+does the same for records made before that (handlers of the service's formats have it).
+JSON lines are written by python-json-logger's formatter: a plain :class:`logging.Formatter`,
+so the standard ``logging`` calls all over the code, gunicorn's error log and its access log
+all use it unchanged (structlog would ask for its own logging calls, or a bridge to them).
 
 What is never logged (keys, tokens, audio, the text being synthesized or recognized) is kept
 out where the messages are written; this module adds no fields from requests beyond the id.

@@ -19,6 +19,7 @@ from speech_realtime.web.request_ids import request_id_for
 SYNTHESIZE = "/api/speech-realtime/synthesize"
 STREAM = "/api/speech-realtime/synthesize/stream"
 RECOGNIZE = "/api/speech-realtime/recognize"
+TOKEN_LABELS = ("operation", "direction", "modality")
 LOUD_PCM = base64.b64encode((np.full(24000, 8000, dtype="<i2")).tobytes()).decode()
 
 
@@ -31,10 +32,14 @@ class Delta:
     """How much metrics moved during a block: ``delta("name", label=...)`` after it."""
 
     def __init__(self, *series: tuple[str, dict[str, str]]) -> None:
-        self._before = {(name, tuple(sorted(labels.items()))): sample(name, **labels) for name, labels in series}
+        self._before = {_key(name, labels): sample(name, **labels) for name, labels in series}
 
     def __call__(self, name: str, **labels: str) -> float:
-        return sample(name, **labels) - self._before[(name, tuple(sorted(labels.items())))]
+        return sample(name, **labels) - self._before[_key(name, labels)]
+
+
+def _key(name: str, labels: dict[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return name, tuple(sorted(labels.items()))
 
 
 # -- /healthz and /readyz -------------------------------------------------------------------------
@@ -65,7 +70,8 @@ def test_readyz_is_503_with_the_reason_when_credentials_are_refused(client, upst
 
 
 def test_readyz_is_503_when_the_engine_is_not_there() -> None:
-    settings = Settings.from_mapping({"SPEECH_ENGINE_URL": "http://127.0.0.1:9", "SPEECH_CONNECT_TIMEOUT": "1"})
+    nowhere = {"SPEECH_ENGINE_URL": "http://127.0.0.1:9", "SPEECH_CONNECT_TIMEOUT": "1"}
+    settings = Settings.from_mapping(nowhere)
     response = create_app(settings).test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["reason"]["code"] == "upstream_unavailable"
@@ -157,7 +163,10 @@ def test_requests_are_counted_by_family_rule_and_status(client, upstream) -> Non
         "azure": ("azure", "/cognitiveservices/voices/list", "200"),
         "none": ("none", "<unmatched>", "404"),
     }
-    series = [("speech_http_requests_total", dict(zip(("family", "route", "status"), v))) for v in labels.values()]
+    series = [
+        ("speech_http_requests_total", dict(zip(("family", "route", "status"), v, strict=True)))
+        for v in labels.values()
+    ]
     delta = Delta(*series)
     client.post(SYNTHESIZE, json={"text": ""})
     client.get("/v1/models")
@@ -182,7 +191,12 @@ def test_a_stream_reports_its_first_byte_and_its_whole_duration(client, upstream
 
 
 def test_sessions_audio_and_token_usage_with_an_estimated_cost(settings, upstream) -> None:
-    prices = {("input", "text"): 4.0, ("input", "audio"): 32.0, ("output", "text"): 16.0, ("output", "audio"): 64.0}
+    prices = {
+        ("input", "text"): 4.0,
+        ("input", "audio"): 32.0,
+        ("output", "text"): 16.0,
+        ("output", "audio"): 64.0,
+    }
     client = create_app(settings.with_changes(token_prices=prices)).test_client()
     upstream.script.usage = {
         "total_tokens": 100,
@@ -206,7 +220,7 @@ def test_sessions_audio_and_token_usage_with_an_estimated_cost(settings, upstrea
         ("transcription", "output", "unspecified"),
     ]
     delta = Delta(
-        *(("speech_tokens_total", dict(zip(("operation", "direction", "modality"), t))) for t in tokens),
+        *(("speech_tokens_total", dict(zip(TOKEN_LABELS, t, strict=True))) for t in tokens),
         ("speech_estimated_cost_total", {"operation": "synthesis"}),
         ("speech_estimated_cost_total", {"operation": "transcription"}),
         ("speech_audio_seconds_total", {"direction": "in"}),
@@ -214,10 +228,12 @@ def test_sessions_audio_and_token_usage_with_an_estimated_cost(settings, upstrea
         ("speech_upstream_sessions_total", {}),
     )
     assert client.post(SYNTHESIZE, json={"text": "Hello there."}).status_code == 200
-    assert client.post(RECOGNIZE, json={"audioData": LOUD_PCM, "format": "pcm16", "sampleRate": 24000}).status_code == 200
-    counted = {t: delta("speech_tokens_total", **dict(zip(("operation", "direction", "modality"), t))) for t in tokens}
-    assert counted == dict(zip(tokens, [30, 10, 60, 20, 5]))
-    assert delta("speech_estimated_cost_total", operation="synthesis") == pytest.approx((30 * 4 + 10 * 16 + 60 * 64) / 1e6)
+    recognition = {"audioData": LOUD_PCM, "format": "pcm16", "sampleRate": 24000}
+    assert client.post(RECOGNIZE, json=recognition).status_code == 200
+    counted = {t: delta("speech_tokens_total", **dict(zip(TOKEN_LABELS, t, strict=True))) for t in tokens}
+    assert counted == dict(zip(tokens, [30, 10, 60, 20, 5], strict=True))
+    synthesis_cost = (30 * 4 + 10 * 16 + 60 * 64) / 1e6
+    assert delta("speech_estimated_cost_total", operation="synthesis") == pytest.approx(synthesis_cost)
     assert delta("speech_estimated_cost_total", operation="transcription") == pytest.approx(20 * 32 / 1e6)
     assert delta("speech_audio_seconds_total", direction="in") == pytest.approx(1.0)
     assert delta("speech_audio_seconds_total", direction="out") > 0

@@ -8,7 +8,6 @@ request itself wrote. With ``LOG_FORMAT=json`` it is one JSON object with named 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from gunicorn import glogging
@@ -51,7 +50,7 @@ class ServiceLogger(glogging.Logger):
         }
         token = REQUEST_ID.set(headers.get(HEADER.lower(), "-"))
         try:
-            self.access_log.log(logging.INFO, "%s %s %s", fields["method"], fields["path"], status, extra=fields)
+            self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
         finally:
             REQUEST_ID.reset(token)
 
