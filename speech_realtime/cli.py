@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -58,16 +59,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         app = create_app(settings)
         endpoint = app.extensions["speech"].endpoint
-        print(
+        _announce(
+            settings,
             f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
             f"on http://{host}:{port}/api/speech-realtime/info",
-            file=sys.stderr,
         )
         serve(app, settings, host=host, port=port, workers=args.workers, threads=args.threads)
     finally:
         if engine is not None:
             engine.stop()
     return 0
+
+
+def _announce(settings: Settings, line: str) -> None:
+    """A start-up line on stderr; with LOG_FORMAT=json a log record, so every line is JSON."""
+    if settings.log_format == "json":
+        logging.getLogger(__name__).info("%s", line)
+    else:
+        print(line, file=sys.stderr)
 
 
 def _engine(args: argparse.Namespace) -> int:
