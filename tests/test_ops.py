@@ -287,3 +287,13 @@ def test_sdk_sockets_are_counted_open_and_log_their_connection_id(sdk_host, capl
     opened = [r for r in caplog.records if "websocket upgrade" in r.getMessage()]
     assert opened and connection_id in opened[0].getMessage()
     assert opened[0].request_id == "sock-7"
+
+
+def test_streamed_recognition_counts_the_audio_it_was_given(app, upstream) -> None:
+    delta = Delta(("speech_audio_seconds_total", {"direction": "in"}))
+    stream = app.extensions["speech"].recognition_stream(rate=16000)
+    try:
+        stream.push(bytes(2 * 16000 // 2))  # half a second
+    finally:
+        stream.close()
+    assert delta("speech_audio_seconds_total", direction="in") == pytest.approx(0.5)
