@@ -272,6 +272,8 @@ def test_a_reading_retry_is_counted(client, upstream) -> None:
 
 def test_sdk_sockets_are_counted_open_and_log_their_connection_id(sdk_host, caplog) -> None:  # noqa: F811
     connection_id = "0123456789abcdef0123456789ABCDEF"
+    socket_labels = {"family": "azure-sdk", "route": "/cognitiveservices/websocket/v1", "status": "101"}
+    delta = Delta(("speech_http_requests_total", socket_labels))
     before = sample("speech_sdk_sockets_open")
     with caplog.at_level(logging.INFO):
         ws = websocket.create_connection(
@@ -284,6 +286,7 @@ def test_sdk_sockets_are_counted_open_and_log_their_connection_id(sdk_host, capl
         finally:
             ws.close()
         assert wait_until(lambda: sample("speech_sdk_sockets_open") == before)
+        assert wait_until(lambda: delta("speech_http_requests_total", **socket_labels) == 1)
     opened = [r for r in caplog.records if "websocket upgrade" in r.getMessage()]
     assert opened and connection_id in opened[0].getMessage()
     assert opened[0].request_id == "sock-7"
