@@ -14,6 +14,7 @@ counters (added by prometheus-client).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter as _Tally
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +52,12 @@ FIRST_BYTE_SECONDS = Histogram(
     "Streamed answers (chunked audio, Server-Sent Events): time from the request's start to "
     "the first byte of the body.",
     ("family", "route"),
+    buckets=LATENCY_BUCKETS,
+)
+FIRST_AUDIO_SECONDS = Histogram(
+    "speech_synthesis_first_audio_seconds",
+    "Streamed synthesis on every front end (Azure Speech SDK sockets included): time from "
+    "asking for a session to the first encoded audio.",
     buckets=LATENCY_BUCKETS,
 )
 SESSIONS_OPEN = Gauge(
@@ -133,6 +140,18 @@ def sdk_socket() -> Iterator[None]:
         yield
     finally:
         SDK_SOCKETS_OPEN.dec()
+
+
+class FirstAudio:
+    """Times a synthesis stream from its start to its first audio (observed once)."""
+
+    def __init__(self) -> None:
+        self._started: float | None = time.perf_counter()
+
+    def arrived(self) -> None:
+        if self._started is not None:
+            FIRST_AUDIO_SECONDS.observe(time.perf_counter() - self._started)
+            self._started = None
 
 
 def audio_in(seconds: float) -> None:

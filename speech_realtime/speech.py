@@ -264,10 +264,12 @@ class SpeechService:
     def _stream(
         self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]
     ) -> Iterator[AudioChunk | WordTiming]:
+        first_audio = metrics.FirstAudio()
         with Encoder(output, output.upstream, streaming=True) as encoder:
             for _ in self.runner.run(turn, connected=connected):
                 chunk = encoder.push(turn.take_audio())
                 if chunk:
+                    first_audio.arrived()
                     yield AudioChunk(chunk)
                 yield from turn.take_words()
             tail = encoder.finish()

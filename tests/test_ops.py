@@ -181,6 +181,7 @@ def test_a_stream_reports_its_first_byte_and_its_whole_duration(client, upstream
     delta = Delta(
         ("speech_http_stream_first_byte_seconds_count", labels),
         ("speech_http_request_duration_seconds_count", labels),
+        ("speech_synthesis_first_audio_seconds_count", {}),
     )
     response = client.post(STREAM, json={"text": "Hello there."})
     assert response.status_code == 200
@@ -188,6 +189,7 @@ def test_a_stream_reports_its_first_byte_and_its_whole_duration(client, upstream
     response.close()
     assert delta("speech_http_stream_first_byte_seconds_count", **labels) == 1
     assert delta("speech_http_request_duration_seconds_count", **labels) == 1
+    assert delta("speech_synthesis_first_audio_seconds_count") == 1
 
 
 def test_sessions_audio_and_token_usage_with_an_estimated_cost(settings, upstream) -> None:
