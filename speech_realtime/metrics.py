@@ -122,13 +122,26 @@ def upstream_session() -> Iterator[None]:
         SESSIONS_OPEN.dec()
 
 
+class UpstreamFailures:
+    """What :func:`upstream_errors` watches: the session's connection once it is open."""
+
+    connection: object = None
+
+    def ours(self) -> bool:
+        """Whether the connection was aborted on our side (a client left, a stream was closed)."""
+        return bool(getattr(self.connection, "aborted", False))
+
+
 @contextmanager
-def upstream_errors() -> Iterator[None]:
-    """Count the upstream failures that end the block (others pass uncounted)."""
+def upstream_errors() -> Iterator[UpstreamFailures]:
+    """Count the upstream failures that end the block, except those of a connection we aborted
+    (other failures pass uncounted)."""
+    failures = UpstreamFailures()
     try:
-        yield
+        yield failures
     except (UpstreamError, UpstreamTimeout, RateLimited, ContentFiltered) as exc:
-        UPSTREAM_ERRORS.labels(exc.code).inc()
+        if not failures.ours():
+            UPSTREAM_ERRORS.labels(exc.code).inc()
         raise
 
 

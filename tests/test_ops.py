@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from engine_fixtures import wait_until
 from prometheus_client import REGISTRY
 
 from speech_realtime.config import Settings
+from speech_realtime.errors import UpstreamError
+from speech_realtime.speech import SpeechService
 from speech_realtime.web import create_app
 from speech_realtime.web.request_ids import request_id_for
 
@@ -302,3 +305,25 @@ def test_streamed_recognition_counts_the_audio_it_was_given(app, upstream) -> No
     finally:
         stream.close()
     assert delta("speech_audio_seconds_total", direction="in") == pytest.approx(0.5)
+
+
+def test_a_stream_closed_by_its_caller_is_not_an_upstream_error(settings, upstream) -> None:
+    service = SpeechService(settings.with_changes(receive_timeout=10, request_timeout=10))
+    upstream.script.mode = "silence"
+    delta = Delta(("speech_upstream_errors_total", {"code": "upstream_error"}))
+    stream = service.synthesize_stream("Nobody answers.")
+    ended: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            next(stream)
+        except UpstreamError as exc:
+            ended.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert wait_until(lambda: len(upstream.client_events("response.create")) == 1)
+    stream.close()  # from this thread, while the reader waits for upstream
+    reader.join(5)
+    assert ended, "the wait did not end with the close"
+    assert delta("speech_upstream_errors_total", code="upstream_error") == 0

@@ -74,11 +74,12 @@ class SessionRunner:
     @contextmanager
     def session(self, deadline: float | None = None) -> Iterator[Connection]:
         """A slot and an open connection; both released when the block ends, however it ends."""
-        with self.hold(), metrics.upstream_errors():
+        with self.hold(), metrics.upstream_errors() as failures:
             timeout = self.settings.connect_timeout
             if deadline is not None:
                 timeout = max(0.01, min(timeout, deadline - time.monotonic()))
             with self.connector.connect(timeout) as conn, metrics.upstream_session():
+                failures.connection = conn
                 yield conn
 
     def duplex(self) -> AbstractContextManager[Connection]:
