@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from .config import Backend, Settings, is_loopback
 from .engine.process import EngineProcess
 from .errors import ConfigError, SpeechError
+from .logs import configure as configure_logging
+from .metrics_dir import multiprocess_directory
 from .tokens import new_secret
 from .voices import ALIASES, voices_for
 
@@ -75,16 +77,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         app = create_app(settings)
         endpoint = app.extensions["speech"].endpoint
-        print(
+        _announce(
+            settings,
             f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
             f"on http://{host}:{port}/api/speech-realtime/info",
-            file=sys.stderr,
         )
         serve(app, settings, host=host, port=port, workers=args.workers, threads=args.threads)
     finally:
         if engine is not None:
             engine.stop()
     return 0
+
+
+def _announce(settings: Settings, line: str) -> None:
+    """A start-up line on stderr; with LOG_FORMAT=json a log record, so every line is JSON."""
+    if settings.log_format == "json":
+        logging.getLogger(__name__).info("%s", line)
+    else:
+        print(line, file=sys.stderr)
 
 
 def _engine(args: argparse.Namespace) -> int:
@@ -144,11 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(args.env_file)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings)
         if args.command == "serve":
-            return _serve(settings, args)
+            with multiprocess_directory() as metrics_dir:
+                return _serve(settings.with_changes(metrics_dir=metrics_dir), args)
         if args.command == "engine":
             return _engine(args)
         if args.command == "voices":

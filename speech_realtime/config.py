@@ -47,6 +47,14 @@ TRANSCRIBE_DELAYS = ("minimal", "low", "medium", "high", "xhigh")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The shortest ``SPEECH_TOKEN_SECRET`` accepted (a short one could be guessed from one token).
 MIN_TOKEN_SECRET = 32
+LOG_FORMATS = ("text", "json")
+#: Per-million-token price variables, by (direction, modality) of the Realtime ``usage`` fields.
+PRICE_VARIABLES = {
+    ("input", "text"): "SPEECH_PRICE_INPUT_TEXT",
+    ("input", "audio"): "SPEECH_PRICE_INPUT_AUDIO",
+    ("output", "text"): "SPEECH_PRICE_OUTPUT_TEXT",
+    ("output", "audio"): "SPEECH_PRICE_OUTPUT_AUDIO",
+}
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -176,6 +184,11 @@ class Settings:
     token_secret: bytes | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    log_format: str = "text"
+    #: Prices per million tokens by (direction, modality); empty: no cost is estimated.
+    token_prices: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
+    metrics_dir: str | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -231,6 +244,10 @@ class Settings:
         log_level = (_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        log_format = (_text(env, "LOG_FORMAT", cls.log_format) or cls.log_format).lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+        prices = {key: _number(env, name, 0.0, minimum=0.0) for key, name in PRICE_VARIABLES.items()}
         return cls(
             backend=Backend(backend),
             azure_endpoint=azure_endpoint,
@@ -272,6 +289,9 @@ class Settings:
             token_secret=_token_secret(env),
             cors_origins=_origins(env),
             allowed_hosts=tuple(host.lower() for host in _list(env, "SPEECH_ALLOWED_HOSTS")),
+            log_format=log_format,
+            token_prices={key: price for key, price in prices.items() if price},
+            metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
         )
 
     @classmethod

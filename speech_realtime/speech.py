@@ -9,14 +9,13 @@ that every front end gets the same checks. Sessions are opened, counted and driv
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from . import metrics
 from .audio import (
     MIN_COMMIT_SECONDS,
     Encoder,
@@ -31,6 +30,7 @@ from .audio import (
 from .audio.phrasing import find_pieces
 from .config import Settings
 from .errors import BadRequest, SpeechError
+from .metrics import Counters
 from .options import (
     AudioChunk,
     RecognitionOptions,
@@ -96,22 +96,6 @@ class Speech:
     transcript: str
     verbatim: bool | None
     attempts: int
-
-
-class Counters:
-    """Thread-safe event counts (stream aborts, TTS retries, mismatches)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def add(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
 
 
 class SpeechService:
@@ -220,6 +204,7 @@ class SpeechService:
             pieces=pieces,
         )
         self.runner.complete(turn)
+        self._note_recognition(audio.duration, turn.usage)
         logprobs = given_logprobs(options, turn.logprobs, bool(turn.text))
         return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage, logprobs)
 
@@ -377,10 +362,12 @@ class SpeechService:
     def _stream(
         self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]
     ) -> Iterator[AudioChunk | WordTiming]:
+        first_audio = metrics.FirstAudio()
         with Encoder(output, output.upstream, streaming=True) as encoder:
             for _ in self.runner.run(turn, connected=connected):
                 chunk = encoder.push(turn.take_audio())
                 if chunk:
+                    first_audio.arrived()
                     yield AudioChunk(chunk)
                 yield from turn.take_words()
             tail = encoder.finish()
@@ -392,7 +379,13 @@ class SpeechService:
         # Counted here; logged once, by the front end that drops the client's connection.
         self.counters.add("streams_aborted")
 
+    def _note_recognition(self, seconds: float, usage: dict[str, Any] | None) -> None:
+        metrics.audio_in(seconds)
+        metrics.token_usage("transcription", usage, self.settings.token_prices)
+
     def _note_reading(self, turn: Synthesis) -> None:
+        metrics.audio_out(turn.audio_seconds)
+        metrics.token_usage("synthesis", turn.usage, self.settings.token_prices)
         if turn.attempts > 1:
             self.counters.add("tts_retries")
         if turn.verbatim is False:

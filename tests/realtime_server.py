@@ -85,6 +85,8 @@ class Script:
     close_reason: str = ""
     #: Per committed item: (its 0-based index, its audio) -> the :class:`ItemReply` to give.
     items: Callable[[int, bytes], ItemReply] | None = None
+    usage: dict[str, Any] | None = None  # response.done's usage (default: USAGE)
+    transcription_usage: dict[str, Any] | None = None  # a transcription's usage (default: duration)
 
 
 def _id(prefix: str) -> str:
@@ -294,7 +296,8 @@ class _Session:
                     "item_id": item_id,
                     "content_index": 0,
                     "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": len(self.audio) / 48000},
+                    "usage": self.script.transcription_usage
+                    or {"type": "duration", "seconds": len(self.audio) / 48000},
                 }
             )
         return None
@@ -394,7 +397,7 @@ class _Session:
         self.send(
             {
                 "type": "response.done",
-                "response": {"id": response_id, "status": "completed", "usage": USAGE},
+                "response": {"id": response_id, "status": "completed", "usage": script.usage or USAGE},
             }
         )
         return None

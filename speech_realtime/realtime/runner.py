@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import metrics
 from ..callers import CallerSlots
 from ..config import Settings
 from ..errors import ConfigError, Saturated, SpeechError
@@ -81,6 +82,7 @@ class SessionRunner:
         """
         with self._callers.hold():
             if not self._slots.acquire(blocking=False):
+                metrics.slot_refused()
                 raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
             try:
                 yield
@@ -92,14 +94,15 @@ class SessionRunner:
         """A slot and an open connection; both released when the block ends, however it ends.
 
         ``transcription``: the connection is for a transcription session."""
-        with self.hold():
+        with self.hold(), metrics.upstream_errors() as failures:
             timeout = self.settings.connect_timeout
             if deadline is not None:
                 timeout = max(0.01, min(timeout, deadline - time.monotonic()))
             # A connector for realtime sessions only needs ``connect(timeout)``.
             connect = self.connector.connect
             conn = connect(timeout, transcription=True) if transcription else connect(timeout)
-            with conn:
+            with conn, metrics.upstream_session():
+                failures.connection = conn
                 yield conn
 
     def duplex(self) -> AbstractContextManager[Connection]:

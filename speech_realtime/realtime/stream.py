@@ -20,6 +20,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from .. import metrics
 from ..audio import PCM16, StreamResampler, downmix, float_to_pcm16, pcm16_to_float
 from ..errors import BadRequest, SpeechError, UpstreamError, UpstreamTimeout
 from ..options import Ended, RecognitionEvent
@@ -59,6 +60,7 @@ class RecognitionStream:
         self._notify = notify or (lambda: None)
         self._channels = channels
         self._frame = 2 * channels
+        self._rate = rate
         self._resampler = StreamResampler(rate, PCM16.sample_rate)
         self._idle = idle
         self._lock = threading.Lock()
@@ -92,6 +94,7 @@ class RecognitionStream:
         if not whole:
             return
         samples = downmix(pcm16_to_float(data[:whole]).reshape(-1, self._channels))
+        metrics.audio_in(len(samples) / self._rate)
         wire = float_to_pcm16(self._resampler.push(samples))
         with self._lock:
             self._send(self._machine.push(wire))

@@ -167,6 +167,8 @@ class Connection:
         self._ws = ws
         #: (status, reason) of the close frame the server sent, once it has closed.
         self.close_reason: tuple[int, str] | None = None
+        #: whether :meth:`abort` ended it (the failure that follows is ours, not the upstream's)
+        self.aborted = False
 
     @classmethod
     def open(cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float) -> Connection:
@@ -239,6 +241,7 @@ class Connection:
 
     def abort(self) -> None:
         """Wake a thread blocked in a receive call (it gets an :class:`UpstreamError`)."""
+        self.aborted = True
         sock = self._ws.sock
         if sock is not None:
             with contextlib.suppress(OSError):

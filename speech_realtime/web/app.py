@@ -8,7 +8,7 @@ from flask import Flask, request
 from ..config import Settings
 from ..speech import SpeechService
 from ..websocket_upgrade import check_upgrade
-from . import errors, security
+from . import errors, ops, security
 from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
 from .openai_audio import openai_audio
@@ -23,6 +23,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.json.sort_keys = False
     app.extensions["speech"] = service or SpeechService(settings)
     errors.install(app)
+    ops.install(app)
     security.install(app, settings)
     app.before_request(_check_upgrade)
     app.register_blueprint(speech_api)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, request
 
 from ..callers import CALLER
 from ..config import Settings
@@ -290,11 +290,6 @@ def add_cors(response: Response) -> Response:
     return response
 
 
-def healthz() -> Response:
-    """The process answers (always open; readiness is ``/readyz``)."""
-    return jsonify({"status": "ok"})
-
-
 def install(app: Flask, settings: Settings) -> None:
     """Check every request of ``app`` per ``settings``; the token secret is the settings' (made
     before the workers fork, see the CLI) or a new one for this app."""
@@ -303,5 +298,3 @@ def install(app: Flask, settings: Settings) -> None:
     app.extensions[POLICY] = Policy.from_settings(settings, secret)
     app.before_request(check)
     app.after_request(add_cors)
-    if not any(rule.rule == "/healthz" for rule in app.url_map.iter_rules()):
-        app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])

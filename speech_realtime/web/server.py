@@ -43,8 +43,10 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .. import metrics
 from ..config import Settings
 from ..errors import RequestTimeout, Saturated, SpeechError
+from .access_log import TEXT_ACCESS_FORMAT, logger_class
 from .sdk_setup import SHUTDOWN
 from .websocket_writer import FrameWriter
 
@@ -366,7 +368,10 @@ def server_options(
         "graceful_timeout": int(settings.request_timeout) + 5,
         "control_socket_disable": True,
         "accesslog": "-",
+        "access_log_format": TEXT_ACCESS_FORMAT,
+        "logger_class": logger_class(settings.log_format),
         "loglevel": settings.log_level.lower(),
+        "child_exit": lambda _arbiter, worker: metrics.worker_exited(worker.pid, settings.metrics_dir),
     }
 
 
