@@ -56,7 +56,7 @@ def child(model: str) -> None:
 
     from speech_realtime.config import Settings
     from speech_realtime.web import create_app
-    from speech_realtime.web.server import ClientLimits, SpeechServer, server_options
+    from speech_realtime.web.server import SpeechServer, server_options
 
     settings = Settings.load(None)
     app = create_app(settings)
@@ -73,7 +73,7 @@ def child(model: str) -> None:
         options.update(worker_class="gthread", threads=8, control_socket_disable=False)
     elif model == "gevent":
         options.update(worker_class="gevent", worker_connections=1000)
-    SpeechServer(app, options, ClientLimits.from_settings(settings)).run()
+    SpeechServer(app, options, settings).run()
 
 
 @contextlib.contextmanager
