@@ -197,6 +197,11 @@ class PrefetchWorker(ThreadWorker):
     #: ``SO_SNDBUF`` of client sockets (None: the kernel's default).
     send_buffer: int | None = None
     limits: ClientLimits
+    #: Set once the listeners were shut down (the service is stopping): never accept again.
+    listeners_shut = False
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled and not self.listeners_shut)
 
     def accept(self, listener: socket.socket) -> None:
         """Park a new connection in the poller until its request is there; it costs no thread."""
@@ -204,6 +209,10 @@ class PrefetchWorker(ThreadWorker):
             client_sock, client_addr = listener.accept()
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                return
+            if exc.errno == errno.EINVAL:  # the arbiter shut the listener down: a drain begins
+                self.listeners_shut = True
+                self.set_accept_enabled(False)
                 return
             raise
         self.nr_conns += 1

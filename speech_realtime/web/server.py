@@ -97,7 +97,7 @@ class SpeechWorker(PrefetchWorker):
     ``handle_error``, ``handle_exit``, ``handle_quit``, ``accept``, ``enqueue_req``,
     ``on_pending_socket_readable``, ``on_client_socket_readable``, ``murder_pending``,
     ``_cap_keepalive`` (called once when its loop ends: where the drain starts),
-    ``is_parent_alive``, and the attributes ``poller``, ``pending_conns``,
+    ``is_parent_alive``, ``set_accept_enabled``, and the attributes ``poller``, ``pending_conns``,
     ``keepalived_conns``, ``nr_conns``, ``sockets``, ``alive``, ``wsgi``, ``cfg``, ``log``.
     """
 
@@ -248,7 +248,15 @@ class SpeechWorker(PrefetchWorker):
             seconds = int(self.limits.timeout)
             micros = int((self.limits.timeout - seconds) * 1e6)
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, micros))
-            return super().handle_request(req, conn)
+            try:
+                return super().handle_request(req, conn)
+            finally:
+                # simple-websocket reads on a thread of its own (not a daemon) and leaves the
+                # socket to the server: shut it down to wake that read, or it blocks for good
+                # and the process cannot exit (a silent peer held serve's exit 35 s).
+                conn.abort = True
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
         finally:
             with self._websockets_lock:
                 self._websockets -= 1

@@ -1,0 +1,138 @@
+"""A complete drain of ``speech-realtime serve`` on SIGTERM, SIGINT and SIGQUIT alike.
+
+``serve`` runs over the scripted upstream. Per signal: a synthesis in flight completes, a
+connection made after the signal is refused at once, an idle keep-alive connection is closed,
+a WebSocket peer that never answers (a raw Speech SDK upgrade that then reads nothing) does
+not hold the drain, and the process exits well within the graceful timeout. Every wait has a
+time limit; the figures themselves come from scripts/bench_frontends.py --only drain.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from conftest import API_KEY
+from serve_process import SERVE, Started, clean_environ, launch
+
+pytestmark = pytest.mark.subprocess
+
+#: SPEECH_GRACEFUL_TIMEOUT of these servers; every bound below is well inside it.
+GRACEFUL = 20
+#: How long after the signal the process may take to exit (the in-flight synthesis takes ~2 s,
+#: the silent WebSocket is aborted after the SDK sockets' 5 s drain plus 1 s).
+EXIT_LIMIT = 10.0
+SYNTHESIS_PATH = "/cognitiveservices/websocket/v1"
+
+
+@pytest.fixture
+def served(upstream) -> Iterator[Started]:
+    env = clean_environ()
+    env.update(
+        {
+            "AZURE_OPENAI_ENDPOINT": upstream.url,
+            "AZURE_OPENAI_KEY": API_KEY,
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime-test",
+            "SPEECH_GRACEFUL_TIMEOUT": str(GRACEFUL),
+        }
+    )
+    started = launch(SERVE, env)
+    try:
+        yield started
+    finally:
+        print("".join(started.log))  # shown when the test fails
+        if started.process.poll() is None:
+            started.process.kill()
+        started.process.wait(timeout=10)
+
+
+def silent_websocket(port: int) -> socket.socket:
+    """A Speech SDK synthesis socket whose peer completes the upgrade, then never reads again."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    conn.sendall(
+        (
+            f"GET {SYNTHESIS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "X-ConnectionId: 0123456789abcdef0123456789abcdef\r\n\r\n"
+        ).encode()
+    )
+    assert conn.recv(4096).startswith(b"HTTP/1.1 101"), "the upgrade was refused"
+    return conn
+
+
+def idle_keep_alive(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    return conn
+
+
+def closed_within(conn: socket.socket, limit: float) -> bool:
+    """Whether the server closes ``conn`` within ``limit`` seconds (whatever it sends first)."""
+    conn.settimeout(limit)
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline:
+            if not conn.recv(65536):
+                return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_a_drain(served: Started, upstream, signum: int) -> None:
+    upstream.reset(chunks=6, chunk_delay=0.3)  # a synthesis takes about 2 s
+    base = f"http://{served.address}"
+    silent = silent_websocket(served.port)
+    idle = idle_keep_alive(served.port)
+    result: dict[str, object] = {}
+
+    def synthesize() -> None:
+        response = requests.post(
+            f"{base}/api/speech-realtime/synthesize", json={"text": "hello there"}, timeout=EXIT_LIMIT
+        )
+        result["status"], result["bytes"] = response.status_code, len(response.content)
+
+    flight = threading.Thread(target=synthesize)
+    flight.start()
+    deadline = time.monotonic() + 5
+    while not upstream.client_events("response.create") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert upstream.client_events("response.create"), "the synthesis never started"
+
+    sent_at = time.monotonic()
+    served.process.send_signal(signum)
+    time.sleep(0.3)
+    refused_at = time.monotonic()
+    with pytest.raises((ConnectionRefusedError, ConnectionResetError)):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=3) as late:
+            late.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert late.recv(65536) == b""  # not answered: reset or closed
+            raise ConnectionResetError
+    assert time.monotonic() - refused_at < 2, "a connection after the signal was left hanging"
+    assert closed_within(idle, 2), "the idle keep-alive connection stayed open"
+
+    flight.join(EXIT_LIMIT)
+    assert result.get("status") == 200 and result["bytes"], result
+    try:
+        code = served.process.wait(timeout=EXIT_LIMIT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve did not exit within {EXIT_LIMIT} s of signal {signum}")
+    exited = time.monotonic() - sent_at
+    print(f"signal {signum}: serve exited with {code} {exited:.2f} s after it")
+    assert closed_within(silent, 1), "the silent WebSocket peer's socket was never closed"
+    assert exited < EXIT_LIMIT
+    silent.close()
+    idle.close()
