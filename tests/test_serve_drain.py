@@ -162,3 +162,27 @@ def test_a_worker_whose_parent_died_drains_the_same_way(served: Started) -> None
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", served.port), timeout=3).close()
     idle.close()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGQUIT])
+def test_the_engine_child_exits_with_serve(signum: int) -> None:
+    """serve on the offline engine (real models): the engine's process is gone after a drain."""
+    started = launch(SERVE, clean_environ(), watchdog=180)
+    try:
+        engines = [
+            pid
+            for pid in _children(started.process.pid)
+            if b"engine" in open(f"/proc/{pid}/cmdline", "rb").read()  # noqa: SIM115
+        ]
+        assert engines, "no engine child"
+        started.process.send_signal(signum)
+        started.process.wait(timeout=EXIT_LIMIT)
+        deadline = time.monotonic() + 5
+        while not all(_gone(pid) for pid in engines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_gone(pid) for pid in engines), "the engine child outlived serve"
+    finally:
+        if started.process.poll() is None:
+            started.process.kill()
+        started.process.wait(timeout=10)
