@@ -97,6 +97,8 @@ def test_a_drain(served: Started, upstream, signum: int) -> None:
     base = f"http://{served.address}"
     silent = silent_websocket(served.port)
     idle = idle_keep_alive(served.port)
+    partial = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+    partial.sendall(b"GET /v1/audio/voices HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # not finished
     result: dict[str, object] = {}
 
     def synthesize() -> None:
@@ -120,6 +122,10 @@ def test_a_drain(served: Started, upstream, signum: int) -> None:
         socket.create_connection(("127.0.0.1", served.port), timeout=3).close()
     assert time.monotonic() - refused_at < 2, "a connection after the signal was left hanging"
     assert closed_within(idle, 2), "the idle keep-alive connection stayed open"
+    answer = partial.recv(65536)  # a request accepted but not started: 503, in its family's shape
+    assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in answer, answer
+    assert b"invalid_request_error" not in answer and b'"type"' in answer  # OpenAI's envelope
+    partial.close()
 
     flight.join(EXIT_LIMIT)
     assert result.get("status") == 200 and result["bytes"], result
