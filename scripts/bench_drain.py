@@ -6,7 +6,8 @@ signal: a synthesis in flight (six upstream chunks 0.3 s apart, about 2 s), a Sp
 synthesis socket whose peer completed the upgrade and then never reads or answers (a silent
 peer), and an idle keep-alive connection. After it: how long a new connection made 0.5 s
 later takes to be refused (or answered, or given up on), how long the idle connection stays
-open, whether the synthesis completes, and when the process exits.
+open, whether the synthesis completes, and when the process exits; then the exit time after
+SIGTERM with only the silent peer open.
 
 Everything runs on 127.0.0.1 and every wait has a limit. Prints medians of --runs runs.
 
@@ -87,7 +88,7 @@ def late_connection(port: int) -> tuple[float, str]:
     return time.monotonic() - started, how
 
 
-def one_run(upstream, signum: int) -> dict[str, object]:
+def one_run(upstream, signum: int, in_flight: bool = True) -> dict[str, object]:
     from serve_process import SERVE, clean_environ, launch
 
     env = clean_environ()
@@ -109,10 +110,10 @@ def one_run(upstream, signum: int) -> dict[str, object]:
             )
             result["synthesis"] = f"{response.status_code}, {len(response.content)} bytes"
 
-        flight = threading.Thread(target=synthesize, daemon=True)
+        flight = threading.Thread(target=synthesize if in_flight else lambda: None, daemon=True)
         flight.start()
         deadline = time.monotonic() + 5
-        while not upstream.client_events("response.create") and time.monotonic() < deadline:
+        while in_flight and not upstream.client_events("response.create") and time.monotonic() < deadline:
             time.sleep(0.02)
         sent_at = time.monotonic()
         started.process.send_signal(signum)
@@ -153,6 +154,8 @@ def main() -> int:
             synthesis = "/".join(sorted({str(run.get("synthesis", "cut")) for run in runs}))
             exited = statistics.median(run["exit"] for run in runs)
             print(f"| {name} | {how} in {late:.2f} s | {idle:.2f} s | {synthesis} | {exited:.2f} s |")
+        alone = [one_run(upstream, signal.SIGTERM, in_flight=False)["exit"] for _ in range(args.runs)]
+        print(f"\nSIGTERM with only the silent SDK socket open: exit after {statistics.median(alone):.2f} s")
     finally:
         upstream.stop()
     return 0
