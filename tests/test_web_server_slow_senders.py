@@ -70,3 +70,17 @@ def test_slow_senders_leave_the_cheap_route_answering_at_once(server: Server) ->
     # Each sender holds its connection for the client timeout; a ping queued behind them for a
     # thread would take about that long.
     assert statistics.median(timings) < CLIENT_TIMEOUT / 4
+
+
+def test_pipelined_requests_read_ahead_in_the_poller_are_all_answered(server: Server) -> None:
+    body = b"a" * 20000  # read in pieces no larger than what is left of it
+    upload = b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000\r\n\r\n" + body
+    ping = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    last = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with server.connect() as conn:
+        conn.sendall(upload + ping + upload + last)  # one packet: all four read at once
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200") == 4, data
+    assert data.count(b'{"bytes":20000}') == 2

@@ -130,6 +130,11 @@ class DeadlineReader:
         """The prefetched bytes not read yet (the start of a request no thread has parsed)."""
         return self._ahead
 
+    def take_ahead(self) -> bytes:
+        """The prefetched bytes not read yet, now the caller's (a pipelined next request)."""
+        data, self._ahead = self._ahead, b""
+        return data
+
     def recv(self, size: int) -> bytes:
         if self._ahead:
             data, self._ahead = self._ahead[:size], self._ahead[size:]

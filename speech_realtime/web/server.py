@@ -26,6 +26,7 @@ which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import socket
@@ -201,6 +202,13 @@ class SpeechWorker(PrefetchWorker):
         keep_alive = super().handle(conn)
         if keep_alive is False:
             conn.close(graceful=True)
+        elif conn.reader.ahead():
+            # A pipelined request read ahead in the poller: where gunicorn looks for one (after
+            # what its parser already buffered), so it is served next instead of waiting for
+            # the socket to become readable again.
+            buffered = conn.parser.unreader.buf
+            buffered.seek(0, io.SEEK_END)
+            buffered.write(conn.reader.take_ahead())
         return keep_alive
 
     def handle_request(self, req: Any, conn: Connection) -> bool:
