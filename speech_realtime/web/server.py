@@ -6,20 +6,23 @@ gevent every such stretch blocks every other connection of the worker, so all of
 to move to a pool. Threads keep that code as it is; what a thread worker lacked was bounds,
 which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
 
-- a new connection waits in the worker's poller, not on a thread, until its first byte
-  arrives, and is closed if nothing comes within the client timeout (idle sockets are free);
-- headers and body must arrive within the client timeout, plus one second per
-  ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped (slow senders
-  hold a thread for a bounded time);
+- a connection waits in the worker's poller, not on a thread, until its request is there
+  (headers, and a body of up to 1 MiB: :mod:`.prefetch`), and is answered 408 and closed if it
+  does not come within the client timeout (idle sockets and slow senders are free);
+- headers and the rest of a large body must arrive within the client timeout, plus one second
+  per ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped;
 - every write of the response must make progress within the client timeout, or the connection is
   closed and the response iterable's ``close()`` releases its upstream session (stalled readers;
   a bounded kernel send buffer makes a stalled reader block the writes within seconds);
-- the thread budget is the session limit plus the WebSocket budget plus a few threads for
-  cheap routes, and WebSocket upgrades beyond their budget are answered 503, so long-lived
-  sockets can never take the threads REST requests and ``/info`` need;
-- every answer gunicorn itself gives (400, 408, 414, 431, 500, 503) is JSON;
-- on SIGTERM the worker sets the app's shutdown event (``extensions["shutdown"]``), so that
-  long-lived Azure SDK sockets drain within seconds instead of holding the graceful timeout;
+- the thread budget is the worker's share of the session limit plus its share of the WebSocket
+  budget plus a few threads for cheap routes (:mod:`.limits`: the limits are totals over every
+  worker), and WebSocket upgrades beyond their budget are answered 503, so long-lived sockets
+  can never take the threads REST requests and ``/info`` need;
+- every answer gunicorn itself gives (400, 408, 414, 431, 500, 503) is in the envelope of the
+  family of its path (:mod:`.wire_errors`);
+- SIGTERM, SIGINT and SIGQUIT start the same drain (:mod:`.drain`): the listener refuses new
+  connections, parked ones close (or get 503), requests in flight finish within the graceful
+  timeout, and the app's shutdown event (``extensions["shutdown"]``) makes Azure SDK sockets end;
 - no gunicorn control socket, so instances never share or delete each other's.
 """
 
