@@ -11,7 +11,10 @@ tests, so no models and no cloud) with one worker model, applies each load in tu
   reported: when their upstream sessions were released, and whether the readers were dropped);
 - ``websockets``: 64 idle WebSockets (a test echo route) held open, and whether the last echoes;
 - ``saturate``: 40 streamed syntheses at once with 32 sessions allowed (how many get 200 or 503);
-- ``cpu``: 2 clients asking back to back for a 4,096-character reading as MP3 (encoding is CPU).
+- ``cpu``: 2 clients asking back to back for a 4,096-character reading as MP3 (encoding is CPU);
+- ``slowloris``: 200 clients sending request headers at 1 byte/s, each reconnecting at once
+  when it is answered 408 or dropped (also timed: ``/healthz``);
+- ``sdk-slowloris``: 64 idle WebSockets plus 48 such reconnecting slow senders.
 
 Worker models: ``speech`` (what ``speech-realtime serve`` runs: web/server.py's SpeechWorker
 and thread budget), ``gthread8`` (the former configuration: stock gthread, 8 threads) and
@@ -56,7 +59,7 @@ def child(model: str) -> None:
 
     from speech_realtime.config import Settings
     from speech_realtime.web import create_app
-    from speech_realtime.web.server import ClientLimits, SpeechServer, server_options
+    from speech_realtime.web.server import SpeechServer, server_options
 
     settings = Settings.load(None)
     app = create_app(settings)
@@ -73,7 +76,7 @@ def child(model: str) -> None:
         options.update(worker_class="gthread", threads=8, control_socket_disable=False)
     elif model == "gevent":
         options.update(worker_class="gevent", worker_connections=1000)
-    SpeechServer(app, options, ClientLimits.from_settings(settings)).run()
+    SpeechServer(app, options, settings).run()
 
 
 @contextlib.contextmanager
@@ -109,12 +112,12 @@ def service(model: str, upstream_url: str) -> Iterator[int]:
             process.kill()
 
 
-def info_latency(port: int) -> float:
-    """Seconds for one GET /info on a fresh connection (TRY_LIMIT if it never came)."""
+def info_latency(port: int, path: str = INFO) -> float:
+    """Seconds for one GET ``path`` on a fresh connection (TRY_LIMIT if it never came)."""
     started = time.perf_counter()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=TRY_LIMIT) as conn:
-            conn.sendall(f"GET {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             conn.settimeout(max(0.1, TRY_LIMIT - (time.perf_counter() - started)))
             head = conn.recv(64)
             if not head.startswith(b"HTTP/1.1 200"):
@@ -124,13 +127,14 @@ def info_latency(port: int) -> float:
     return time.perf_counter() - started
 
 
-def sample(port: int, count: int, spread: float) -> list[float]:
-    """``count`` /info latencies, started ``spread / count`` seconds apart (or back to back if slower)."""
+def sample(port: int, count: int, spread: float, path: str = INFO) -> list[float]:
+    """``count`` latencies of ``path``, started ``spread / count`` seconds apart (or back to back
+    if slower)."""
     latencies = []
     started = time.perf_counter()
     for index in range(count):
         time.sleep(max(0.0, started + index * spread / count - time.perf_counter()))
-        latencies.append(info_latency(port))
+        latencies.append(info_latency(port, path))
     return latencies
 
 
@@ -165,6 +169,24 @@ class Load:
         thread.start()
         self.threads.append(thread)
 
+    def reconnecting_trickle(self, port: int, data: bytes) -> None:
+        """A slow sender that starts over on a new connection whenever it is answered or dropped."""
+
+        def run() -> None:
+            while not self.stopping.is_set():
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=15) as conn:
+                        for byte in data:
+                            if self.stopping.wait(1.0):
+                                return
+                            conn.send(bytes([byte]))
+                except OSError:
+                    self.stopping.wait(0.05)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
     def stop(self) -> None:
         self.stopping.set()
         for thread in self.threads:
@@ -184,6 +206,17 @@ def slow_headers(port: int, load: Load) -> None:
             load.connect(port),
             f"GET {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: {'a' * 200}\r\n\r\n".encode(),
         )
+
+
+def slowloris(port: int, load: Load, senders: int = 200) -> None:
+    head = f"GET {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: {'a' * 200}\r\n\r\n".encode()
+    for _ in range(senders):
+        load.reconnecting_trickle(port, head)
+
+
+def sdk_slowloris(port: int, load: Load) -> None:
+    websockets(port, load)
+    slowloris(port, load, senders=48)
 
 
 def slow_body(port: int, load: Load) -> None:
@@ -329,6 +362,8 @@ SCENARIOS: dict[str, Callable[[int, Load], None]] = {
     "websockets": websockets,
     "saturate": saturate,
     "cpu": mp3_readings,
+    "slowloris": slowloris,
+    "sdk-slowloris": sdk_slowloris,
 }
 #: The scripted upstream per scenario: a 40 s stream of 1.9 MB by default (192 KB for
 #: ``saturate``, whose 40 sessions would otherwise keep the scripted server busy); at once for ``cpu``.
@@ -373,6 +408,8 @@ def main() -> int:
                     f"{dropped(load)} of 8 stalled readers dropped by the service",
                     flush=True,
                 )
+            if name == "slowloris":
+                print(f"{'  /healthz':16} {describe(sample(port, args.samples, args.spread, '/healthz'))}")
             if name == "saturate":
                 print(f"  40 streams asked for, 32 sessions allowed: {statuses(load)}", flush=True)
             load.stop()

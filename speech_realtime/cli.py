@@ -62,19 +62,24 @@ def protected_mode(settings: Settings, host: str) -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .web import create_app
-    from .web.server import serve
+    from .web.server import PerWorker, serve
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     protected_mode(settings, host)
     # The bind address decides the default allowed Host names; the token secret is made once
     # here, before gunicorn forks, so that every worker accepts every other worker's tokens.
-    settings = settings.with_changes(host=host, port=port, token_secret=settings.token_secret or new_secret())
+    settings = settings.with_changes(
+        host=host, port=port, token_secret=settings.token_secret or new_secret(), workers=max(1, args.workers)
+    )
+    settings.check_workers()
     engine = None
     if settings.backend == Backend.LOCAL and not settings.engine_url:
         engine = EngineProcess.start()
         settings = settings.with_changes(engine_url=engine.url)
     try:
+        # Built here to fail early on a bad configuration; each worker builds its own, with its
+        # share of the session and WebSocket limits.
         app = create_app(settings)
         endpoint = app.extensions["speech"].endpoint
         _announce(
@@ -82,7 +87,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             f"speech-realtime: {endpoint.backend} backend ({endpoint.dialect}, model {endpoint.model}) "
             f"on http://{host}:{port}/api/speech-realtime/info",
         )
-        serve(app, settings, host=host, port=port, workers=args.workers, threads=args.threads)
+        serve(
+            PerWorker(create_app), settings, host=host, port=port, workers=args.workers, threads=args.threads
+        )
     finally:
         if engine is not None:
             engine.stop()

@@ -135,6 +135,21 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` (0-based) of ``total`` split into ``parts`` as evenly as integers allow.
+
+    ``serve --workers N`` gives each worker a fixed share of ``SPEECH_MAX_SESSIONS`` and
+    ``SPEECH_MAX_WEBSOCKETS``, the remainder spread over the first workers (32 over 3: 11, 11,
+    10). A fixed share needs nothing shared between processes: a counter in shared memory
+    would follow the total exactly when the kernel hands one worker more connections than
+    another, but a worker that is killed (its timeout, the OOM killer) would leak every slot it
+    held, while a share goes whole to the worker that replaces it (same slot). The price: one
+    worker can refuse while another has room.
+    """
+    whole, extra = divmod(total, parts)
+    return whole + (1 if index < extra else 0)
+
+
 def is_loopback(host: str) -> bool:
     """Whether a bind address only accepts connections from this machine."""
     name = host.strip().strip("[]").lower()
@@ -189,6 +204,10 @@ class Settings:
     token_prices: Mapping[tuple[str, str], float] = field(default_factory=dict)
     #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
     metrics_dir: str | None = None
+    graceful_timeout: float = 30.0
+    #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
+    workers: int = 1
+    worker_slot: int = 0
 
     @property
     def dialect(self) -> Dialect:
@@ -215,6 +234,30 @@ class Settings:
     def loopback(self) -> bool:
         """Whether the service is bound to a loopback address (reachable from this machine only)."""
         return is_loopback(self.host)
+
+    @property
+    def worker_sessions(self) -> int:
+        """This worker's share of ``max_sessions`` (a total over every worker)."""
+        return share(self.max_sessions, self.workers, self.worker_slot)
+
+    @property
+    def worker_websockets(self) -> int:
+        """This worker's share of ``max_websockets`` (a total over every worker)."""
+        return share(self.max_websockets, self.workers, self.worker_slot)
+
+    def check_workers(self) -> None:
+        """Refuse a worker count that would leave a worker with no session (or, when WebSockets
+        are allowed at all, none): its clients would be refused whatever the others hold."""
+        if self.max_sessions < self.workers:
+            raise ConfigError(
+                f"SPEECH_MAX_SESSIONS ({self.max_sessions}) is a total over every worker and must "
+                f"be at least the number of workers ({self.workers})"
+            )
+        if 0 < self.max_websockets < self.workers:
+            raise ConfigError(
+                f"SPEECH_MAX_WEBSOCKETS ({self.max_websockets}) is a total over every worker and "
+                f"must be 0 or at least the number of workers ({self.workers})"
+            )
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced (tests and the CLI use this)."""
@@ -292,6 +335,7 @@ class Settings:
             log_format=log_format,
             token_prices={key: price for key, price in prices.items() if price},
             metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
+            graceful_timeout=_number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
         )
 
     @classmethod

@@ -69,7 +69,7 @@ class SessionRunner:
     def __init__(self, settings: Settings, connector: Connector) -> None:
         self.settings = settings
         self.connector = connector
-        self._slots = threading.BoundedSemaphore(settings.max_sessions)
+        self._slots = threading.BoundedSemaphore(settings.worker_sessions)
         self._callers = CallerSlots(settings.max_sessions_per_key)
 
     @contextmanager

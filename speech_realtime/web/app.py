@@ -3,7 +3,7 @@ one security check before every route."""
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
 from ..config import Settings
 from ..speech import SpeechService
@@ -15,10 +15,23 @@ from .openai_audio import openai_audio
 from .speech_api import speech_api
 
 
+class SpeechFlask(Flask):
+    """Flask, answering an ``OPTIONS`` request that is not a CORS preflight (security answers
+    those) 204 with ``Allow`` and no body, instead of 200 with an empty ``text/html`` one."""
+
+    def make_default_options_response(self) -> Response:
+        adapter = request.url_rule and self.create_url_adapter(request)
+        methods = adapter.allowed_methods() if adapter else ["OPTIONS"]
+        response = Response(status=204)
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(settings: Settings, *, service: SpeechService | None = None) -> Flask:
     """The WSGI app for ``settings``, on ``service`` (default: a :class:`SpeechService` of the
     settings; tests pass a stand-in)."""
-    app = Flask(__name__)
+    app = SpeechFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["speech"] = service or SpeechService(settings)

@@ -6,164 +6,67 @@ gevent every such stretch blocks every other connection of the worker, so all of
 to move to a pool. Threads keep that code as it is; what a thread worker lacked was bounds,
 which :class:`SpeechWorker` adds (figures in docs/concurrency.md):
 
-- a new connection waits in the worker's poller, not on a thread, until its first byte
-  arrives, and is closed if nothing comes within the client timeout (idle sockets are free);
-- headers and body must arrive within the client timeout, plus one second per
-  ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped (slow senders
-  hold a thread for a bounded time);
+- a connection waits in the worker's poller, not on a thread, until its request is there
+  (headers, and a body of up to 1 MiB: :mod:`.prefetch`), and is answered 408 and closed if it
+  does not come within the client timeout (idle sockets and slow senders are free);
+- headers and the rest of a large body must arrive within the client timeout, plus one second
+  per ``MIN_UPLOAD_RATE`` bytes of body, or the client is answered 408 and dropped;
 - every write of the response must make progress within the client timeout, or the connection is
   closed and the response iterable's ``close()`` releases its upstream session (stalled readers;
   a bounded kernel send buffer makes a stalled reader block the writes within seconds); on a
   WebSocket every frame is written whole or the connection ends (:mod:`.websocket_writer`);
-- the thread budget is the session limit plus the WebSocket budget plus a few threads for
-  cheap routes, and WebSocket upgrades beyond their budget are answered 503, so long-lived
-  sockets can never take the threads REST requests and ``/info`` need;
-- every answer gunicorn itself gives (400, 408, 414, 431, 500, 503) is JSON;
-- on SIGTERM the worker sets the app's shutdown event (``extensions["shutdown"]``), so that
-  long-lived Azure SDK sockets drain within seconds instead of holding the graceful timeout;
+- the thread budget is the worker's share of the session limit plus its share of the WebSocket
+  budget plus a few threads for cheap routes (:mod:`.limits`: the limits are totals over every
+  worker), and WebSocket upgrades beyond their budget are answered 503, so long-lived sockets
+  can never take the threads REST requests and ``/info`` need;
+- every answer gunicorn itself gives (400, 408, 414, 431, 500, 503) is in the envelope of the
+  family of its path (:mod:`.wire_errors`);
+- SIGTERM, SIGINT and SIGQUIT start the same drain (:mod:`.drain`): the listener refuses new
+  connections, parked ones close (or get 503), requests in flight finish within the graceful
+  timeout, and the app's shutdown event (``extensions["shutdown"]``) makes Azure SDK sockets end;
 - no gunicorn control socket, so instances never share or delete each other's.
 """
 
 from __future__ import annotations
 
-import errno
-import json
+import contextlib
+import io
 import logging
-import selectors
+import math
 import socket
 import struct
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from http import HTTPStatus
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.http import errors as http_errors
-from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from .. import metrics
 from ..config import Settings
-from ..errors import RequestTimeout, Saturated, SpeechError
+from ..errors import Saturated, SpeechError
 from .access_log import TEXT_ACCESS_FORMAT, logger_class
+from .drain import KILL_MARGIN, RETRY_AFTER, Drain, SpeechArbiter, assign_slot, shut_listeners
+from .limits import ClientLimits
+from .prefetch import READ_SIZE, Connection, PrefetchWorker, request_path
 from .sdk_setup import SHUTDOWN
 from .websocket_writer import FrameWriter
+from .wire_errors import classify, error_bytes
 
 log = logging.getLogger(__name__)
 
 #: Threads beyond sessions and WebSockets: cheap routes, bodies being read, requests refused 503.
 HEADROOM_THREADS = 8
-#: Upload rate (bytes/s) at which a body earns time beyond the client timeout: a 25 MiB upload
-#: may take the timeout plus 400 s, while a client trickling bytes gets the timeout and no more.
-MIN_UPLOAD_RATE = 64 * 1024
 #: Kernel send buffer per client socket (the kernel doubles it). Small enough that a client that
 #: stops reading blocks the response within seconds of audio, so the send timeout notices it
 #: (autotuning grows it to 4 MiB, minutes of speech); large enough for 20 Mbit/s at 100 ms RTT.
 SEND_BUFFER = 128 * 1024
 #: How long writing one of gunicorn's own error answers may take.
 ERROR_WRITE_TIMEOUT = 2.0
+#: Bytes of a request's start kept to name its path in an error answer.
+HEAD_KEPT = 8192
 
-#: gunicorn's parse errors: the status and code each is answered with (first match wins). A
-#: header the app tried to send is the app's fault, not the client's.
-_STATUS_FOR: tuple[tuple[type[Exception], int, str], ...] = (
-    (http_errors.InvalidResponseHeader, 500, "internal_error"),
-    (http_errors.InvalidResponseHeaderName, 500, "internal_error"),
-    (http_errors.LimitRequestLine, 414, "uri_too_long"),
-    (http_errors.LimitRequestHeaders, 431, "headers_too_large"),
-    (http_errors.UnsupportedTransferCoding, 501, "not_implemented"),
-    (http_errors.ExpectationFailed, 417, "expectation_failed"),
-    (http_errors.ForbiddenProxyRequest, 403, "forbidden"),
-    (http_errors.ConfigurationProblem, 500, "internal_error"),
-    (http_errors.ParseException, 400, "invalid_request"),
-)
-
-
-@dataclass(frozen=True)
-class ClientLimits:
-    """What the worker allows its clients; from :class:`Settings`."""
-
-    timeout: float
-    max_websockets: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ClientLimits:
-        return cls(settings.client_timeout, settings.max_websockets)
-
-
-def thread_budget(settings: Settings) -> int:
-    """Threads per worker: one per upstream session, one per WebSocket, and some headroom."""
-    return settings.max_sessions + settings.max_websockets + HEADROOM_THREADS
-
-
-def error_bytes(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> bytes:
-    """A complete HTTP/1.1 answer with the reference's JSON error body; the connection closes."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
-    lines = [
-        f"HTTP/1.1 {status} {reason}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-        *(f"{name}: {value}" for name, value in (headers or {}).items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-class _ReadDeadline:
-    """The socket as gunicorn's request parser sees it: every read bounded by a deadline.
-
-    The parser reads headers and (through ``wsgi.input``) the body with ``recv``; each call
-    waits at most the client timeout and never past the deadline, and every byte read earns
-    more time at ``MIN_UPLOAD_RATE``. Past either, ``recv`` raises :class:`RequestTimeout`,
-    which the app renders as a 408 in its family's envelope (body) or the worker answers
-    (headers). Once expired, reads fail at once with ``TimeoutError`` so gunicorn stops
-    draining the body and closes the connection. With no deadline (between requests) reads
-    pass straight through. Everything else (``settimeout``, ``fileno``, ...) is the real socket's.
-    """
-
-    def __init__(self, sock: socket.socket, limits: ClientLimits) -> None:
-        self._sock = sock
-        self._limits = limits
-        self.deadline: float | None = None
-        self.expired = False
-
-    def start(self) -> None:
-        """A request starts: its headers and body are due within the client timeout."""
-        self.deadline = time.monotonic() + self._limits.timeout
-        self.expired = False
-
-    def stop(self) -> None:
-        """The app is done with the request; any leftover body is gunicorn's to drain."""
-        self.deadline = None
-
-    def recv(self, size: int) -> bytes:
-        if self.expired:
-            raise TimeoutError("the client's time to send its request ran out")
-        if self.deadline is None:
-            return self._sock.recv(size)
-        remaining = self.deadline - time.monotonic()
-        try:
-            if remaining <= 0:
-                raise TimeoutError
-            self._sock.settimeout(min(remaining, self._limits.timeout))
-            data = self._sock.recv(size)
-        except TimeoutError:
-            self.expired = True
-            raise RequestTimeout(
-                f"the request did not arrive in time (client timeout {self._limits.timeout:g} s)",
-                param="body",
-            ) from None
-        finally:
-            self._sock.settimeout(self._limits.timeout)
-        self.deadline += len(data) / MIN_UPLOAD_RATE
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+__all__ = ["SpeechServer", "SpeechWorker", "error_bytes", "serve", "server_options", "thread_budget"]
 
 
 class _ProgressWriter:
@@ -187,86 +90,141 @@ class _ProgressWriter:
         return getattr(self._sock, name)
 
 
-class _Connection(TConn):
-    """A gunicorn connection whose request parser reads through a :class:`_ReadDeadline`.
-
-    It is closed on the thread that served it: gunicorn's graceful close lingers up to 2 s for
-    the client to hang up, which on the poller's thread would stall every other connection. A
-    connection whose client stopped reading is closed at once (``abort``): its answer is cut
-    short anyway.
-    """
-
-    def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any, limits: ClientLimits) -> None:
-        super().__init__(cfg, sock, client, server)
-        self.reader = _ReadDeadline(sock, limits)
-        self.abort = False
-        self.closed = False
-
-    def close(self, graceful: bool = False) -> None:
-        if not self.closed:
-            self.closed = True
-            super().close(graceful=graceful and not self.abort)
-
-    def init(self) -> None:
-        first = not self.initialized
-        super().init()
-        unreader = getattr(self.parser, "unreader", None)
-        if first and getattr(unreader, "sock", None) is self.sock:
-            unreader.sock = self.reader
-
-
 def _is_websocket(req: Any) -> bool:
     return any(name == "UPGRADE" and value.strip().lower() == "websocket" for name, value in req.headers)
 
 
-class SpeechWorker(ThreadWorker):
-    """gunicorn's thread worker with bounds on slow, idle and stalled clients, and JSON errors."""
+class SpeechWorker(PrefetchWorker):
+    """gunicorn's thread worker with bounds on slow, idle and stalled clients, answers in each
+    family's shape, and a complete drain.
+
+    It relies on these internals of gunicorn 27's gthread worker (setup.cfg pins gunicorn 27;
+    ``tests/test_web_server_gunicorn.py`` fails if one of them is gone): ``TConn`` (``sock``,
+    ``parser``, ``initialized``, ``data_ready``, ``timeout``, ``init``, ``close``), the
+    ``parser.unreader.sock`` it reads from, ``ThreadWorker.handle``, ``handle_request``,
+    ``handle_error``, ``handle_exit``, ``handle_quit``, ``accept``, ``enqueue_req``,
+    ``on_pending_socket_readable``, ``on_client_socket_readable``, ``murder_pending``,
+    ``_cap_keepalive`` (called once when its loop ends: where the drain starts),
+    ``is_parent_alive``, ``set_accept_enabled``, and the attributes ``poller``, ``pending_conns``,
+    ``keepalived_conns``, ``nr_conns``, ``sockets``, ``alive``, ``wsgi``, ``cfg``, ``log``.
+    """
+
+    send_buffer = SEND_BUFFER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Run by SpeechServer, the limits come from its settings; under plain gunicorn, the defaults.
-        limits = getattr(self.app, "limits", None)
-        self.limits: ClientLimits = limits or ClientLimits.from_settings(Settings())
+        self.slot = 0  # set by the pre_fork hook (assign_slot) before the fork
+        self.limits = ClientLimits.from_settings(Settings())
+        self.drain = Drain(self.limits.graceful_timeout)
         self._websockets = 0
         self._websockets_lock = threading.Lock()
+        self._orphaned = False
+        self._heads = threading.local()
+
+    def init_process(self) -> None:
+        """In the worker, after the fork: the limits of its slot (run by SpeechServer; under
+        plain gunicorn, the defaults), then gunicorn's start (which runs the loop)."""
+        limits_for = getattr(self.app, "limits_for", None)
+        if limits_for is not None:
+            self.limits = limits_for(self.slot)
+            self.drain = Drain(self.limits.graceful_timeout)
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        """The app of this worker's slot (its share of the limits), else gunicorn's loading."""
+        build = getattr(self.app, "app_for", None)
+        if build is None:
+            super().load_wsgi()
+        else:
+            self.wsgi = build(self.slot)
+
+    # -- the drain --------------------------------------------------------------------------
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        """SIGTERM: gunicorn stops accepting and waits for open connections; the app's
-        long-lived sockets are told to end (an Event: safe to set from a signal handler here,
-        since the worker's main thread never waits on it)."""
+        """SIGTERM: stop the loop and tell the app's long-lived sockets to end (an Event: safe to
+        set from a signal handler here, since the worker's main thread never waits on it)."""
         super().handle_exit(sig, frame)
+        self._signal_shutdown()
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        """SIGQUIT and SIGINT drain like SIGTERM (gunicorn's would exit on the spot)."""
+        self.handle_exit(sig, frame)
+
+    def is_parent_alive(self) -> bool:
+        alive = super().is_parent_alive()
+        self._orphaned = not alive
+        return alive
+
+    def _signal_shutdown(self) -> None:
         extensions = getattr(self.wsgi, "extensions", None)
         shutdown = extensions.get(SHUTDOWN) if isinstance(extensions, dict) else None
         if shutdown is not None:
             shutdown.set()
 
-    def accept(self, listener: socket.socket) -> None:
-        """Park a new connection in the poller until it sends something; it costs no thread."""
-        try:
-            client_sock, client_addr = listener.accept()
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                return
-            raise
-        self.nr_conns += 1
-        client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        conn = _Connection(self.cfg, client_sock, client_addr, listener.getsockname(), self.limits)
-        conn.timeout = time.monotonic() + self.limits.timeout
-        self.pending_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn))
+    def _cap_keepalive(self, deadline: float) -> None:
+        """The worker's loop has ended: begin the drain (gunicorn calls this once, then waits
+        for the connections in flight)."""
+        self.drain.begin()
+        self._signal_shutdown()
+        if self._orphaned:
+            shut_listeners(self.sockets)
+        for conn in [*self.keepalived_conns, *self.pending_conns]:
+            self._refuse_parked(conn)
+        self.keepalived_conns.clear()
+        self.pending_conns.clear()
 
-    def handle(self, conn: _Connection) -> Any:
-        """Serve one request (a thread runs this once the connection is readable)."""
+    def _refuse_parked(self, conn: Connection) -> None:
+        """Close a connection waiting in the poller; one that sent (part of) a request is
+        answered 503 first."""
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        started = bytes(conn.prefetch.buffer) if conn.prefetch else b""
+        with contextlib.suppress(OSError):
+            started = started or conn.sock.recv(READ_SIZE, socket.MSG_PEEK)
+        if started:
+            self._answer_now(conn.sock, request_path(started), self._draining_answer())
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Abort what outlived the drain, then close parked connections past their deadline."""
+        self.drain.tick()
+        super().murder_pending()
+
+    @staticmethod
+    def _draining_answer() -> Saturated:
+        return Saturated("the service is shutting down; retry shortly", retry_after=RETRY_AFTER)
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def handle(self, conn: Connection) -> Any:
+        """Serve one request (a thread runs this once its request is there); a draining worker
+        answers 503 instead of starting it."""
+        if self.drain.draining:
+            self._answer_now(conn.sock, request_path(conn.reader.ahead()), self._draining_answer())
+            conn.close()
+            return False
         conn.reader.start()
+        self._heads.ahead = conn.reader.ahead()[:HEAD_KEPT]  # for handle_error's path
         keep_alive = super().handle(conn)
         if keep_alive is False:
             conn.close(graceful=True)
+        elif conn.reader.ahead():
+            # A pipelined request read ahead in the poller: where gunicorn looks for one (after
+            # what its parser already buffered), so it is served next instead of waiting for
+            # the socket to become readable again.
+            buffered = conn.parser.unreader.buf
+            buffered.seek(0, io.SEEK_END)
+            buffered.write(conn.reader.take_ahead())
         return keep_alive
 
-    def handle_request(self, req: Any, conn: _Connection) -> bool:
+    def handle_request(self, req: Any, conn: Connection) -> bool:
         """Run the app with a send timeout; a WebSocket upgrade counts against its budget."""
-        if not _is_websocket(req):
-            sock = conn.sock
+        sock = conn.sock
+        self.drain.serving(sock, _is_websocket(req))
+        try:
+            if _is_websocket(req):
+                return self._handle_websocket(req, conn)
             sock.settimeout(self.limits.timeout)
             conn.sock = _ProgressWriter(sock)
             try:
@@ -283,6 +241,10 @@ class SpeechWorker(ThreadWorker):
             finally:
                 conn.sock = sock
                 conn.reader.stop()
+        finally:
+            self.drain.served(sock)
+
+    def _handle_websocket(self, req: Any, conn: Connection) -> bool:
         with self._websockets_lock:
             admitted = self._websockets < self.limits.max_websockets
             self._websockets += admitted
@@ -291,7 +253,7 @@ class SpeechWorker(ThreadWorker):
                 f"all {self.limits.max_websockets} WebSocket connections are in use; retry later",
                 retry_after=1,
             )
-            self._answer(conn.sock, refused.status, refused.code, refused.message, refused.headers)
+            self._answer(conn.sock, req.path, refused.status, refused.code, refused.message, refused.headers)
             return False
         try:
             # The socket now belongs to the WebSocket: reads block (its reader thread waits for
@@ -308,43 +270,55 @@ class SpeechWorker(ThreadWorker):
                 return super().handle_request(req, conn)
             finally:
                 conn.sock = sock
+                # simple-websocket reads on a thread of its own (not a daemon) and leaves the
+                # socket to the server: shut it down to wake that read, or it blocks for good
+                # and the process cannot exit (a silent peer held serve's exit 35 s).
+                conn.abort = True
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         finally:
             with self._websockets_lock:
                 self._websockets -= 1
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
-        """gunicorn's own answers (bad request line, headers too large, ...) as JSON, not HTML."""
-        headers: dict[str, str] = {}
+        """gunicorn's own answers (bad request line, headers too large, ...) in the family's
+        envelope of the path, never HTML."""
+        peer = addr[0] if addr else "?"
+        status, code, message, headers = classify(exc)
         if isinstance(exc, SpeechError):
-            status, code, message, headers = exc.status, exc.code, exc.message, exc.headers
-            self.log.info("answered %d %s to %s", status, code, addr[0] if addr else "?")
+            self.log.info("answered %d %s to %s", status, code, peer)
+        elif status < 500:
+            self.log.warning("invalid request from %s: %s", peer, message)
         else:
-            status, code = next(((s, c) for kind, s, c in _STATUS_FOR if isinstance(exc, kind)), (500, ""))
-            if code and status < 500:
-                message = str(exc) or HTTPStatus(status).phrase
-                self.log.warning("invalid request from %s: %s", addr[0] if addr else "?", message)
-            else:
-                code, message = "internal_error", "internal error; see the service log"
-                self.log.error("error handling request", exc_info=exc)
-        self._answer(client, status, code, message, headers)
+            self.log.error("error handling request", exc_info=exc)
+        path = getattr(req, "path", None) or request_path(getattr(self._heads, "ahead", b""))
+        self._answer(client, path, status, code, message, headers)
 
     def _answer(
-        self, sock: socket.socket, status: int, code: str, message: str, headers: dict[str, str]
+        self, sock: socket.socket, path: str, status: int, code: str, message: str, headers: dict[str, str]
     ) -> None:
         try:
             sock.settimeout(ERROR_WRITE_TIMEOUT)
-            sock.sendall(error_bytes(status, code, message, headers))
+            sock.sendall(self._render(path, status, code, message, headers))
         except OSError:
             self.log.debug("could not send the %d answer", status)
 
 
-class SpeechServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn running ``app`` with :class:`SpeechWorker` and options from :func:`server_options`."""
+@dataclass(frozen=True)
+class PerWorker:
+    """An app built in each worker from that worker's settings (its share of the limits)."""
 
-    def __init__(self, app: Any, options: dict[str, Any], limits: ClientLimits) -> None:
+    build: Callable[[Settings], Any]
+
+
+class SpeechServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn running ``app`` (a WSGI app, or :class:`PerWorker`) with :class:`SpeechWorker`
+    under :class:`SpeechArbiter`, with options from :func:`server_options`."""
+
+    def __init__(self, app: Any, options: dict[str, Any], settings: Settings) -> None:
         self.application = app
         self.options = options
-        self.limits = limits
+        self.settings = settings
         super().__init__()
 
     def load_config(self) -> None:
@@ -352,20 +326,41 @@ class SpeechServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        return self.app_for(0)
+
+    def limits_for(self, slot: int) -> ClientLimits:
+        return ClientLimits.from_settings(self.settings.with_changes(worker_slot=slot))
+
+    def app_for(self, slot: int) -> Any:
+        if isinstance(self.application, PerWorker):
+            return self.application.build(self.settings.with_changes(worker_slot=slot))
         return self.application
+
+    def run(self) -> None:
+        SpeechArbiter(self).run()
+
+
+def thread_budget(settings: Settings) -> int:
+    """Threads per worker: one per upstream session and WebSocket of the largest share, and
+    some headroom."""
+    first = settings.with_changes(worker_slot=0)
+    return first.worker_sessions + first.worker_websockets + HEADROOM_THREADS
 
 
 def server_options(
     settings: Settings, *, host: str, port: int, workers: int = 1, threads: int | None = None
 ) -> dict[str, Any]:
-    """gunicorn settings for ``serve``: the worker, its thread budget, and no control socket."""
+    """gunicorn settings for ``serve``: the worker, its thread budget, the drain, and no control
+    socket. The arbiter's graceful timeout is a backstop: workers end their drain sooner."""
+    settings = settings.with_changes(workers=max(1, workers))
     return {
         "bind": f"{host}:{port}",
-        "workers": max(1, workers),
+        "workers": settings.workers,
         "threads": max(1, threads or thread_budget(settings)),
         "worker_class": SpeechWorker,
         "timeout": int(settings.request_timeout) + 30,
-        "graceful_timeout": int(settings.request_timeout) + 5,
+        "graceful_timeout": math.ceil(settings.graceful_timeout + KILL_MARGIN),
+        "pre_fork": assign_slot,
         "control_socket_disable": True,
         "accesslog": "-",
         "access_log_format": TEXT_ACCESS_FORMAT,
@@ -378,6 +373,9 @@ def server_options(
 def serve(
     app: Any, settings: Settings, *, host: str, port: int, workers: int = 1, threads: int | None = None
 ) -> None:
-    """Run ``app`` under gunicorn until it is stopped (SIGINT/SIGTERM)."""
+    """Run ``app`` under gunicorn until it is stopped (SIGTERM, SIGINT or SIGQUIT: a drain).
+    ``SPEECH_MAX_SESSIONS`` and ``SPEECH_MAX_WEBSOCKETS`` are shared out among the workers."""
+    settings = settings.with_changes(workers=max(1, workers))
+    settings.check_workers()
     options = server_options(settings, host=host, port=port, workers=workers, threads=threads)
-    SpeechServer(app, options, ClientLimits.from_settings(settings)).run()
+    SpeechServer(app, options, settings).run()

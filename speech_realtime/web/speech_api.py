@@ -11,6 +11,7 @@ from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech, SpeechService
 from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
 from .inputs import field, integer, json_body, upload
+from .limits import limits_info
 from .streaming import audio_response
 
 speech_api = Blueprint("speech_api", __name__, url_prefix="/api/speech-realtime")
@@ -98,6 +99,7 @@ def info() -> Response:
                 **LEGACY_ALIASES,
             },
             "formats": {"input": sorted(set(INPUT_NAMES.values())), "output": sorted(OUTPUT_NAMES)},
+            "limits": limits_info(service.settings),
             "stats": service.counters.snapshot(),
         }
     )
