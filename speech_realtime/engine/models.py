@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..audio import StreamResampler
+from ..options import Word
 from .sentences import piece_limit, split_sentences
 
 # faster-whisper logs every transcription at INFO.
@@ -39,15 +40,6 @@ ASR_RATE = 16000
 WHISPER_WINDOW_SECONDS = 30
 #: Samples per voice-activity frame at :data:`ASR_RATE` (Silero's frame, 32 ms).
 VAD_FRAME = 512
-
-
-@dataclass(frozen=True)
-class Word:
-    """A recognized word (no surrounding spaces) and its time in seconds from the audio's start."""
-
-    word: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)

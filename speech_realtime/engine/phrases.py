@@ -219,6 +219,6 @@ def snap_words(words: list[Word], speech: list[tuple[float, float]]) -> list[Wor
         overlapping = [(start, end) for start, end in speech if start < word.end and end > word.start]
         if overlapping:
             start, end = max(word.start, overlapping[0][0]), min(word.end, overlapping[-1][1])
-            word = Word(word.word, round(start, 3), round(max(start, end), 3))
+            word = Word(word.text, round(start, 3), round(max(start, end), 3))
         snapped.append(word)
     return snapped

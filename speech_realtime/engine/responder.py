@@ -52,7 +52,7 @@ def recognize(samples: np.ndarray, models: ModelSet, language: str | None) -> It
         elif phrase.end > phrase.start:
             heard = models.transcribe(samples[phrase.start : phrase.end], language)
             offset = phrase.start / ASR_RATE
-            words = [Word(w.word, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
+            words = [Word(w.text, round(w.start + offset, 3), round(w.end + offset, 3)) for w in heard.words]
             yield Heard(heard.text, tuple(snap_words(words, phrase.speech)))
 
 
@@ -63,15 +63,15 @@ def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[di
     groups: list[list[Word]] = []
     for word in words:
         last = groups[-1][-1] if groups else None
-        if last is None or last.word.endswith((".", "!", "?")) or word.start - last.end >= gap:
+        if last is None or last.text.endswith((".", "!", "?")) or word.start - last.end >= gap:
             groups.append([])
         groups[-1].append(word)
     return [
         {
-            "text": " ".join(w.word for w in group),
+            "text": " ".join(w.text for w in group),
             "start": group[0].start,
             "end": group[-1].end,
-            "words": [{"word": w.word, "start": w.start, "end": w.end} for w in group],
+            "words": [{"word": w.text, "start": w.start, "end": w.end} for w in group],
         }
         for group in groups
     ]
