@@ -10,8 +10,10 @@ import base64
 import itertools
 import json
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,20 +24,9 @@ from speech_realtime.cli import EngineProcess
 from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Models
 from speech_realtime.text import word_error_rate
 
-READINGS = [
-    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
-    "of foolishness, it was the epoch of belief, it was the epoch of incredulity.",
-    "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
-    "must be in want of a wife.",
-    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my "
-    "purse, and nothing particular to interest me on shore, I thought I would sail about a little.",
-    "Tom appeared on the sidewalk with a bucket of whitewash and a long handled brush. He surveyed "
-    "the fence, and all gladness left him and a deep melancholy settled down upon his spirit.",
-    "There was no possibility of taking a walk that day. We had been wandering in the leafless "
-    "shrubbery an hour in the morning, but since dinner the cold winter wind had brought clouds.",
-    "Happy families are all alike; every unhappy family is unhappy in its own way. Everything was in "
-    "confusion in the house, the wife had discovered that the husband was carrying on an intrigue.",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from long_reading import READINGS
+
 STT = {
     "type": "realtime",
     "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}},

@@ -15,6 +15,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: One sentence or two of each of six public-domain openings (Dickens, Austen, Melville, Twain,
+#: Bronte, Tolstoy), for the engine's own long-item tests and benchmark.
+READINGS = [
+    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
+    "of foolishness, it was the epoch of belief, it was the epoch of incredulity.",
+    "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+    "must be in want of a wife.",
+    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my "
+    "purse, and nothing particular to interest me on shore, I thought I would sail about a little.",
+    "Tom appeared on the sidewalk with a bucket of whitewash and a long handled brush. He surveyed "
+    "the fence, and all gladness left him and a deep melancholy settled down upon his spirit.",
+    "There was no possibility of taking a walk that day. We had been wandering in the leafless "
+    "shrubbery an hour in the morning, but since dinner the cold winter wind had brought clouds.",
+    "Happy families are all alike; every unhappy family is unhappy in its own way. Everything was in "
+    "confusion in the house, the wife had discovered that the husband was carrying on an intrigue.",
+]
+
 PASSAGES = (
     (
         "It was the best of times, it was the worst of times.",

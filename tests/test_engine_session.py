@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from engine_client import EngineConnection, audio_of, b64, speech_pcm
+from long_reading import READINGS
 
 from speech_realtime.audio import float_to_pcm16, pcm16_to_float, resample, ulaw_decode, ulaw_encode
 from speech_realtime.text import word_error_rate
@@ -131,21 +132,6 @@ def test_server_vad_finds_each_utterance_in_real_speech(engine, models) -> None:
     assert word_error_rate(second, transcripts[1]) <= 0.25
 
 
-#: Public-domain prose (Dickens, Austen, Melville, Twain), read by the engine's voice.
-READINGS = [
-    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
-    "of foolishness, it was the epoch of belief, it was the epoch of incredulity.",
-    "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
-    "must be in want of a wife.",
-    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my "
-    "purse, and nothing particular to interest me on shore, I thought I would sail about a little.",
-    "Tom appeared on the sidewalk with a bucket of whitewash and a long handled brush. He surveyed "
-    "the fence, and all gladness left him and a deep melancholy settled down upon his spirit.",
-    "There was no possibility of taking a walk that day. We had been wandering in the leafless "
-    "shrubbery an hour in the morning, but since dinner the cold winter wind had brought clouds.",
-    "Happy families are all alike; every unhappy family is unhappy in its own way. Everything was in "
-    "confusion in the house, the wife had discovered that the husband was carrying on an intrigue.",
-]
 
 
 def spoken(models, text: str) -> np.ndarray:
