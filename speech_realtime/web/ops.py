@@ -46,7 +46,8 @@ def metrics_text() -> Response:
 def install(app: Flask) -> None:
     """The ops routes, request ids and request metrics on ``app`` (after its service is set)."""
     service: SpeechService = app.extensions["speech"]
-    app.extensions.setdefault(READINESS, ReadinessProbe(lambda: service.check()))
+    gates = [service.runner.breaker.readiness_reason]  # an open breaker: not ready, no check
+    app.extensions.setdefault(READINESS, ReadinessProbe(lambda: service.check(), gates=gates))
     request_ids.install(app)
     request_metrics.install(app)
     app.register_blueprint(ops)
