@@ -90,6 +90,8 @@ class Script:
     #: How many connections (the first ones) the mode and handshake status apply to; later
     #: ones behave as ``ok``. None: every connection.
     fail_sessions: int | None = None
+    #: The message of the ``error`` events of ``error_event`` and ``rate_limit_event``.
+    error_message: str | None = None
     transcription_usage: dict[str, Any] | None = None  # a transcription's usage (default: duration)
 
 
@@ -267,7 +269,8 @@ class _Session:
         self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
         self.send({"type": self.names["item.added"], "item": {"id": item_id, "type": "message"}})
         if mode == "error_event":
-            self.send({"type": "error", "error": {"type": "server_error", "code": "oops", "message": "boom"}})
+            error = {"type": "server_error", "code": "oops", "message": self.script.error_message or "boom"}
+            self.send({"type": "error", "error": error})
         elif mode == "malformed":
             self.ws.send("this is not json")
         elif mode == "close_before_done":
@@ -355,9 +358,8 @@ class _Session:
             return None
         if script.mode in ("error_event", "rate_limit_event"):
             code = "rate_limit_exceeded" if script.mode == "rate_limit_event" else "server_error"
-            self.send(
-                {"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": "no"}}
-            )
+            error = {"type": "invalid_request_error", "code": code, "message": script.error_message or "no"}
+            self.send({"type": "error", "error": error})
             return None
         self.send({"type": "response.created", "response": {"id": response_id, "status": "in_progress"}})
         if script.mode in ("content_filter", "failed"):
