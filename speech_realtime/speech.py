@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from . import metrics
@@ -184,12 +185,9 @@ class SpeechService:
         """
         self.check_audio(audio.data, audio.format)
         self.check_logprobs(options)
-        segmentation = options.segmentation
+        cuts = options.segmentation
         pieces = find_pieces(
-            audio.data,
-            audio.format,
-            silence_ms=segmentation.silence_ms,
-            max_phrase_ms=segmentation.max_phrase_ms,
+            audio.data, audio.format, silence_ms=cuts.silence_ms, max_phrase_ms=cuts.max_phrase_ms
         )
         turn = self.runner.complete(
             lambda: Transcription(
@@ -271,8 +269,7 @@ class SpeechService:
         """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.
 
         Input is checked now; the session opens when iteration starts and is released at once by
-        ``close()``. A failure after the first chunk raises from the iterator and is counted as
-        ``streams_aborted``.
+        ``close()``. A failure after the first chunk raises from the iterator (``streams_aborted``).
         """
         make, _, output = self._synthesis(text, options, retry=False)
         turns: list[Synthesis] = []  # the attempts' turns; the last one is the reading
@@ -340,18 +337,9 @@ class SpeechService:
         voice = resolve_voice(options.voice, self.endpoint.dialect)
         output = options.output or DEFAULT_OUTPUT
         self._check_reading(text, options.speed)
-
-        def make() -> Synthesis:
-            return Synthesis(
-                self.endpoint.dialect,
-                text,
-                voice,
-                audio_format=output.upstream.name,
-                retry=retry,
-                speed=options.speed,
-                instructions=options.instructions,
-            )
-        return make, voice, output
+        speed, instructions = options.speed, options.instructions
+        make = partial(Synthesis, self.endpoint.dialect, text, voice, audio_format=output.upstream.name)
+        return partial(make, retry=retry, speed=speed, instructions=instructions), voice, output
 
     @staticmethod
     def _check_reading(text: str, speed: float) -> None:
