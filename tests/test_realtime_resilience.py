@@ -41,8 +41,9 @@ def event(kind: str, **data: object) -> ServerEvent:
 
 def test_retryable_failures_and_their_waits() -> None:
     assert retryable(UpstreamError("5xx", transient=True)) == 0.0
-    assert retryable(RateLimited("429", retry_after=2)) == 2.0
-    assert retryable(RateLimited("429", retry_after=3)) is None
+    assert retryable(RateLimited("429", retry_after=2, transient=True)) == 2.0
+    assert retryable(RateLimited("429", retry_after=3, transient=True)) is None
+    assert retryable(RateLimited("our own per-key cap", retry_after=1)) is None
     for exc in (
         UpstreamAuth("401"),
         UpstreamConfig("404"),

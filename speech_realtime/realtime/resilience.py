@@ -37,12 +37,12 @@ def retryable(exc: BaseException) -> float | None:
     :data:`MAX_RETRY_WAIT`. Never credentials, configuration, bad input or the content filter
     (none of them is transient).
     """
+    if not isinstance(exc, SpeechError) or not exc.transient:
+        return None  # our own limits (a per-key 429, no free slot) are not transient either
     if isinstance(exc, RateLimited):
         wait = exc.retry_after if exc.retry_after is not None else 1
         return float(wait) if wait <= MAX_RETRY_WAIT else None
-    if isinstance(exc, SpeechError) and exc.transient:
-        return 0.0
-    return None
+    return 0.0
 
 
 def upstream_fault(exc: BaseException) -> bool:

@@ -150,6 +150,7 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException) -> Exception:
         return RateLimited(
             "upstream rate limit reached (HTTP 429)",
             retry_after=retry_after(_header(exc.resp_headers, "retry-after")),
+            transient=True,
         )
     return UpstreamError(f"upstream refused the WebSocket handshake (HTTP {status})", transient=status >= 500)
 

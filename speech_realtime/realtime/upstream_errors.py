@@ -54,7 +54,8 @@ def error_from_event(event: ServerEvent) -> SpeechError:
     code = upstream_code(error, "unknown")
     _logged("error event", code, error)
     if code == "rate_limit_exceeded":
-        return RateLimited(f"the upstream rate limit was reached (upstream code: {code})", retry_after=1)
+        message = f"the upstream rate limit was reached (upstream code: {code})"
+        return RateLimited(message, retry_after=1, transient=True)
     if _server_side(error):
         return UpstreamError(f"the upstream service failed (upstream code: {code})", transient=True)
     if error.get("type") == "invalid_request_error":
