@@ -195,6 +195,9 @@ class Settings:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_anonymous: bool = False
     max_sessions_per_key: int | None = None
+    #: Consecutive upstream failures that open the circuit breaker, and its cool-down (seconds).
+    breaker_failures: int = 5
+    breaker_cooldown: float = 10.0
     ops_open: bool = False
     token_secret: bytes | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
@@ -328,6 +331,8 @@ class Settings:
                 if _text(env, "SPEECH_MAX_SESSIONS_PER_KEY")
                 else None
             ),
+            breaker_failures=int(_number(env, "SPEECH_BREAKER_FAILURES", cls.breaker_failures, minimum=1)),
+            breaker_cooldown=_number(env, "SPEECH_BREAKER_COOLDOWN", cls.breaker_cooldown, minimum=0.1),
             ops_open=_flag(env, "SPEECH_OPS_OPEN"),
             token_secret=_token_secret(env),
             cors_origins=_origins(env),

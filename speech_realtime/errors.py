@@ -13,6 +13,9 @@ class SpeechError(Exception):
 
     ``param`` names the semantic input at fault (``text``, ``voice``, ``format``, ``rate``,
     ``audio``, ``language``, ...); each front end maps it onto its own field names.
+    ``transient``: the failure is the upstream's passing trouble (a 5xx handshake, an early
+    close, a ``server_error``), so a fresh session may well succeed (see
+    :func:`speech_realtime.realtime.resilience.retryable`).
     """
 
     status: int = 500
@@ -25,8 +28,10 @@ class SpeechError(Exception):
         code: str | None = None,
         param: str | None = None,
         retry_after: int | None = None,
+        transient: bool = False,
     ) -> None:
         super().__init__(message)
+        self.transient = transient
         self.message = message
         if code is not None:
             self.code = code
@@ -99,6 +104,11 @@ class UpstreamError(SpeechError):
     code = "upstream_error"
 
 
+class UpstreamRejected(UpstreamError):
+    """The upstream refused what we sent as invalid (an ``invalid_request_error``): the request's
+    fault, not the backend's, so it is neither retried nor counted by the circuit breaker."""
+
+
 class UpstreamAuth(UpstreamError):
     """The upstream refused our credentials (handshake 401/403)."""
 
@@ -112,9 +122,17 @@ class UpstreamConfig(UpstreamError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """The upstream could not be reached at all."""
+    """The upstream could not be reached at all, or the circuit breaker holds requests off it
+    (then a 503 with Retry-After)."""
 
     code = "upstream_unavailable"
+
+
+class BreakerOpen(UpstreamUnavailable):
+    """The circuit breaker is open: the upstream failed repeatedly, so requests fail fast
+    without a connection until the cool-down (``retry_after``) ends."""
+
+    status = 503
 
 
 class RequestTimeout(SpeechError):

@@ -75,6 +75,21 @@ UPSTREAM_ERRORS = Counter(
     "Upstream failures (refused handshakes, error events, timeouts, content filter) by code.",
     ("code",),
 )
+RETRIES = Counter(
+    "speech_upstream_retries",
+    "Requests retried once on a fresh session after a retryable upstream failure, by its code.",
+    ("code",),
+)
+BREAKER_OPEN = Gauge(
+    "speech_upstream_breaker_open",
+    "1 while the upstream circuit breaker holds requests off (open or half-open), else 0.",
+    multiprocess_mode="livemax",
+)
+BREAKER_TRANSITIONS = Counter(
+    "speech_upstream_breaker_transitions",
+    "Circuit breaker state changes, by the state entered (open, half_open, closed).",
+    ("state",),
+)
 SDK_SOCKETS_OPEN = Gauge(
     "speech_sdk_sockets_open",
     "Azure Speech SDK WebSockets open now.",
@@ -143,6 +158,17 @@ def upstream_errors() -> Iterator[UpstreamFailures]:
         if not failures.ours():
             UPSTREAM_ERRORS.labels(exc.code).inc()
         raise
+
+
+def retried(code: str) -> None:
+    """A request is retried on a fresh session after a failure with ``code``."""
+    RETRIES.labels(code).inc()
+
+
+def breaker_transition(state: str) -> None:
+    """The circuit breaker entered ``state`` (``open``, ``half_open`` or ``closed``)."""
+    BREAKER_TRANSITIONS.labels(state).inc()
+    BREAKER_OPEN.set(0 if state == "closed" else 1)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from . import metrics
@@ -184,26 +185,24 @@ class SpeechService:
         """
         self.check_audio(audio.data, audio.format)
         self.check_logprobs(options)
-        segmentation = options.segmentation
+        cuts = options.segmentation
         pieces = find_pieces(
-            audio.data,
-            audio.format,
-            silence_ms=segmentation.silence_ms,
-            max_phrase_ms=segmentation.max_phrase_ms,
+            audio.data, audio.format, silence_ms=cuts.silence_ms, max_phrase_ms=cuts.max_phrase_ms
         )
-        turn = Transcription(
-            self.endpoint.dialect,
-            audio.data,
-            transcribe_model=self.settings.transcribe_model,
-            audio_format=audio.format.name,
-            language=options.upstream_language,
-            prompt=options.prompt,
-            keywords=options.keywords,
-            logprobs=options.logprobs,
-            session=self.transcription_session,
-            pieces=pieces,
+        turn = self.runner.complete(
+            lambda: Transcription(
+                self.endpoint.dialect,
+                audio.data,
+                transcribe_model=self.settings.transcribe_model,
+                audio_format=audio.format.name,
+                language=options.upstream_language,
+                prompt=options.prompt,
+                keywords=options.keywords,
+                logprobs=options.logprobs,
+                session=self.transcription_session,
+                pieces=pieces,
+            )
         )
-        self.runner.complete(turn)
         self._note_recognition(audio.duration, turn.usage)
         logprobs = given_logprobs(options, turn.logprobs, bool(turn.text))
         return Transcript(turn.text, audio.duration, options.language, turn.segments, turn.usage, logprobs)
@@ -261,9 +260,8 @@ class SpeechService:
 
     def synthesize(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> Speech:
         """The whole reading of ``text``; retried once if the model clearly did not read it."""
-        turn, voice, output = self._synthesis(text, options, retry=True)
-        self.runner.complete(turn)
-        self._note_reading(turn)
+        make, voice, output = self._synthesis(text, options, retry=True)
+        self._note_reading(turn := self.runner.complete(make))
         audio = encode_all(output, output.upstream, turn.take_audio())
         return Speech(audio, output, voice, turn.transcript, turn.verbatim, turn.attempts)
 
@@ -271,16 +269,20 @@ class SpeechService:
         """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.
 
         Input is checked now; the session opens when iteration starts and is released at once by
-        ``close()``. A failure after the first chunk raises from the iterator and is counted as
-        ``streams_aborted``.
+        ``close()``. A failure after the first chunk raises from the iterator (``streams_aborted``).
         """
-        turn, _, output = self._synthesis(text, options, retry=False)
+        make, _, output = self._synthesis(text, options, retry=False)
+        turns: list[Synthesis] = []  # the attempts' turns; the last one is the reading
+
+        def attempt() -> Synthesis:
+            turns.append(make())
+            return turns[-1]
 
         def chunks(connected: Callable[[Connection], None]) -> Iterator[bytes]:
-            for item in self._stream(turn, output, connected):
+            for item in self._stream(attempt, output, connected):
                 if isinstance(item, AudioChunk):
                     yield item.data
-            stream.usage = turn.usage
+            stream.usage = turns[-1].usage
 
         stream = AudioStream(chunks, aborted=self._aborted)
         return stream
@@ -295,15 +297,14 @@ class SpeechService:
         front end turns them into word boundaries. Checked and released like
         :meth:`synthesize_stream`.
         """
-        turn, _, output = self._synthesis(text, options, retry=False)
-        return TurnStream(lambda connected: self._stream(turn, output, connected), aborted=self._aborted)
+        make, _, output = self._synthesis(text, options, retry=False)
+        return TurnStream(lambda connected: self._stream(make, output, connected), aborted=self._aborted)
 
     def check(self) -> dict[str, Any]:
         """Open a session, configure it, and time the handshake and the session round trip; with a
         transcription deployment, a transcription session of it too (``transcription``)."""
         started = time.monotonic()
-        turn = Check(self.endpoint.dialect)
-        self.runner.complete(turn)
+        turn = self.runner.complete(lambda: Check(self.endpoint.dialect))
         result: dict[str, Any] = {
             "backend": self.endpoint.backend,
             "protocol": self.endpoint.dialect,
@@ -316,8 +317,9 @@ class SpeechService:
         }
         if self.transcription_session is not None:
             started = time.monotonic()
-            checked = Check(self.endpoint.dialect, transcription=self.transcription_session)
-            self.runner.complete(checked)
+            checked = self.runner.complete(
+                lambda: Check(self.endpoint.dialect, transcription=self.transcription_session)
+            )
             result["transcription"] = {
                 "deployment": self.transcription_session.model,
                 "handshakeMs": round((checked.connected_at - started) * 1000, 1),
@@ -329,21 +331,15 @@ class SpeechService:
 
     def _synthesis(
         self, text: str, options: SynthesisOptions, *, retry: bool
-    ) -> tuple[Synthesis, str, OutputFormat]:
+    ) -> tuple[Callable[[], Synthesis], str, OutputFormat]:
+        """The input checked, and what makes a fresh turn for it (one per attempt)."""
         text = self.check_text(text)
         voice = resolve_voice(options.voice, self.endpoint.dialect)
         output = options.output or DEFAULT_OUTPUT
-        turn = Synthesis(
-            self.endpoint.dialect,
-            text,
-            voice,
-            audio_format=output.upstream.name,
-            retry=retry,
-            speed=options.speed,
-            instructions=options.instructions,
-        )
         self._check_reading(text, options.speed)
-        return turn, voice, output
+        speed, instructions = options.speed, options.instructions
+        make = partial(Synthesis, self.endpoint.dialect, text, voice, audio_format=output.upstream.name)
+        return partial(make, retry=retry, speed=speed, instructions=instructions), voice, output
 
     @staticmethod
     def _check_reading(text: str, speed: float) -> None:
@@ -360,6 +356,12 @@ class SpeechService:
             )
 
     def _stream(
+        self, make: Callable[[], Synthesis], output: OutputFormat, connected: Callable[[Connection], None]
+    ) -> Iterator[AudioChunk | WordTiming]:
+        """A reading's items; retried once on a fresh turn if it fails before the first."""
+        return self.runner.retrying(lambda: self._attempt(make(), output, connected))
+
+    def _attempt(
         self, turn: Synthesis, output: OutputFormat, connected: Callable[[Connection], None]
     ) -> Iterator[AudioChunk | WordTiming]:
         first_audio = metrics.FirstAudio()
@@ -375,8 +377,7 @@ class SpeechService:
                 yield AudioChunk(tail)
         self._note_reading(turn)
 
-    def _aborted(self, exc: SpeechError) -> None:
-        # Counted here; logged once, by the front end that drops the client's connection.
+    def _aborted(self, exc: SpeechError) -> None:  # logged by the front end that drops the client
         self.counters.add("streams_aborted")
 
     def _note_recognition(self, seconds: float, usage: dict[str, Any] | None) -> None:

@@ -9,6 +9,7 @@ with an ``error`` event (as a real server would) and kept in :attr:`invalid_even
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
@@ -86,6 +87,11 @@ class Script:
     #: Per committed item: (its 0-based index, its audio) -> the :class:`ItemReply` to give.
     items: Callable[[int, bytes], ItemReply] | None = None
     usage: dict[str, Any] | None = None  # response.done's usage (default: USAGE)
+    #: How many connections (the first ones) the mode and handshake status apply to; later
+    #: ones behave as ``ok``. None: every connection.
+    fail_sessions: int | None = None
+    #: The message of the ``error`` events of ``error_event`` and ``rate_limit_event``.
+    error_message: str | None = None
     transcription_usage: dict[str, Any] | None = None  # a transcription's usage (default: duration)
 
 
@@ -118,6 +124,7 @@ class _Session:
         self.vad_position = 0
         self.speech_item: str | None = None
         self.quiet_ms = 0
+        self.index = server.connections - 1  # this connection's place among the handshakes
         self.item_audio = b""
         self.items_heard = 0
         self.stalled = False
@@ -167,7 +174,7 @@ class _Session:
 
     @property
     def script(self) -> Script:
-        return self.server.script
+        return self.server.script_for(self.index)
 
     def handle(self, event: dict[str, Any]) -> str | None:
         kind = event["type"]
@@ -262,7 +269,8 @@ class _Session:
         self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
         self.send({"type": self.names["item.added"], "item": {"id": item_id, "type": "message"}})
         if mode == "error_event":
-            self.send({"type": "error", "error": {"type": "server_error", "code": "oops", "message": "boom"}})
+            error = {"type": "server_error", "code": "oops", "message": self.script.error_message or "boom"}
+            self.send({"type": "error", "error": error})
         elif mode == "malformed":
             self.ws.send("this is not json")
         elif mode == "close_before_done":
@@ -350,9 +358,8 @@ class _Session:
             return None
         if script.mode in ("error_event", "rate_limit_event"):
             code = "rate_limit_exceeded" if script.mode == "rate_limit_event" else "server_error"
-            self.send(
-                {"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": "no"}}
-            )
+            error = {"type": "invalid_request_error", "code": code, "message": script.error_message or "no"}
+            self.send({"type": "error", "error": error})
             return None
         self.send({"type": "response.created", "response": {"id": response_id, "status": "in_progress"}})
         if script.mode in ("content_filter", "failed"):
@@ -425,7 +432,7 @@ class ScriptedRealtimeServer:
         @app.before_request
         def handshake() -> Response | None:
             self.handshakes.append({"path": request.full_path, **dict(request.headers)})
-            status = self.script.handshake_status
+            status = self.script_for(self.connections - 1).handshake_status
             if status is None:
                 return None
             headers = {"Retry-After": self.script.retry_after} if self.script.retry_after else {}
@@ -449,6 +456,13 @@ class ScriptedRealtimeServer:
             session_class(request.args)(self, ws, dialect).run()
 
         return handler
+
+    def script_for(self, index: int) -> Script:
+        """The script for the connection at ``index``: ``ok`` past ``fail_sessions``."""
+        script = self.script
+        if script.fail_sessions is None or index < script.fail_sessions:
+            return script
+        return dataclasses.replace(script, mode="ok", handshake_status=None, fail_sessions=None)
 
     @property
     def connections(self) -> int:

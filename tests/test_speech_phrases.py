@@ -108,7 +108,8 @@ def test_one_item_failing_fails_the_recognition_with_502(client, upstream) -> No
         content_type="multipart/form-data",
     )
     assert response.status_code == 502, response.json
-    assert "item 2 failed" in response.json["error"]["message"]
+    assert "item 2 failed" not in response.json["error"]["message"]  # the upstream's words: logged
+    assert "upstream code: transcription_error" in response.json["error"]["message"]
     with pytest.raises(UpstreamError):
         SpeechService(client.application.extensions["speech"].settings).recognize(wire(audio))
 

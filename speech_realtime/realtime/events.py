@@ -18,9 +18,14 @@ from typing import Any
 
 from ..audio import WIRE_FORMATS
 from ..config import Dialect
-from ..errors import ContentFiltered, RateLimited, SpeechError, UpstreamError
+from ..errors import UpstreamError
 from ..options import Segmentation
 from .transcription import LOGPROBS_INCLUDE, ModelTraits, TranscriptionSession, transcription_settings
+
+# Re-exported: the protocol machines take an event's error from here.
+from .upstream_errors import error_from_event as error_from_event
+from .upstream_errors import error_from_failure as error_from_failure
+from .upstream_errors import error_from_response as error_from_response
 
 GA = Dialect.GA
 PREVIEW = Dialect.PREVIEW
@@ -381,35 +386,3 @@ def parse_server_event(message: str | bytes) -> ServerEvent:
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise UpstreamError("upstream sent an event without a type")
     return ServerEvent(_KINDS.get(data["type"], Kind.OTHER), data)
-
-
-def error_from_event(event: ServerEvent) -> SpeechError:
-    """The exception an upstream ``error`` event stands for."""
-    error = event.data.get("error")
-    error = error if isinstance(error, dict) else {}
-    code = str(error.get("code") or error.get("type") or "unknown")
-    message = str(error.get("message") or "no message")
-    if code == "rate_limit_exceeded":
-        return RateLimited(f"upstream rate limit: {message}", retry_after=1)
-    return UpstreamError(f"upstream error {code}: {message}")
-
-
-def error_from_failure(event: ServerEvent) -> SpeechError:
-    """The exception a ``...input_audio_transcription.failed`` event stands for."""
-    error = event.data.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return UpstreamError(f"transcription failed: {message or 'no reason given'}")
-
-
-def error_from_response(response: dict[str, Any]) -> SpeechError:
-    """The exception a ``response.done`` whose status is not ``completed`` stands for."""
-    status = response.get("status")
-    details = response.get("status_details")
-    details = details if isinstance(details, dict) else {}
-    reason = details.get("reason")
-    if status == "incomplete" and reason == "content_filter":
-        return ContentFiltered("the upstream content filter stopped the response")
-    error = details.get("error")
-    if isinstance(error, dict) and error.get("message"):
-        return UpstreamError(f"upstream response {status}: {error['message']}")
-    return UpstreamError(f"upstream response {status}" + (f" ({reason})" if reason else ""))

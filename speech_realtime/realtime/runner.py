@@ -8,12 +8,16 @@
 - one loop drives every sans-I/O turn (:meth:`SessionRunner.run`): send what the machine
   asks, feed it what arrives, until it is done, within a deadline that progress moves on (up
   to a hard bound that grows with the turn's audio) and the idle timeout;
+- resilience (:mod:`.resilience`): a per-runner circuit breaker around every session, and one
+  retry on a fresh turn for a retryable failure before anything reached the client
+  (:meth:`SessionRunner.complete`, :meth:`SessionRunner.retrying`);
 - :class:`TurnStream`: a turn's results as an iterator whose :meth:`~TurnStream.close`
   releases the session at once, from any thread.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -26,10 +30,14 @@ from ..config import Settings
 from ..errors import ConfigError, Saturated, SpeechError
 from .auth import Auth
 from .events import Kind, parse_server_event
+from .resilience import CircuitBreaker, retryable, upstream_fault
 from .session import Turn
 from .transport import Connection, Endpoint
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+TurnT = TypeVar("TurnT", bound=Turn)
 
 #: Server events that show a turn is getting on with its work (they move its deadline on).
 PROGRESS = frozenset(
@@ -71,6 +79,7 @@ class SessionRunner:
         self.connector = connector
         self._slots = threading.BoundedSemaphore(settings.worker_sessions)
         self._callers = CallerSlots(settings.max_sessions_per_key)
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -93,17 +102,31 @@ class SessionRunner:
     def session(self, deadline: float | None = None, *, transcription: bool = False) -> Iterator[Connection]:
         """A slot and an open connection; both released when the block ends, however it ends.
 
-        ``transcription``: the connection is for a transcription session."""
-        with self.hold(), metrics.upstream_errors() as failures:
-            timeout = self.settings.connect_timeout
-            if deadline is not None:
-                timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-            # A connector for realtime sessions only needs ``connect(timeout)``.
-            connect = self.connector.connect
-            conn = connect(timeout, transcription=True) if transcription else connect(timeout)
-            with conn, metrics.upstream_session():
-                failures.connection = conn
-                yield conn
+        ``transcription``: the connection is for a transcription session. The circuit breaker
+        admits it first (an open one raises :class:`BreakerOpen` before any connection) and is
+        told how it ended: upstream failures count, a stream we aborted or a client-side error
+        is neutral, anything else is a success."""
+        probe = self.breaker.admit()
+        outcome: bool | None = None
+        failures: metrics.UpstreamFailures | None = None  # set once a slot is held
+        try:
+            with self.hold(), metrics.upstream_errors() as failures:
+                timeout = self.settings.connect_timeout
+                if deadline is not None:
+                    timeout = max(0.01, min(timeout, deadline - time.monotonic()))
+                # A connector for realtime sessions only needs ``connect(timeout)``.
+                connect = self.connector.connect
+                conn = connect(timeout, transcription=True) if transcription else connect(timeout)
+                with conn, metrics.upstream_session():
+                    failures.connection = conn
+                    yield conn
+            outcome = True
+        except SpeechError as exc:
+            ours = failures is None or failures.ours()  # our own limits, or our abort
+            outcome = False if upstream_fault(exc) and not ours else None
+            raise
+        finally:
+            self.breaker.record(outcome, probe=probe)
 
     def duplex(self) -> AbstractContextManager[Connection]:
         """A held session for a long-lived front end: no request deadline; use
@@ -144,10 +167,44 @@ class SessionRunner:
             finally:
                 sender.stop()
 
-    def complete(self, turn: Turn) -> None:
-        """Run ``turn`` to its end."""
-        for _ in self.run(turn):
-            pass
+    def complete(self, make: Callable[[], TurnT]) -> TurnT:
+        """Run a turn from ``make`` to its end and return it; after a retryable failure, once
+        more on a fresh turn and session (a turn is a state machine: it cannot be replayed)."""
+
+        def attempt() -> Iterator[TurnT]:
+            turn = make()
+            for _ in self.run(turn):
+                pass
+            yield turn
+
+        attempts = self.retrying(attempt)
+        try:
+            return next(attempts)
+        finally:
+            attempts.close()
+
+    def retrying(self, attempt: Callable[[], Iterator[T]]) -> Generator[T, None, None]:
+        """The items of ``attempt()``; when it fails before its first item with a
+        :func:`~.resilience.retryable` failure, the items of one fresh ``attempt()`` instead,
+        after the failure's Retry-After, if that still leaves time within the request deadline.
+        A failure after the first item (bytes may have reached the client) is never retried."""
+        deadline = time.monotonic() + self.settings.request_timeout
+        items = attempt()
+        try:
+            first = next(items)
+        except StopIteration:
+            return
+        except SpeechError as exc:
+            wait = retryable(exc)
+            if wait is None or time.monotonic() + wait >= deadline:
+                raise
+            log.warning("retrying on a fresh session after %s: %s", exc.code, exc.message)
+            metrics.retried(exc.code)
+            time.sleep(wait)
+            yield from attempt()
+            return
+        yield first
+        yield from items
 
 
 class _Sender:

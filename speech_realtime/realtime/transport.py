@@ -150,8 +150,9 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException) -> Exception:
         return RateLimited(
             "upstream rate limit reached (HTTP 429)",
             retry_after=retry_after(_header(exc.resp_headers, "retry-after")),
+            transient=True,
         )
-    return UpstreamError(f"upstream refused the WebSocket handshake (HTTP {status})")
+    return UpstreamError(f"upstream refused the WebSocket handshake (HTTP {status})", transient=status >= 500)
 
 
 class Connection:
@@ -199,7 +200,9 @@ class Connection:
         try:
             self._ws.send(json.dumps(event, separators=(",", ":")))
         except (OSError, websocket.WebSocketException):
-            raise UpstreamError("upstream closed the connection while we were sending") from None
+            raise UpstreamError(
+                "upstream closed the connection while we were sending", transient=not self.aborted
+            ) from None
 
     def receive(self, deadline: float, idle: float) -> str | bytes:
         """The next message, waiting at most ``idle`` seconds and no later than ``deadline``."""
@@ -225,13 +228,19 @@ class Connection:
             raise UpstreamTimeout(f"upstream sent nothing for {timeout:g} s") from None
         except (OSError, websocket.WebSocketException, AttributeError):
             self.release()
-            raise UpstreamError("upstream closed the connection before the response finished") from None
+            raise self._early_close() from None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             self.close_reason = _close_reason(frame.data)
             self.release()
-            raise UpstreamError("upstream closed the connection before the response finished")
+            raise self._early_close()
         data = frame.data
         return data.decode("utf-8", "replace") if opcode == websocket.ABNF.OPCODE_TEXT else data
+
+    def _early_close(self) -> UpstreamError:
+        """The connection ended before the turn did: transient, unless :meth:`abort` ended it."""
+        return UpstreamError(
+            "upstream closed the connection before the response finished", transient=not self.aborted
+        )
 
     def ping(self, payload: bytes = b"") -> None:
         try:

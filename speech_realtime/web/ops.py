@@ -46,7 +46,9 @@ def metrics_text() -> Response:
 def install(app: Flask) -> None:
     """The ops routes, request ids and request metrics on ``app`` (after its service is set)."""
     service: SpeechService = app.extensions["speech"]
-    app.extensions.setdefault(READINESS, ReadinessProbe(lambda: service.check()))
+    # An open circuit breaker: not ready, and no check (looked up when asked: test doubles).
+    gates = [lambda: service.runner.breaker.readiness_reason()]
+    app.extensions.setdefault(READINESS, ReadinessProbe(lambda: service.check(), gates=gates))
     request_ids.install(app)
     request_metrics.install(app)
     app.register_blueprint(ops)
