@@ -41,7 +41,7 @@ from .options import (
     WordTiming,
 )
 from .realtime.auth import TokenCredential, auth_for
-from .realtime.recognition import StreamingRecognition
+from .realtime.recognition import VadTranscription
 from .realtime.runner import Connector, DirectConnector, SessionRunner, TurnStream
 from .realtime.session import READING_CHARS_PER_SECOND, Check, Synthesis, Transcription
 from .realtime.stream import RecognitionStream
@@ -238,7 +238,7 @@ class SpeechService:
         """
         check_layout(rate, channels)
         self.check_logprobs(options, streaming=True)
-        machine = StreamingRecognition(
+        machine = VadTranscription(
             self.endpoint.dialect,
             transcribe_model=self.settings.transcribe_model,
             language=options.upstream_language,

@@ -19,7 +19,7 @@ from speech_realtime.options import (
     Word,
 )
 from speech_realtime.realtime.events import parse_server_event
-from speech_realtime.realtime.recognition import StreamingRecognition
+from speech_realtime.realtime.recognition import VadTranscription
 
 SECOND = bytes(48000)  # one second of PCM16 24 kHz
 
@@ -28,8 +28,8 @@ def event(type_: str, **fields: Any):
     return parse_server_event(json.dumps({"type": type_, **fields}))
 
 
-def machine(dialect: str = "ga") -> StreamingRecognition:
-    return StreamingRecognition(dialect, transcribe_model="whisper-1", language="en", prompt="Names.")
+def machine(dialect: str = "ga") -> VadTranscription:
+    return VadTranscription(dialect, transcribe_model="whisper-1", language="en", prompt="Names.")
 
 
 def completed(item_id: str, transcript: str):
@@ -161,15 +161,15 @@ def test_no_audio_after_finish() -> None:
         stream.push(SECOND)
 
 
-def forced(max_phrase_ms: int = 20_000) -> StreamingRecognition:
-    return StreamingRecognition(
+def forced(max_phrase_ms: int = 20_000) -> VadTranscription:
+    return VadTranscription(
         "ga", transcribe_model="whisper-1", segmentation=Segmentation(max_phrase_ms=max_phrase_ms)
     )
 
 
 @pytest.mark.parametrize("dialect", ["ga", "preview"])
 def test_the_segmentation_goes_into_the_session_update(dialect: str) -> None:
-    stream = StreamingRecognition(
+    stream = VadTranscription(
         dialect, transcribe_model="whisper-1", segmentation=Segmentation(silence_ms=2000)
     )
     update = stream.start()[0]

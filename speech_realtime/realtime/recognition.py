@@ -64,9 +64,12 @@ class _Utterance:
     text: str = ""
 
 
-class StreamingRecognition:
-    """One streaming recognition turn. Feed it audio (:meth:`push`) and server events
-    (:meth:`feed`); send the client events they return; collect events with :meth:`take_events`.
+class VadTranscription:
+    """One streaming recognition turn, its phrases cut by the server's VAD: the sans-I/O machine
+    that :class:`~.stream.RecognitionStream` drives (and not to be confused with the whole-upload
+    :class:`~.session.Transcription` or the Azure SDK's ``usp`` ``RecognitionMachine``). Feed it
+    audio (:meth:`push`) and server events (:meth:`feed`); send the client events they return;
+    collect events with :meth:`take_events`.
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """A streaming recognition turn on one upstream session: push audio, poll events, any threads.
 
-:class:`RecognitionStream` wraps the sans-I/O :class:`~.recognition.StreamingRecognition` with
+:class:`RecognitionStream` wraps the sans-I/O :class:`~.recognition.VadTranscription` with
 the I/O: it holds a session slot and a connection from the :class:`~.runner.SessionRunner`
 from the moment it is made until it ends or is closed; a background thread reads server events
 and feeds them to the machine; :meth:`push` converts audio to the wire format (PCM16 24 kHz,
@@ -25,7 +25,7 @@ from ..audio import PCM16, StreamResampler, downmix, float_to_pcm16, pcm16_to_fl
 from ..errors import BadRequest, SpeechError, UpstreamError, UpstreamTimeout
 from ..options import Ended, RecognitionEvent
 from .events import parse_server_event
-from .recognition import StreamingRecognition
+from .recognition import VadTranscription
 from .runner import SessionRunner
 from .session import ClientEvent
 from .transport import Connection
@@ -49,7 +49,7 @@ class RecognitionStream:
     def __init__(
         self,
         runner: SessionRunner,
-        machine: StreamingRecognition,
+        machine: VadTranscription,
         *,
         rate: int,
         channels: int,
