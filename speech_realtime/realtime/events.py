@@ -22,7 +22,8 @@ from ..errors import UpstreamError
 from ..options import Segmentation
 from .transcription import LOGPROBS_INCLUDE, ModelTraits, TranscriptionSession, transcription_settings
 
-# Re-exported: the protocol machines take an event's error from here.
+# Re-exported for tests/test_realtime_events.py and tests/test_realtime_resilience.py only;
+# the protocol machines import them from upstream_errors.
 from .upstream_errors import error_from_event as error_from_event
 from .upstream_errors import error_from_failure as error_from_failure
 from .upstream_errors import error_from_response as error_from_response

@@ -46,12 +46,11 @@ from .events import (
     ServerEvent,
     append_audio_events,
     commit_audio,
-    error_from_event,
-    error_from_failure,
     stt_session_update,
 )
 from .session import ClientEvent
 from .transcription import TranscriptionSession
+from .upstream_errors import error_from_event, error_from_failure
 
 #: The error code of a commit of an empty (or too short) buffer: no phrase, not a failure.
 COMMIT_EMPTY = "input_audio_buffer_commit_empty"

@@ -27,15 +27,13 @@ from .events import (
     create_item,
     create_out_of_band_response,
     create_response,
-    error_from_event,
-    error_from_failure,
-    error_from_response,
     stt_session_update,
     tts_session_update,
     user_message,
 )
 from .transcription import TranscriptionSession
 from .transcripts import PieceResults
+from .upstream_errors import error_from_event, error_from_failure, error_from_response
 
 ClientEvent = dict[str, Any]
 
