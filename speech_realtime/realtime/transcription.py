@@ -31,10 +31,6 @@ DELAY_MODELS = frozenset({"gpt-realtime-whisper"})
 NO_PROMPT_MODELS = DELAY_MODELS
 #: Models known to give no log probabilities.
 NO_LOGPROB_MODELS = frozenset({"whisper-1", "gpt-realtime-whisper"})
-#: ``delay`` values (how long the model waits before emitting text).
-DELAYS = ("minimal", "low", "medium", "high", "xhigh")
-#: ``noise_reduction`` types: close-talking or far-field microphones.
-NOISE_REDUCTIONS = ("near_field", "far_field")
 #: The ``include`` entry that asks for the transcription's log probabilities.
 LOGPROBS_INCLUDE = "item.input_audio_transcription.logprobs"
 

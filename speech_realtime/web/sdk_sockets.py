@@ -65,9 +65,6 @@ class RecognitionSocket(SocketLoop):
         elif isinstance(effect, fx.Release):
             self.release()
 
-    def _stream_ready(self) -> None:
-        self.inbox.put((STREAM, None))
-
     def release(self) -> None:
         stream, self.stream = self.stream, None
         if stream is not None:
