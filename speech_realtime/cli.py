@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads",
         type=int,
-        help="threads per worker (default: SPEECH_MAX_SESSIONS + SPEECH_MAX_WEBSOCKETS + 8)",
+        help="threads per worker (default: its share of SPEECH_MAX_SESSIONS and SPEECH_MAX_WEBSOCKETS + 8)",
     )
 
     engine = commands.add_parser("engine", help="run the offline Realtime engine on its own")
