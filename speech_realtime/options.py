@@ -230,7 +230,7 @@ class Word:
 
 @dataclass(frozen=True)
 class Segment:
-    """One utterance (a VAD turn, or the whole audio) with its words where known."""
+    """One utterance (a VAD turn, or a phrase of a whole upload) with its words where known."""
 
     text: str
     start: float

@@ -2,10 +2,10 @@
 
 Pure text functions on anything with ``text``, ``start`` and ``end`` (seconds), so every front
 end (the OpenAI audio API's ``srt``/``vtt`` response formats, a CLI) renders cues the same way.
-A segment may be a whole upload (a backend without turn boundaries gives one segment), so a
-segment longer than a readable cue is split between its ``words`` (where it has word times):
-at most :data:`MAX_CUE_SECONDS` and :data:`MAX_CUE_CHARS` a cue, ending at a sentence end
-where there is one late enough.
+A segment can be long (an upload's phrase runs up to 25 s, see :mod:`.audio.phrasing`; a
+streamed VAD turn as long as the speaker goes on), so a segment longer than a readable cue is
+split between its ``words`` (where it has word times): at most :data:`MAX_CUE_SECONDS` and
+:data:`MAX_CUE_CHARS` a cue, ending at a sentence end where there is one late enough.
 """
 
 from __future__ import annotations
