@@ -4,7 +4,9 @@ Speech (``/v1/audio/speech``), transcriptions, translations (refused honestly: n
 translates) and ``/v1/models``, with OpenAI's field names, response shapes, status codes and
 error envelope (:mod:`.openai_errors`). Requests are read and checked by
 :mod:`.openai_requests` before any upstream session opens; transcripts are rendered by
-:mod:`.openai_transcripts`. Bearer tokens are accepted and ignored (inbound keys come later).
+:mod:`.openai_transcripts`. With inbound keys (``SPEECH_API_KEYS``) every route needs
+``Authorization: Bearer`` with one of them (the SDK's ``api_key``); :mod:`.security` checks it
+before any route; without them a bearer token is accepted and ignored.
 """
 
 from __future__ import annotations
