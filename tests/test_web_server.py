@@ -22,7 +22,8 @@ import websocket
 from serve_process import ROOT, clean_environ, launch
 
 from speech_realtime.config import Settings
-from speech_realtime.web.server import SpeechWorker, error_bytes, server_options, thread_budget
+from speech_realtime.web.server import SpeechWorker, server_options, thread_budget
+from speech_realtime.web.wire_errors import error_bytes
 
 CLIENT_TIMEOUT = 1.0
 #: Every wait in these tests gives up after this long, so a server that hangs fails the test.

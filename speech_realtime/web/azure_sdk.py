@@ -22,10 +22,10 @@ from ..audio.encoder import Encoder
 from ..composition import plan_document
 from ..errors import BadRequest
 from ..languages import fixed_language
-from ..speech import SpeechService
 from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from .azure_errors import render_azure
+from .context import speech_service
 from .errors import register_family
 from .sdk_setup import SHUTDOWN, Shutdown, configure, sock
 from .sdk_sockets import RecognitionSocket, SynthesisSocket
@@ -47,17 +47,13 @@ SYNTHESIS_PATHS = ("/cognitiveservices/websocket/v1", "/tts/cognitiveservices/we
 PREFIXES = ("/speech/universal", "/stt", "/tts")
 
 
-def _service() -> SpeechService:
-    return current_app.extensions["speech"]
-
-
 def _shutdown() -> Shutdown:
     return current_app.extensions[SHUTDOWN]
 
 
 def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     def route(ws: Any) -> None:
-        service = _service()
+        service = speech_service()
         machine = rec.RecognitionMachine(
             mode, request.args.to_dict(), fixed_language=fixed_language(service.endpoint.backend)
         )
@@ -68,7 +64,7 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
 
 
 def _synthesis_route(ws: Any) -> None:
-    service = _service()
+    service = speech_service()
     machine = syn.SynthesisMachine(
         lambda output: Encoder(output, PCM16, streaming=True),
         plan=lambda document: plan_document(service, document),

@@ -31,11 +31,11 @@ from ..errors import BadRequest, UnsupportedMedia
 from ..languages import fixed_language
 from ..options import RecognitionOptions, Transcript
 from ..profanity import Profanity
-from ..speech import SpeechService
 from ..ssml import MAX_SSML_BYTES, parse_ssml
 from ..tokens import issue_token
 from ..voices import azure_voice_list
 from .azure_errors import render_azure
+from .context import speech_service
 from .errors import register_family
 from .inputs import integer, read_body
 from .streaming import audio_response
@@ -53,10 +53,6 @@ _CODECS = re.compile(r"codecs\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
 PREFIXES = ("/cognitiveservices", "/speech/recognition", "/sts")
 
 
-def _service() -> SpeechService:
-    return current_app.extensions["speech"]
-
-
 register_family(azure_speech, PREFIXES, render_azure)
 
 
@@ -72,7 +68,7 @@ def synthesize() -> Response:
         )
     output = azure_output_format(request.headers.get("X-Microsoft-OutputFormat") or DEFAULT_OUTPUT_FORMAT)
     document = parse_ssml(read_body(MAX_SSML_BYTES))
-    composition = Composition(_service(), document, output)
+    composition = Composition(speech_service(), document, output)
     return audio_response(composition.audio(), output.mime)
 
 
@@ -141,7 +137,7 @@ def _result_style(language: str | None) -> ResultStyle:
     """The ``profanity`` parameter (400 for a value Azure does not take) with the list of the
     recognition language, else the backend's only language."""
     profanity = Profanity(_choice("profanity", PROFANITY_OPTIONS, "masked"))
-    return ResultStyle(profanity, language or fixed_language(_service().endpoint.backend))
+    return ResultStyle(profanity, language or fixed_language(speech_service().endpoint.backend))
 
 
 def recognize() -> Response:
@@ -151,7 +147,7 @@ def recognize() -> Response:
     style = _result_style(options.language)
     data = read_body()
     label, rate = _audio_label(data)
-    transcript = _service().recognize_media(data, label, rate=rate, options=options)
+    transcript = speech_service().recognize_media(data, label, rate=rate, options=options)
     return jsonify(recognition_result(transcript, detailed=detailed, style=style))
 
 

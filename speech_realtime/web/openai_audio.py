@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from ..audio import PCM16, decode_wire, float_to_pcm16, input_to_wire
 from ..errors import BadRequest, SpeechError
 from ..options import SPEED_RANGE, RecognitionOptions, SynthesisOptions
-from ..speech import AudioStream, SpeechService
+from ..speech import AudioStream
+from .context import speech_service
 from .errors import register_family
 from .inputs import Upload, json_body
 from .openai_errors import error_event, render_error
@@ -31,10 +32,6 @@ from .streaming import audio_response, sse_response
 
 openai_audio = Blueprint("openai_audio", __name__, url_prefix="/v1")
 register_family(openai_audio, ("/v1",), render_error)
-
-
-def _service() -> SpeechService:
-    return current_app.extensions["speech"]
 
 
 # -- speech ------------------------------------------------------------------------------------
@@ -70,7 +67,7 @@ def _speech_events(chunks: AudioStream) -> Iterator[dict[str, Any]]:
 @openai_audio.post("/audio/speech")
 def speech() -> Response:
     text, options, stream_format, asked = speech_request(json_body())
-    chunks = _service().synthesize_stream(text, options)
+    chunks = speech_service().synthesize_stream(text, options)
     headers = _speech_headers(options, asked)
     if stream_format == "sse":
         return sse_response(_speech_events(chunks), headers, on_error=error_event)
@@ -82,7 +79,7 @@ def speech() -> Response:
 
 def _streamed_transcription(audio: Upload, options: RecognitionOptions) -> Response:
     """Server-Sent Events of a transcription; bad audio and a refused session are plain errors."""
-    service = _service()
+    service = speech_service()
     wire = input_to_wire(audio.data, audio.label, rate=audio.rate, channels=audio.channels)
     pcm = wire.data if wire.format is PCM16 else float_to_pcm16(decode_wire(wire.data, wire.format))
     service.check_audio(wire.data, wire.format)
@@ -96,7 +93,7 @@ def transcriptions() -> Response:
     audio = asked.audio
     if asked.stream:
         return _streamed_transcription(audio, asked.options)
-    transcript = _service().recognize_media(
+    transcript = speech_service().recognize_media(
         audio.data, audio.label, rate=audio.rate, channels=audio.channels, options=asked.options
     )
     return transcript_response(transcript, asked.response_format, asked.granularities)
@@ -121,7 +118,7 @@ class _ModelNotFound(SpeechError):
 
 
 def _models() -> list[dict[str, Any]]:
-    service = _service()
+    service = speech_service()
     owner = f"speech-realtime ({service.endpoint.backend})"
     transcription = service.settings.transcription_deployment or service.settings.transcribe_model
     ids = dict.fromkeys((service.endpoint.model, transcription))

@@ -51,7 +51,7 @@ from .limits import ClientLimits
 from .prefetch import READ_SIZE, Connection, PrefetchWorker, request_path
 from .sdk_setup import SHUTDOWN
 from .websocket_writer import FrameWriter
-from .wire_errors import classify, error_bytes
+from .wire_errors import classify
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ ERROR_WRITE_TIMEOUT = 2.0
 #: Bytes of a request's start kept to name its path in an error answer.
 HEAD_KEPT = 8192
 
-__all__ = ["SpeechServer", "SpeechWorker", "error_bytes", "serve", "server_options", "thread_budget"]
+__all__ = ["SpeechServer", "SpeechWorker", "serve", "server_options", "thread_budget"]
 
 
 class _ProgressWriter:

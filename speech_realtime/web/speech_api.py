@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ..audio import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
 from ..options import RecognitionOptions, SynthesisOptions
-from ..speech import Speech, SpeechService
+from ..speech import Speech
 from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
+from .context import speech_service
 from .inputs import field, integer, json_body, upload
 from .limits import limits_info
 from .streaming import audio_response
@@ -17,15 +18,11 @@ from .streaming import audio_response
 speech_api = Blueprint("speech_api", __name__, url_prefix="/api/speech-realtime")
 
 
-def _service() -> SpeechService:
-    return current_app.extensions["speech"]
-
-
 @speech_api.post("/recognize")
 def recognize() -> Response:
     audio = upload()
     language = field(audio.form, "language", str, param="language")
-    result = _service().recognize_media(
+    result = speech_service().recognize_media(
         audio.data,
         audio.label,
         rate=audio.rate,
@@ -55,7 +52,7 @@ def _audio_headers(output: OutputFormat) -> dict[str, str]:
 @speech_api.post("/synthesize")
 def synthesize() -> Response:
     text, options, _ = _synthesis_request()
-    speech: Speech = _service().synthesize(text, options)
+    speech: Speech = speech_service().synthesize(text, options)
     verbatim = {True: "true", False: "false", None: "unknown"}[speech.verbatim]
     headers = {
         **_audio_headers(speech.output),
@@ -69,7 +66,7 @@ def synthesize() -> Response:
 @speech_api.post("/synthesize/stream")
 def synthesize_stream() -> Response:
     text, options, output = _synthesis_request()
-    chunks = _service().synthesize_stream(text, options)
+    chunks = speech_service().synthesize_stream(text, options)
     return audio_response(chunks, output.mime, _audio_headers(output))
 
 
@@ -82,7 +79,7 @@ _SERVICE_NAMES = {
 
 @speech_api.get("/info")
 def info() -> Response:
-    service = _service()
+    service = speech_service()
     endpoint = service.endpoint
     return jsonify(
         {
