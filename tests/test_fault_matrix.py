@@ -22,7 +22,11 @@ from speech_realtime.web import create_app
 
 DEADLINE = 1.5  # seconds: SPEECH_REQUEST_TIMEOUT; the receive and connect timeouts are 1 s
 SSML = "<speak version='1.0' xml:lang='en-US'><voice name='en-US-JennyNeural'>Hello.</voice></speak>"
-AZURE_TTS_HEADERS = {"X-Microsoft-OutputFormat": "riff-24khz-16bit-mono-pcm", "Content-Type": "application/ssml+xml"}
+AZURE_TTS_HEADERS = {
+    "X-Microsoft-OutputFormat": "riff-24khz-16bit-mono-pcm",
+    "Content-Type": "application/ssml+xml",
+}
+OPENAI_SPEECH = {"model": "tts-1", "voice": "alloy", "input": "Hello."}
 AZURE_STT = "/speech/recognition/conversation/cognitiveservices/v1?language=en-US"
 WAV_16K = "audio/wav; codecs=audio/pcm; samplerate=16000"
 
@@ -50,9 +54,10 @@ class Family:
         if self.name == "reference-synthesize":
             return client.post("/api/speech-realtime/synthesize", json={"text": "Hello."})
         if self.name == "reference-recognize":
-            return client.post("/api/speech-realtime/recognize", json={"audioData": base64.b64encode(audio).decode()})
+            body = {"audioData": base64.b64encode(audio).decode()}
+            return client.post("/api/speech-realtime/recognize", json=body)
         if self.name == "openai-speech":
-            return client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Hello."})
+            return client.post("/v1/audio/speech", json=OPENAI_SPEECH)
         if self.name == "openai-transcriptions":
             form = {"model": "whisper-1", "file": (io.BytesIO(audio), "a.wav")}
             return client.post("/v1/audio/transcriptions", data=form, content_type="multipart/form-data")
@@ -101,7 +106,8 @@ def cases() -> list[Any]:
         label = "-".join(f"{v}" for v in script.values())
         for family in FAMILIES:
             if synthesis is None or synthesis == family.synthesis:
-                out.append(pytest.param(script, status, code, retry_after, family, id=f"{label}-{family.name}"))
+                name = f"{label}-{family.name}"
+                out.append(pytest.param(script, status, code, retry_after, family, id=name))
     return out
 
 
@@ -153,7 +159,9 @@ def test_each_upstream_failure_has_its_documented_answer_in_time(
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
-def test_a_failure_on_the_first_session_only_is_retried_into_a_success(fault_client, upstream, family) -> None:
+def test_a_failure_on_the_first_session_only_is_retried_into_a_success(
+    fault_client, upstream, family
+) -> None:
     """``fail_sessions``: a transient upstream 5xx once, then a healthy session, answers 200."""
     upstream.reset(handshake_status=500, fail_sessions=1)
     started = time.monotonic()
