@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What metrics, request ids and JSON logging add to a request, on this machine.
+"""What metrics, request ids, JSON logging and auth add to a request, on this machine.
 
 Two apps over the test suite's scripted Realtime upstream, in this process, measured in one run
 with their requests interleaved (so load on the machine moves both alike):
@@ -16,6 +16,10 @@ Both access lines go to /dev/null through gunicorn's own logger classes. Request
 the WSGI app with werkzeug's test client (no sockets), so the figures are the app's own cost.
 Prints the median of each and the difference for ``GET /api/speech-realtime/info`` and a small
 ``POST /api/speech-realtime/synthesize`` (one upstream session each).
+
+Then auth, the same way: the app as it is built with ``SPEECH_API_KEYS`` unset (**off**) and set
+(**on**), every request sending an ``X-API-Key`` (ignored when auth is off), both with the JSON
+access line, so the key check is the only difference.
 
 Usage: .venv/bin/python scripts/bench_ops.py [--runs N]
 """
@@ -46,6 +50,8 @@ from speech_realtime.config import Settings  # noqa: E402
 from speech_realtime.logs import attach  # noqa: E402
 from speech_realtime.web import create_app  # noqa: E402
 from speech_realtime.web.access_log import TEXT_ACCESS_FORMAT, logger_class  # noqa: E402
+
+BENCH_KEY = "bench-api-key-0123456789"  # made up, for this process only
 
 #: The modules whose hooks the "off" app goes without.
 OPS_HOOKS = ("speech_realtime.web.request_ids", "speech_realtime.web.request_metrics")
@@ -91,6 +97,23 @@ def compare(
     print(f"{name:<42} off {off:8.3f} ms   on {on:8.3f} ms   added {on - off:+.3f} ms  (median of {runs})")
 
 
+def measure(title: str, runs: int, arms: dict[str, tuple[Any, glogging.Logger]], headers: dict) -> None:
+    """/info and a small synthesize, ``off`` against ``on``, after a warm-up of both."""
+    print(title)
+    info = "/api/speech-realtime/info"
+    for client, access in arms.values():  # warm up both; the key is accepted, not refused
+        timed(client, access, lambda c: c.get(info, headers=headers))
+        if client.get(info, headers=headers).status_code != 200:
+            raise SystemExit(f"{title} {info} is not answered 200")
+    compare(f"GET {info}", runs, arms, lambda c: c.get(info, headers=headers))
+    compare(
+        "POST /api/speech-realtime/synthesize (2 words)",
+        max(20, runs // 10),
+        arms,
+        lambda c: c.post("/api/speech-realtime/synthesize", json={"text": "Hello there."}, headers=headers),
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -113,22 +136,18 @@ def main() -> int:
                 "SPEECH_MAX_SESSIONS": "4",
             }
         )
-        arms = {
+        load = os.getloadavg()[0]
+        ops = {
             "off": (without_ops_hooks(create_app(settings)).test_client(), access_logger(json_lines=False)),
             "on": (create_app(settings).test_client(), access_logger(json_lines=True)),
         }
-        for client, access in arms.values():  # warm up both
-            timed(client, access, lambda c: c.get("/api/speech-realtime/info"))
-        load = os.getloadavg()[0]
-        compare(
-            "GET /api/speech-realtime/info", args.runs, arms, lambda c: c.get("/api/speech-realtime/info")
-        )
-        compare(
-            "POST /api/speech-realtime/synthesize (2 words)",
-            max(20, args.runs // 10),
-            arms,
-            lambda c: c.post("/api/speech-realtime/synthesize", json={"text": "Hello there."}),
-        )
+        measure("request ids, metrics and JSON access lines:", args.runs, ops, {})
+        keyed = settings.with_changes(api_keys=(BENCH_KEY,))
+        auth = {
+            "off": (create_app(settings).test_client(), access_logger(json_lines=True)),
+            "on": (create_app(keyed).test_client(), access_logger(json_lines=True)),
+        }
+        measure("auth (SPEECH_API_KEYS set, the key sent):", args.runs, auth, {"X-API-Key": BENCH_KEY})
         print(f"load average at the start: {load:.2f}")
     finally:
         upstream.stop()
