@@ -61,6 +61,11 @@ def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
+def silent_wav(seconds: float = 1.0) -> bytes:
+    """Mono 16-bit 16 kHz WAV of silence."""
+    return wav_bytes(np.zeros(int(16000 * seconds), dtype=np.float32))
+
+
 def tone(seconds: float, rate: int = 16000) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

@@ -12,9 +12,9 @@ import io
 import json
 import struct
 import time
-import wave
 
 import pytest
+from azure_sdk_fixtures import silent_wav
 from realtime_server import audio_for
 
 from speech_realtime.tokens import TOKEN_LIFETIME, verify_token
@@ -36,13 +36,7 @@ WAV_16K = "audio/wav; codecs=audio/pcm; samplerate=16000"
 
 
 def wav_16k(seconds: float = 1.0) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(int(32000 * seconds)))
-    return out.getvalue()
+    return silent_wav(seconds)
 
 
 def spoken_pcm(text: str) -> bytes:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import io
 import time
-import wave
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from azure_sdk_fixtures import silent_wav
 
 from speech_realtime.web import create_app
 
@@ -32,13 +32,7 @@ WAV_16K = "audio/wav; codecs=audio/pcm; samplerate=16000"
 
 
 def wav(seconds: float = 1.0) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(int(32000 * seconds)))
-    return out.getvalue()
+    return silent_wav(seconds)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import io
 import time
-import wave
 
 import pytest
+from azure_sdk_fixtures import silent_wav
 
 from speech_realtime.config import Settings
 from speech_realtime.tokens import issue_token
@@ -26,13 +26,7 @@ TTS_HEADERS = {"Content-Type": "application/ssml+xml"}
 
 
 def wav(seconds: float = 0.5) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(int(32000 * seconds)))
-    return out.getvalue()
+    return silent_wav(seconds)
 
 
 @pytest.fixture
