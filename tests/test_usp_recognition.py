@@ -231,9 +231,16 @@ def test_audio_without_context_starts_a_turn_and_odd_bytes_carry_over():
     assert [e.pcm for e in machine.receive(audio(b"\x04"))] == [b"\x03\x04"]
 
 
-def test_speech_config_sets_the_default_audio_format():
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"samplerate": 8000, "channelcount": 2, "bitspersample": 16},
+        {"samplerate": "8000", "channelcount": "2", "bitspersample": "16"},  # as the Python SDK sends them
+    ],
+)
+def test_speech_config_sets_the_default_audio_format(source):
     machine = RecognitionMachine(Mode.CONVERSATION, {})
-    config = {"context": {"audio": {"source": {"samplerate": 8000, "channelcount": 2, "bitspersample": 16}}}}
+    config = {"context": {"audio": {"source": source}}}
     machine.receive(parse(text_frame("speech.config", RID, config)))
     opened = next(e for e in machine.receive(audio(bytes(8))) if isinstance(e, Open))
     assert (opened.rate, opened.channels) == (8000, 2)

@@ -145,6 +145,10 @@ def wav_format(data: bytes) -> tuple[int, int, int, int]:
 
 
 def _positive(value: Any, default: int) -> int:
+    """A positive whole number, given as a number or as its digits (the Python SDK 1.53 sends
+    ``"samplerate": "16000"``); anything else is ``default``."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        value = int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
