@@ -418,3 +418,10 @@ def test_64_idle_websockets_leave_rest_answering_and_the_next_upgrade_gets_503(t
         finally:
             for ws in sockets:
                 ws.close()
+
+
+def test_a_signal_before_the_worker_has_its_app_is_harmless() -> None:
+    """SIGTERM may reach a worker still booting (signal handlers are set before the app is
+    loaded): the drain's shutdown signal must not fail there."""
+    worker = SpeechWorker.__new__(SpeechWorker)
+    worker._signal_shutdown()  # no app yet: nothing to tell, and no AttributeError

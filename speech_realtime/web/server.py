@@ -156,7 +156,8 @@ class SpeechWorker(PrefetchWorker):
         return alive
 
     def _signal_shutdown(self) -> None:
-        extensions = getattr(self.wsgi, "extensions", None)
+        # A signal may come while the worker is still booting, before its app is loaded.
+        extensions = getattr(getattr(self, "wsgi", None), "extensions", None)
         shutdown = extensions.get(SHUTDOWN) if isinstance(extensions, dict) else None
         if shutdown is not None:
             shutdown.set()
