@@ -233,8 +233,9 @@ def test_word_edges_in_silence_are_snapped_to_the_speech() -> None:
         Word("It", 1.0, 1.2),
         Word("wife.", 2.5, 3.0),
         Word("so", 5.1, 5.3),
-        Word("lost", 7.0, 7.5),  # no speech under it: left alone
+        Word("lost", 5.5, 6.0),  # no speech under it: onto the nearest speech, its length kept
     ]
+    assert snap_words([Word("early", 0.2, 0.2)], speech) == [Word("early", 1.0, 1.0)]
 
 
 def test_cue_segments_end_at_sentences_and_pauses() -> None:

@@ -213,12 +213,27 @@ def _padded(spans: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
 
 
 def snap_words(words: list[Word], speech: list[tuple[float, float]]) -> list[Word]:
-    """Each word's edges moved out of silence onto the speech it overlaps (unchanged if none)."""
+    """Each word's edges moved out of silence onto the speech it overlaps; a word with no speech
+    under it (Whisper's alignment can put a phrase's last word in the pause after it) is moved
+    onto the nearest edge of speech, keeping its length where the speech allows."""
     snapped = []
     for word in words:
         overlapping = [(start, end) for start, end in speech if start < word.end and end > word.start]
         if overlapping:
             start, end = max(word.start, overlapping[0][0]), min(word.end, overlapping[-1][1])
-            word = Word(word.text, round(start, 3), round(max(start, end), 3))
-        snapped.append(word)
+        elif speech:
+            run_start, run_end = min(speech, key=lambda run: _distance(run, word))
+            length = word.end - word.start
+            if run_end <= word.start:
+                start, end = max(run_start, run_end - length), run_end
+            else:
+                start, end = run_start, min(run_end, run_start + length)
+        else:
+            start, end = word.start, word.end
+        snapped.append(Word(word.text, round(start, 3), round(max(start, end), 3)))
     return snapped
+
+
+def _distance(run: tuple[float, float], word: Word) -> float:
+    """Seconds between a speech run and a word that lies outside it."""
+    return word.start - run[1] if run[1] <= word.start else run[0] - word.end
