@@ -93,7 +93,12 @@ def fake_engine_host() -> Iterator[str]:
     """The app over the engine on fake models (tones, canned words, an energy VAD)."""
     from engine_fixtures import FakeModels  # a plugin too: imported once pytest has loaded it
 
-    engine = EngineServer(models=FakeModels()).start()
+    yield from serve_on_engine(FakeModels())
+
+
+def serve_on_engine(models: Any) -> Iterator[str]:
+    """The app over an engine on ``models``, served for the SDK; the engine stops afterwards."""
+    engine = EngineServer(models=models).start()
     settings = Settings.from_mapping(
         {"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "10", "SPEECH_CLIENT_TIMEOUT": "3"}
     )

@@ -13,14 +13,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from azure_sdk_fixtures import quiet, serve_ws, tone, within
+from azure_sdk_fixtures import quiet, serve_on_engine, tone, within
 from test_engine_semantic_vad import ClauseModels
 
 from speech_realtime.audio import float_to_pcm16
-from speech_realtime.config import Settings
-from speech_realtime.engine.server import EngineServer
 from speech_realtime.text import word_error_rate
-from speech_realtime.web import create_app
 
 speechsdk = pytest.importorskip("azure.cognitiveservices.speech")
 
@@ -33,14 +30,7 @@ CLAUSE = "The quick brown fox"
 
 @pytest.fixture
 def clause_host() -> Iterator[str]:
-    engine = EngineServer(models=ClauseModels()).start()
-    settings = Settings.from_mapping(
-        {"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "10", "SPEECH_CLIENT_TIMEOUT": "3"}
-    )
-    try:
-        yield from serve_ws(create_app(settings))
-    finally:
-        engine.stop()
+    yield from serve_on_engine(ClauseModels())
 
 
 def sentences(count: int, pause: float = 0.8, between: float = 0.8) -> np.ndarray:
