@@ -39,11 +39,11 @@ def _synthesis_request() -> tuple[str, SynthesisOptions, OutputFormat]:
     body: dict[str, Any] = json_body()
     text = read(body, contract.TEXT)
     voice = read(body, contract.VOICE_NAME) or read(body, contract.VOICE)
+    # The body's format is checked even when the Azure header wins: a bad field is never ignored.
+    output = output_format(read(body, contract.OUTPUT_FORMAT), read(body, contract.OUTPUT_RATE))
     azure_format = request.headers.get(contract.AZURE_OUTPUT_HEADER.name)
     if azure_format:
         output = azure_output_format(azure_format)
-    else:
-        output = output_format(read(body, contract.OUTPUT_FORMAT), read(body, contract.OUTPUT_RATE))
     return text, SynthesisOptions(voice=voice, output=output), output
 
 

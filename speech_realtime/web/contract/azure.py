@@ -17,6 +17,7 @@ OUTPUT_FORMAT = Field(
     enum=AZURE_OUTPUT_FORMATS,
     default="riff-16khz-16bit-mono-pcm",
     param="format",
+    blank=True,
 )
 LANGUAGE = Field("language", "string", "The recognition language (e.g. en-US).", param="language")
 RESULT_FORMAT = Field(
@@ -25,6 +26,7 @@ RESULT_FORMAT = Field(
     "simple, or detailed (adds NBest); case-insensitive.",
     enum=("simple", "detailed"),
     default="simple",
+    blank=True,
 )
 PROFANITY = Field(
     "profanity",
@@ -32,6 +34,7 @@ PROFANITY = Field(
     "How profanity is written in every text form; case-insensitive.",
     enum=("masked", "removed", "raw"),
     default="masked",
+    blank=True,
 )
 
 _RAW = {"type": "string", "format": "binary"}

@@ -23,7 +23,8 @@ class Field:
     ``type`` is a JSON Schema type (``string``, ``integer``, ``number``, ``boolean``,
     ``object``, ``array``); ``enum`` the accepted values (matched case-insensitively where
     the check says so, as Azure does); ``minimum``/``maximum`` inclusive bounds (on numbers);
-    ``max_length`` a string's limit in characters; ``param`` the semantic input named in
+    ``max_length`` a string's limit in characters; ``blank``: an empty string counts as
+    absent (the default applies), so ``""`` joins the enum; ``param`` the semantic input named in
     errors (``text``, ``voice``, ``audio``, ``rate``, ...); ``schema_extra`` JSON Schema
     keywords the simple ones cannot say (``format``, ``oneOf``, ``items``).
     """
@@ -38,6 +39,7 @@ class Field:
     maximum: float | None = None
     max_length: int | None = None
     param: str | None = None
+    blank: bool = False
     schema_extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -53,7 +55,7 @@ class Field:
         if self.description:
             schema["description"] = self.description
         if self.enum:
-            schema["enum"] = list(self.enum)
+            schema["enum"] = [*self.enum, ""] if self.blank else list(self.enum)
         if self.default is not None:
             schema["default"] = self.default
         if self.minimum is not None:

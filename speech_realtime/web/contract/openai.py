@@ -29,6 +29,7 @@ SPEECH_FORMAT = Field(
     enum=("mp3", "opus", "aac", "flac", "wav", "pcm"),
     default="mp3",
     param="response_format",
+    blank=True,
 )
 SPEED = Field(
     "speed",
@@ -47,6 +48,7 @@ STREAM_FORMAT = Field(
     enum=("audio", "sse"),
     default="audio",
     param="stream_format",
+    blank=True,
 )
 
 FILE = Field(
@@ -61,6 +63,7 @@ TRANSCRIPT_FORMAT = Field(
     enum=("json", "text", "srt", "vtt", "verbose_json"),
     default="json",
     param="response_format",
+    blank=True,
 )
 TEMPERATURE = Field(
     "temperature",
@@ -103,6 +106,15 @@ CHUNK_THRESHOLD = Field("chunking_strategy.threshold", "number", minimum=0.0, ma
 
 _SPEECH_FIELDS = (MODEL, INPUT, VOICE, SPEECH_FORMAT, SPEED, INSTRUCTIONS, STREAM_FORMAT)
 _RAW = {"type": "string", "format": "binary"}
+#: One Server-Sent Event: its ``data`` is a JSON event object (a failure ends with an ``error`` one).
+_SSE = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "event": {"type": "string"},
+    },
+}
 
 
 def _listed(spec: Field) -> dict[str, object]:
@@ -127,7 +139,7 @@ SPEECH = Operation(
         Reply(
             200,
             "The audio (chunked), or Server-Sent Events with stream_format sse.",
-            {"audio/*": _RAW, "application/octet-stream": _RAW, "text/event-stream": {"type": "string"}},
+            {"audio/*": _RAW, "application/octet-stream": _RAW, "text/event-stream": _SSE},
             (
                 Field("X-Audio-Sample-Rate", "string", "The sample rate of the audio (Hz)."),
                 Field("X-Speech-Speed", "string", "The speed applied."),
@@ -160,7 +172,7 @@ TRANSCRIPTIONS = Operation(
                 "text/plain": {"type": "string"},
                 "text/vtt": {"type": "string"},
                 "application/x-subrip": {"type": "string"},
-                "text/event-stream": {"type": "string"},
+                "text/event-stream": _SSE,
             },
         ),
     ),

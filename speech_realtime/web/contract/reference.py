@@ -5,6 +5,8 @@ The request checks of :mod:`..speech_api` and :mod:`..inputs` read these fields.
 
 from __future__ import annotations
 
+import base64
+
 from ...audio.formats import INPUT_NAMES
 from ...audio.output import AZURE_OUTPUT_FORMATS, MAX_OUTPUT_RATE, MIN_OUTPUT_RATE, OUTPUT_NAMES
 from ...audio.wav import MAX_CHANNELS, MAX_RATE, MIN_RATE
@@ -32,6 +34,7 @@ AUDIO_FORMAT = Field(
     "a header (WAV, Ogg, MP3, ...) is recognised by its bytes.",
     enum=tuple(INPUT_NAMES),
     param="format",
+    blank=True,
 )
 SAMPLE_RATE = Field(
     "sampleRate",
@@ -64,6 +67,7 @@ OUTPUT_FORMAT = Field(
     "The audio format (case-insensitive); pcm (PCM16) when absent.",
     enum=tuple(OUTPUT_NAMES),
     param="format",
+    blank=True,
 )
 OUTPUT_RATE = Field(
     "sampleRate",
@@ -80,8 +84,16 @@ AZURE_OUTPUT_HEADER = Field(
     "An Azure output format name (case-insensitive); wins over format and sampleRate.",
     enum=AZURE_OUTPUT_FORMATS,
     param="format",
+    blank=True,
 )
 
+#: 0.12 s of 8 kHz PCM16 silence: an upload that is valid audio (the docs' "Try it out" and
+#: the schemathesis run's explicit example).
+_SILENCE_EXAMPLE = {
+    "audioData": base64.b64encode(bytes(1920)).decode(),
+    "format": "pcm16",
+    "sampleRate": 8000,
+}
 _NULLABLE = (AUDIO_FORMAT, SAMPLE_RATE, CHANNELS, LANGUAGE)
 _RAW_AUDIO = {"type": "string", "format": "binary"}
 _AUDIO_HEADERS = (
@@ -115,7 +127,10 @@ RECOGNIZE = Operation(
     "channels parameters describe raw PCM; the language is a query parameter).",
     query=(LANGUAGE,),
     bodies={
-        "application/json": object_schema((AUDIO_DATA, *_NULLABLE), nullable=_NULLABLE),
+        "application/json": {
+            **object_schema((AUDIO_DATA, *_NULLABLE), nullable=_NULLABLE),
+            "examples": [_SILENCE_EXAMPLE],
+        },
         "multipart/form-data": object_schema((AUDIO_FILE, AUDIO_FORMAT, SAMPLE_RATE, CHANNELS, LANGUAGE)),
         "audio/*": _RAW_AUDIO,
     },
