@@ -3,11 +3,14 @@ family's keys and error shape, the checks reading the declared fields, Swagger U
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
 
 import pytest
 import schemathesis
 from flask import Flask
+from loopback import serve
 
 from speech_realtime.config import Settings
 from speech_realtime.web import create_app
@@ -181,3 +184,28 @@ def test_openapi_and_docs_need_a_key_when_keys_are_set(settings: Settings) -> No
         assert client.get(path, headers={"X-API-Key": KEY}).status_code == 200, path
     opened = create_app(replace(settings, api_keys=(KEY,), ops_open=True)).test_client()
     assert opened.get("/openapi.json").status_code == 200
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
+def test_a_browser_renders_every_family_on_the_docs_page(app: Flask, tmp_path) -> None:
+    """Headless Chromium loads /docs from this service alone and Swagger UI lists the routes."""
+    with serve(app) as base:
+        rendered = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"{base}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        ).stdout
+    assert "OAS 3.1" in rendered
+    for path in ("/api/speech-realtime/recognize", "/v1/audio/speech", "/cognitiveservices/v1", "/healthz"):
+        assert path in rendered, path

@@ -46,7 +46,6 @@ from .streaming import audio_response
 azure_speech = Blueprint("azure_speech", __name__)
 
 DEFAULT_OUTPUT_FORMAT = contract.OUTPUT_FORMAT.default
-SSML_TYPES = ("application/ssml+xml", "application/xml", "text/xml")
 RECOGNITION_MODES = ("conversation", "interactive", "dictation")
 #: ``codecs=audio/pcm`` (werkzeug's parameter parser stops a value at the slash).
 _CODECS = re.compile(r"codecs\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
@@ -64,7 +63,7 @@ register_family(azure_speech, PREFIXES, render_azure)
 @documented(contract.SYNTHESIZE)
 def synthesize() -> Response:
     """SSML to audio, streamed in the requested ``X-Microsoft-OutputFormat``."""
-    if request.mimetype not in SSML_TYPES:
+    if request.mimetype not in contract.SSML_TYPES:
         raise UnsupportedMedia(
             f"Content-Type must be application/ssml+xml, not {request.mimetype or 'none'!r}", param="body"
         )

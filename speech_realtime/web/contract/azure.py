@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...audio.output import AZURE_OUTPUT_FORMATS
 from .fields import Field
-from .operations import AZURE, GUARD_ERRORS, SESSION_ERRORS, Operation, Reply
+from .operations import AZURE, GUARD_ERRORS, SESSION_ERRORS, SUBSCRIPTION_KEY, Operation, Reply
 
 OUTPUT_FORMAT = Field(
     "X-Microsoft-OutputFormat",
@@ -38,6 +38,9 @@ PROFANITY = Field(
 )
 
 _RAW = {"type": "string", "format": "binary"}
+#: The media types an SSML body may be declared as.
+SSML_TYPES = ("application/ssml+xml", "application/xml", "text/xml")
+_SSML = {"type": "string", "description": "An SSML <speak> document."}
 _AUDIO_OUT = {"audio/*": _RAW, "application/octet-stream": _RAW}
 
 SYNTHESIZE = Operation(
@@ -46,7 +49,7 @@ SYNTHESIZE = Operation(
     (Reply(200, "The audio, chunked, in the X-Microsoft-OutputFormat.", _AUDIO_OUT),),
     SESSION_ERRORS,
     headers=(OUTPUT_FORMAT,),
-    bodies={"application/ssml+xml": {"type": "string", "description": "An SSML <speak> document."}},
+    bodies={media: _SSML for media in SSML_TYPES},
 )
 
 VOICES = Operation(
@@ -99,7 +102,7 @@ RECOGNIZE = Operation(
     SESSION_ERRORS,
     "WAV PCM, Ogg Opus, or raw PCM described by `audio/wav; codecs=audio/pcm; samplerate=N`.",
     query=(LANGUAGE, RESULT_FORMAT, PROFANITY),
-    bodies={"audio/*": _RAW},
+    bodies={"audio/*": _RAW, "application/octet-stream": _RAW},
 )
 
 ISSUE_TOKEN = Operation(
@@ -108,6 +111,7 @@ ISSUE_TOKEN = Operation(
     (Reply(200, "The token.", {"text/plain": {"type": "string"}}),),
     GUARD_ERRORS,
     "Takes a subscription key only (a token cannot renew itself).",
+    security=(SUBSCRIPTION_KEY,),
 )
 
 WEBSOCKET = Operation(

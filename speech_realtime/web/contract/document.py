@@ -167,7 +167,8 @@ def _operation(operation: Operation, operation_id: str) -> dict[str, Any]:
     responses = {str(reply.status): _response(reply) for reply in operation.replies}
     responses.update({str(status): _error_response(operation, status) for status in operation.errors})
     document["responses"] = responses
-    document["security"] = [{name: []} for name in operation.family.security]
+    security = operation.family.security if operation.security is None else operation.security
+    document["security"] = [{name: []} for name in security]
     if operation.websocket:
         document["x-websocket"] = True
     return document

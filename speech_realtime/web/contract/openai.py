@@ -106,6 +106,8 @@ CHUNK_THRESHOLD = Field("chunking_strategy.threshold", "number", minimum=0.0, ma
 
 _SPEECH_FIELDS = (MODEL, INPUT, VOICE, SPEECH_FORMAT, SPEED, INSTRUCTIONS, STREAM_FORMAT)
 _RAW = {"type": "string", "format": "binary"}
+#: OpenAI answers an undecodable upload and a content-filter stop with a 400, not 415 / 422.
+_SESSION_ERRORS = tuple(status for status in SESSION_ERRORS if status not in (415, 422))
 #: One Server-Sent Event: its ``data`` is a JSON event object (a failure ends with an ``error`` one).
 _SSE = {
     "type": "object",
@@ -146,7 +148,7 @@ SPEECH = Operation(
             ),
         ),
     ),
-    SESSION_ERRORS,
+    _SESSION_ERRORS,
     bodies={
         "application/json": object_schema(
             _SPEECH_FIELDS, nullable=(MODEL, VOICE, SPEECH_FORMAT, SPEED, INSTRUCTIONS, STREAM_FORMAT)
@@ -176,8 +178,8 @@ TRANSCRIPTIONS = Operation(
             },
         ),
     ),
-    SESSION_ERRORS,
-    bodies={"multipart/form-data": _TRANSCRIPTION_FORM, "audio/*": _RAW},
+    _SESSION_ERRORS,
+    bodies={"multipart/form-data": _TRANSCRIPTION_FORM, "audio/*": _RAW, "application/octet-stream": _RAW},
 )
 
 TRANSLATIONS = Operation(

@@ -102,6 +102,7 @@ class Operation:
     """One route's contract: what it takes (path, query, headers, bodies by media type) and
     answers (success replies, then the error statuses in its family's shape).
 
+    ``security``: the schemes this route takes when not its family's (``None``: the family's).
     ``websocket``: a WebSocket upgrade route, described as a GET whose success is 101 (the
     OpenAPI 3.1 has no WebSocket operations); ``x-websocket`` says so in the document.
     """
@@ -115,6 +116,7 @@ class Operation:
     query: tuple[Field, ...] = ()
     headers: tuple[Field, ...] = ()
     bodies: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    security: tuple[str, ...] | None = None
     websocket: bool = False
 
 

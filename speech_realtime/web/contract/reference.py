@@ -133,6 +133,7 @@ RECOGNIZE = Operation(
         },
         "multipart/form-data": object_schema((AUDIO_FILE, AUDIO_FORMAT, SAMPLE_RATE, CHANNELS, LANGUAGE)),
         "audio/*": _RAW_AUDIO,
+        "application/octet-stream": _RAW_AUDIO,
     },
 )
 
