@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 document of an app, written from the declarations on its views.
 
-Every url rule of the app is looked up in :func:`undeclared`'s sense: its view must carry an
+The generator walks the app's url map: each rule's view carries an
 :class:`~.operations.Operation` (see :func:`~.operations.documented`), except the
-:data:`INTERNAL_ENDPOINTS`. ``HEAD`` and ``OPTIONS`` (added by Flask to every rule, answered
-by Flask and the CORS hook) are not listed.
+:data:`INTERNAL_ENDPOINTS`; :func:`undeclared` names those that do not. ``HEAD`` and
+``OPTIONS`` (added by Flask to every rule, answered by Flask and the CORS hook) are not listed.
 """
 
 from __future__ import annotations

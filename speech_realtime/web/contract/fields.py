@@ -73,11 +73,9 @@ class Field:
         return schema
 
 
-def object_schema(
-    fields: Iterable[Field], *, nullable: Iterable[Field] = (), extra: bool = True
-) -> dict[str, Any]:
-    """A JSON object of ``fields`` (``nullable``: those whose ``null`` is taken as absent;
-    ``extra``: other properties are allowed and ignored)."""
+def object_schema(fields: Iterable[Field], *, nullable: Iterable[Field] = ()) -> dict[str, Any]:
+    """A JSON object of ``fields`` (``nullable``: those whose ``null`` is taken as absent).
+    Other properties are allowed: every route ignores fields it does not know."""
     fields = tuple(fields)
     nulls = {spec.name for spec in nullable}
     schema: dict[str, Any] = {
@@ -87,6 +85,4 @@ def object_schema(
     required = [spec.name for spec in fields if spec.required]
     if required:
         schema["required"] = required
-    if not extra:
-        schema["additionalProperties"] = False
     return schema
