@@ -45,7 +45,6 @@ from .streaming import audio_response
 
 azure_speech = Blueprint("azure_speech", __name__)
 
-DEFAULT_OUTPUT_FORMAT = contract.OUTPUT_FORMAT.default
 RECOGNITION_MODES = ("conversation", "interactive", "dictation")
 #: ``codecs=audio/pcm`` (werkzeug's parameter parser stops a value at the slash).
 _CODECS = re.compile(r"codecs\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
@@ -67,7 +66,9 @@ def synthesize() -> Response:
         raise UnsupportedMedia(
             f"Content-Type must be application/ssml+xml, not {request.mimetype or 'none'!r}", param="body"
         )
-    output = azure_output_format(request.headers.get(contract.OUTPUT_FORMAT.name) or DEFAULT_OUTPUT_FORMAT)
+    output = azure_output_format(
+        request.headers.get(contract.OUTPUT_FORMAT.name) or contract.OUTPUT_FORMAT.default
+    )
     document = parse_ssml(read_body(MAX_SSML_BYTES))
     composition = Composition(speech_service(), document, output)
     return audio_response(composition.audio(), output.mime)

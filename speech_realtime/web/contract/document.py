@@ -124,11 +124,13 @@ def _parameter(spec: Field, location: str) -> dict[str, Any]:
 
 def _response(reply: Reply) -> dict[str, Any]:
     response: dict[str, Any] = {"description": reply.description}
-    headers = {"X-Request-ID": REQUEST_ID}
+    # flask-sock writes a WebSocket's 101 itself: it carries no request id.
+    headers = {"X-Request-ID": REQUEST_ID} if reply.status != 101 else {}
     headers.update(
         {spec.name: {"schema": spec.schema(), "description": spec.description} for spec in reply.headers}
     )
-    response["headers"] = headers
+    if headers:
+        response["headers"] = headers
     if reply.content:
         response["content"] = {media: {"schema": dict(schema)} for media, schema in reply.content.items()}
     return response
