@@ -13,6 +13,7 @@ from loopback import serve
 
 from speech_realtime.errors import BadRequest, UnsupportedMedia
 from speech_realtime.web import create_app
+from speech_realtime.web.contract.fields import Field
 from speech_realtime.web.inputs import UploadFields, decode_base64, field, integer, upload
 
 LIMIT = 4096
@@ -149,7 +150,13 @@ def test_base64_errors_name_the_clients_field() -> None:
 
 def test_an_upload_with_a_familys_own_field_names(settings) -> None:
     app = create_app(settings)
-    fields = UploadFields(data=None, file="audio", format=None, rate="sample_rate", channels=None)
+    fields = UploadFields(
+        data=None,
+        file=Field("audio", "string", required=True, param="audio"),
+        format=None,
+        rate=Field("sample_rate", "integer", param="rate"),
+        channels=None,
+    )
     body, content_type = multipart(bytes(100))
     body = body.replace(b'name="file"', b'name="audio"')
     body = body.replace(

@@ -26,6 +26,8 @@ from ..usp import recognition as rec
 from ..usp import synthesis as syn
 from .azure_errors import render_azure
 from .context import speech_service
+from .contract.azure import WEBSOCKET
+from .contract.operations import documented
 from .errors import register_family
 from .sdk_setup import SHUTDOWN, Shutdown, configure, sock
 from .sdk_sockets import RecognitionSocket, SynthesisSocket
@@ -52,6 +54,7 @@ def _shutdown() -> Shutdown:
 
 
 def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
+    @documented(WEBSOCKET)
     def route(ws: Any) -> None:
         service = speech_service()
         machine = rec.RecognitionMachine(
@@ -63,6 +66,7 @@ def _recognition_route(mode: rec.Mode) -> Callable[[Any], None]:
     return route
 
 
+@documented(WEBSOCKET)
 def _synthesis_route(ws: Any) -> None:
     service = speech_service()
     machine = syn.SynthesisMachine(
@@ -74,6 +78,7 @@ def _synthesis_route(ws: Any) -> None:
     SynthesisSocket(WebSocketWire(ws), machine, service, limits, _shutdown()).run()
 
 
+@documented(WEBSOCKET)
 def _not_upgraded() -> None:
     """A plain GET on a WebSocket path: Azure's kind of 400 that says what the path is for.
 

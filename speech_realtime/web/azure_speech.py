@@ -36,17 +36,16 @@ from ..tokens import issue_token
 from ..voices import azure_voice_list
 from .azure_errors import render_azure
 from .context import speech_service
+from .contract import azure as contract
+from .contract.fields import Field
+from .contract.operations import documented
 from .errors import register_family
 from .inputs import integer, read_body
 from .streaming import audio_response
 
 azure_speech = Blueprint("azure_speech", __name__)
 
-DEFAULT_OUTPUT_FORMAT = "riff-16khz-16bit-mono-pcm"
-SSML_TYPES = ("application/ssml+xml", "application/xml", "text/xml")
 RECOGNITION_MODES = ("conversation", "interactive", "dictation")
-RESULT_FORMATS = ("simple", "detailed")
-PROFANITY_OPTIONS = ("masked", "removed", "raw")
 #: ``codecs=audio/pcm`` (werkzeug's parameter parser stops a value at the slash).
 _CODECS = re.compile(r"codecs\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
 #: The paths of this family (404/405 under them answer in Azure's way too).
@@ -60,19 +59,23 @@ register_family(azure_speech, PREFIXES, render_azure)
 
 
 @azure_speech.post("/cognitiveservices/v1")
+@documented(contract.SYNTHESIZE)
 def synthesize() -> Response:
     """SSML to audio, streamed in the requested ``X-Microsoft-OutputFormat``."""
-    if request.mimetype not in SSML_TYPES:
+    if request.mimetype not in contract.SSML_TYPES:
         raise UnsupportedMedia(
             f"Content-Type must be application/ssml+xml, not {request.mimetype or 'none'!r}", param="body"
         )
-    output = azure_output_format(request.headers.get("X-Microsoft-OutputFormat") or DEFAULT_OUTPUT_FORMAT)
+    output = azure_output_format(
+        request.headers.get(contract.OUTPUT_FORMAT.name) or contract.OUTPUT_FORMAT.default
+    )
     document = parse_ssml(read_body(MAX_SSML_BYTES))
     composition = Composition(speech_service(), document, output)
     return audio_response(composition.audio(), output.mime)
 
 
 @azure_speech.get("/cognitiveservices/voices/list")
+@documented(contract.VOICES)
 def voices() -> Response:
     return jsonify(azure_voice_list())
 
@@ -80,11 +83,14 @@ def voices() -> Response:
 # -- speech to text (short audio) ------------------------------------------------------------------
 
 
-def _choice(name: str, allowed: tuple[str, ...], default: str, param: str | None = None) -> str:
-    value = request.args.get(name, default).strip().lower() or default
-    if value not in allowed:
+def _choice(spec: Field) -> str:
+    """A query parameter of ``spec``'s enum, case-insensitive, its default when absent or blank."""
+    value = request.args.get(spec.name, spec.default).strip().lower() or spec.default
+    if value not in spec.enum:
         raise BadRequest(
-            f"{name} {value[:40]!r} is not one of {', '.join(allowed)}", code="invalid_field", param=param
+            f"{spec.name} {value[:40]!r} is not one of {', '.join(spec.enum)}",
+            code="invalid_field",
+            param=spec.param,
         )
     return value
 
@@ -136,14 +142,15 @@ def recognition_result(
 def _result_style(language: str | None) -> ResultStyle:
     """The ``profanity`` parameter (400 for a value Azure does not take) with the list of the
     recognition language, else the backend's only language."""
-    profanity = Profanity(_choice("profanity", PROFANITY_OPTIONS, "masked"))
+    profanity = Profanity(_choice(contract.PROFANITY))
     return ResultStyle(profanity, language or fixed_language(speech_service().endpoint.backend))
 
 
+@documented(contract.RECOGNIZE)
 def recognize() -> Response:
     """Short audio to text; the three modes answer alike (one utterance, final result only)."""
-    detailed = _choice("format", RESULT_FORMATS, "simple") == "detailed"
-    options = RecognitionOptions(language=request.args.get("language") or None)
+    detailed = _choice(contract.RESULT_FORMAT) == "detailed"
+    options = RecognitionOptions(language=request.args.get(contract.LANGUAGE.name) or None)
     style = _result_style(options.language)
     data = read_body()
     label, rate = _audio_label(data)
@@ -161,6 +168,7 @@ for _mode in RECOGNITION_MODES:
 
 
 @azure_speech.post("/sts/v1.0/issueToken")
+@documented(contract.ISSUE_TOKEN)
 def issue() -> Response:
     """A token valid for ten minutes for the key's caller, as Azure's token service answers (plain
     text); signed with the service's token secret (``extensions["azure_token_secret"]``)."""

@@ -21,6 +21,8 @@ from flask import current_app, request
 
 from ..audio import CONTENT_TYPES, INPUT_NAMES, input_name
 from ..errors import BadRequest, UnsupportedMedia
+from .contract.fields import Field
+from .contract.reference import AUDIO_DATA, AUDIO_FILE, AUDIO_FORMAT, CHANNELS, SAMPLE_RATE
 from .errors import body_too_large
 
 _CHUNK = 64 * 1024
@@ -103,6 +105,17 @@ def field(
     return value
 
 
+_KINDS: dict[str, type] = {"string": str, "number": float, "boolean": bool, "object": dict, "array": list}
+
+
+def read(body: Mapping[str, Any], spec: Field) -> Any:
+    """``body``'s value of the declared field ``spec``, checked as declared (type, required);
+    integers may arrive as text (see :func:`integer`)."""
+    if spec.type == "integer":
+        return integer(body.get(spec.name), spec.name, param=spec.param)
+    return field(body, spec.name, _KINDS[spec.type], spec.required, spec.param)
+
+
 _KIND_NAMES = {
     str: "a string",
     int: "an integer",
@@ -144,7 +157,7 @@ def decode_base64(data: str, name: str, param: str | None = "audio") -> bytes:
 
 @dataclass(frozen=True)
 class UploadFields:
-    """Where a family's clients put the audio and what they say about it.
+    """Where a family's clients put the audio and what they say about it (declared fields).
 
     ``data``: the JSON field holding base64 audio (``None``: JSON uploads are not accepted);
     ``file``: the multipart field holding the audio file; ``format``, ``rate``, ``channels``:
@@ -153,11 +166,11 @@ class UploadFields:
     its MIME parameters ``rate`` (or ``samplerate``) and ``channels``.
     """
 
-    data: str | None = "audioData"
-    file: str = "file"
-    format: str | None = "format"
-    rate: str | None = "sampleRate"
-    channels: str | None = "channels"
+    data: Field | None = AUDIO_DATA
+    file: Field = AUDIO_FILE
+    format: Field | None = AUDIO_FORMAT
+    rate: Field | None = SAMPLE_RATE
+    channels: Field | None = CHANNELS
 
 
 REFERENCE_UPLOAD = UploadFields()
@@ -187,45 +200,49 @@ def _label(name: Any, field_name: str) -> str | None:
     return input_name(name)
 
 
-def _channels(value: Any, name: str) -> int:
-    channels = integer(value, name, param="channels")
+def _optional(form: Mapping[str, Any], spec: Field | None) -> Any:
+    return read(form, spec) if spec else None
+
+
+def _channels(form: Mapping[str, Any], spec: Field | None) -> int:
+    channels = _optional(form, spec)
     return 1 if channels is None else channels
 
 
 def _json_upload(fields: UploadFields) -> Upload:
     assert fields.data is not None
     body = json_body()
-    audio = decode_base64(field(body, fields.data, str, required=True, param="audio"), fields.data)
-    fmt = body.get(fields.format, "pcm16") if fields.format else "pcm16"
+    audio = decode_base64(read(body, fields.data), fields.data.name)
+    fmt = body.get(fields.format.name, "pcm16") if fields.format else "pcm16"
     return Upload(
         audio,
-        _label(fmt, fields.format or "format"),
-        integer(body.get(fields.rate), fields.rate, param="rate") if fields.rate else None,
-        _channels(body.get(fields.channels), fields.channels) if fields.channels else 1,
+        _label(fmt, fields.format.name if fields.format else "format"),
+        _optional(body, fields.rate),
+        _channels(body, fields.channels),
         # without the base64 text: it is freed now, not held (as large as the body) until the end
-        MappingProxyType({name: value for name, value in body.items() if name != fields.data}),
+        MappingProxyType({name: value for name, value in body.items() if name != fields.data.name}),
     )
 
 
 def _multipart_upload(fields: UploadFields) -> Upload:
     # werkzeug's form parser enforces the body limit itself, chunked bodies included (413).
-    upload = request.files.get(fields.file)
+    upload = request.files.get(fields.file.name)
     if upload is None:
         raise BadRequest(
-            f"a multipart upload needs the audio in a field named '{fields.file}'",
+            f"a multipart upload needs the audio in a field named '{fields.file.name}'",
             code="missing_field",
             param="audio",
         )
     form = request.form
     filename = upload.filename or ""
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    named = form.get(fields.format) if fields.format else None
+    named = form.get(fields.format.name) if fields.format else None
     label = named or CONTENT_TYPES.get(upload.mimetype) or INPUT_NAMES.get(extension)
     return Upload(
         upload.read(),
-        _label(label, fields.format or "format"),
-        integer(form.get(fields.rate), fields.rate, param="rate") if fields.rate else None,
-        _channels(form.get(fields.channels), fields.channels) if fields.channels else 1,
+        _label(label, fields.format.name if fields.format else "format"),
+        _optional(form, fields.rate),
+        _channels(form, fields.channels),
         MappingProxyType(form.to_dict()),
     )
 
@@ -237,7 +254,7 @@ def _raw_upload() -> Upload:
         read_body(),
         CONTENT_TYPES.get(request.mimetype) or None,
         integer(params.get(rate_name), rate_name, param="rate"),
-        _channels(params.get("channels"), "channels"),
+        _channels(params, CHANNELS),
         MappingProxyType(request.args.to_dict()),
     )
 
@@ -255,8 +272,8 @@ def upload(fields: UploadFields = REFERENCE_UPLOAD) -> Upload:
         return _multipart_upload(fields)
     if mimetype.startswith("audio/") or mimetype in CONTENT_TYPES:
         return _raw_upload()
-    accepted = [f"JSON with base64 '{fields.data}'"] if fields.data is not None else []
-    accepted += ["an audio/* body", f"a multipart upload with a '{fields.file}' field"]
+    accepted = [f"JSON with base64 '{fields.data.name}'"] if fields.data is not None else []
+    accepted += ["an audio/* body", f"a multipart upload with a '{fields.file.name}' field"]
     raise UnsupportedMedia(
         f"unsupported Content-Type {mimetype or 'none'!r}: send {', '.join(accepted[:-1])} or {accepted[-1]}",
         param="body",

@@ -23,6 +23,8 @@ from ..errors import BadRequest, SpeechError
 from ..options import SPEED_RANGE, RecognitionOptions, SynthesisOptions
 from ..speech import AudioStream
 from .context import speech_service
+from .contract import openai as contract
+from .contract.operations import documented
 from .errors import register_family
 from .inputs import Upload, json_body
 from .openai_errors import error_event, render_error
@@ -65,6 +67,7 @@ def _speech_events(chunks: AudioStream) -> Iterator[dict[str, Any]]:
 
 
 @openai_audio.post("/audio/speech")
+@documented(contract.SPEECH)
 def speech() -> Response:
     text, options, stream_format, asked = speech_request(json_body())
     chunks = speech_service().synthesize_stream(text, options)
@@ -88,6 +91,7 @@ def _streamed_transcription(audio: Upload, options: RecognitionOptions) -> Respo
 
 
 @openai_audio.post("/audio/transcriptions")
+@documented(contract.TRANSCRIPTIONS)
 def transcriptions() -> Response:
     asked = transcription_request()
     audio = asked.audio
@@ -100,6 +104,7 @@ def transcriptions() -> Response:
 
 
 @openai_audio.post("/audio/translations")
+@documented(contract.TRANSLATIONS)
 def translations() -> Response:
     raise BadRequest(
         "translations are not supported: the speech backends here transcribe in the spoken "
@@ -126,11 +131,13 @@ def _models() -> list[dict[str, Any]]:
 
 
 @openai_audio.get("/models")
+@documented(contract.MODELS)
 def models() -> Response:
     return jsonify({"object": "list", "data": _models()})
 
 
 @openai_audio.get("/models/<path:model>")
+@documented(contract.MODEL_BY_ID)
 def model(model: str) -> Response:
     for entry in _models():
         if entry["id"] == model:

@@ -16,25 +16,17 @@ from flask import request
 from ..audio import output_format
 from ..errors import BadRequest
 from ..options import RecognitionOptions, Segmentation, SynthesisOptions, clamp_speed
+from .contract import openai as contract
+from .contract.fields import Field
 from .inputs import Upload, UploadFields, upload
 
-MAX_INPUT_CHARS = 4096
-#: The speed range the OpenAI API accepts; the backend's own is :data:`..options.SPEED_RANGE`.
-OPENAI_SPEED_RANGE = (0.25, 4.0)
-SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
-TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
-GRANULARITIES = ("word", "segment")
-INCLUDES = ("logprobs",)
-#: ``chunking_strategy`` server_vad bounds: the pause that ends a chunk (the phrase cutter's
-#: range, as the Azure SDK's segmentation silence), the padding before speech, the threshold.
-CHUNK_SILENCE_MS = (100, 5000)
-CHUNK_PADDING_MS = (0, 10_000)
 _CHUNK_FIELDS = ("type", "prefix_padding_ms", "silence_duration_ms", "threshold")
 #: A multipart ``file`` (a raw audio body also works); no JSON upload, no format/rate fields.
-_UPLOAD = UploadFields(data=None, file="file", format=None, rate=None, channels=None)
+_UPLOAD = UploadFields(data=None, file=contract.FILE, format=None, rate=None, channels=None)
 
 
-def _string(value: Any, name: str, *, required: bool = False) -> str | None:
+def _string(value: Any, spec: Field) -> str | None:
+    name, required = spec.name, spec.required
     if value is None or (value == "" and not required):
         if required:
             raise BadRequest(
@@ -46,8 +38,9 @@ def _string(value: Any, name: str, *, required: bool = False) -> str | None:
     return value
 
 
-def _number(value: Any, name: str, low: float, high: float) -> float | None:
-    """A number in ``low..high`` from JSON or a form field (text); None when absent."""
+def _number(value: Any, spec: Field) -> float | None:
+    """A number within the field's bounds from JSON or a form field (text); None when absent."""
+    name, (low, high) = spec.name, spec.bounds
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -66,7 +59,8 @@ def _number(value: Any, name: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> str:
+def _one_of(value: str, spec: Field) -> str:
+    name, allowed = spec.name, spec.enum
     if value not in allowed:
         raise BadRequest(
             f"'{value}' is not one of {', '.join(allowed)} - '{name}'", code="invalid_value", param=name
@@ -74,12 +68,13 @@ def _one_of(value: str, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _choice(value: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
-    return _one_of(_string(value, name) or default, name, allowed)
+def _choice(value: Any, spec: Field) -> str:
+    return _one_of(_string(value, spec) or spec.default, spec)
 
 
-def _flag(value: Any, name: str) -> bool:
+def _flag(value: Any, spec: Field) -> bool:
     """A boolean from JSON or a form field (``true``/``false``)."""
+    name = spec.name
     if value is None or value == "" or isinstance(value, bool):
         return bool(value)
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
@@ -94,31 +89,32 @@ def _voice(value: Any) -> str | None:
     """A voice name, or a voice object ``{"id": name}`` naming one of the built-in voices."""
     if isinstance(value, dict):
         value = value.get("id")
-    return _string(value, "voice")
+    return _string(value, contract.VOICE)
 
 
 def speech_request(body: dict[str, Any]) -> tuple[str, SynthesisOptions, str, float]:
     """The text, the options, the stream format and the speed asked for."""
-    _string(body.get("model"), "model")
-    text = _string(body.get("input"), "input", required=True)
+    _string(body.get(contract.MODEL.name), contract.MODEL)
+    text = _string(body.get(contract.INPUT.name), contract.INPUT)
     if not text.strip():
         raise BadRequest("'input' is empty", code="empty_text", param="input")
-    if len(text) > MAX_INPUT_CHARS:
+    limit = contract.INPUT.max_length
+    if len(text) > limit:
         raise BadRequest(
-            f"'input' has {len(text)} characters; the maximum is {MAX_INPUT_CHARS}",
+            f"'input' has {len(text)} characters; the maximum is {limit}",
             code="string_above_max_length",
             param="input",
         )
-    name = _choice(body.get("response_format"), "response_format", SPEECH_FORMATS, "mp3")
-    speed = _number(body.get("speed"), "speed", *OPENAI_SPEED_RANGE)
+    name = _choice(body.get(contract.SPEECH_FORMAT.name), contract.SPEECH_FORMAT)
+    speed = _number(body.get(contract.SPEED.name), contract.SPEED)
     asked = 1.0 if speed is None else speed
     options = SynthesisOptions(
-        voice=_voice(body.get("voice")),
+        voice=_voice(body.get(contract.VOICE.name)),
         output=output_format(name),
         speed=clamp_speed(asked),
-        instructions=_string(body.get("instructions"), "instructions"),
+        instructions=_string(body.get(contract.INSTRUCTIONS.name), contract.INSTRUCTIONS),
     )
-    stream_format = _choice(body.get("stream_format"), "stream_format", ("audio", "sse"), "audio")
+    stream_format = _choice(body.get(contract.STREAM_FORMAT.name), contract.STREAM_FORMAT)
     return text, options, stream_format, asked
 
 
@@ -140,13 +136,13 @@ def _listed(name: str) -> list[str]:
 
 
 def _granularities() -> tuple[str, ...]:
-    name = "timestamp_granularities"
-    return tuple(_one_of(value, name, GRANULARITIES) for value in _listed(name))
+    spec = contract.GRANULARITIES
+    return tuple(_one_of(value, spec) for value in _listed(spec.name))
 
 
 def _logprobs(response_format: str, stream: bool) -> bool:
     """``include[]=logprobs``: as OpenAI documents it, only with response_format json."""
-    included = [_one_of(value, "include", INCLUDES) for value in _listed("include")]
+    included = [_one_of(value, contract.INCLUDE) for value in _listed(contract.INCLUDE.name)]
     if not included:
         return False
     if response_format != "json" or stream:
@@ -198,19 +194,21 @@ def _segmentation(form: Any) -> Segmentation:
         )
     if value.get("type") != "server_vad":
         raise BadRequest("chunking_strategy.type must be 'server_vad'", code="invalid_value", param=name)
-    _whole(value.get("prefix_padding_ms"), f"{name}.prefix_padding_ms", *CHUNK_PADDING_MS)
-    _number(value.get("threshold"), f"{name}.threshold", 0.0, 1.0)
-    silence = _whole(value.get("silence_duration_ms"), f"{name}.silence_duration_ms", *CHUNK_SILENCE_MS)
+    _whole(value.get("prefix_padding_ms"), contract.CHUNK_PADDING)
+    _number(value.get("threshold"), contract.CHUNK_THRESHOLD)
+    silence = _whole(value.get("silence_duration_ms"), contract.CHUNK_SILENCE)
     try:
         return Segmentation(silence_ms=silence)
     except BadRequest as exc:
         raise BadRequest(exc.message, code="invalid_value", param=name) from None
 
 
-def _whole(value: Any, name: str, low: int, high: int) -> int | None:
-    number = _number(value, name, low, high)
+def _whole(value: Any, spec: Field) -> int | None:
+    number = _number(value, spec)
     if number is not None and not number.is_integer():
-        raise BadRequest(f"'{name}' must be a whole number of milliseconds", code="invalid_type", param=name)
+        raise BadRequest(
+            f"'{spec.name}' must be a whole number of milliseconds", code="invalid_type", param=spec.name
+        )
     return None if number is None else int(number)
 
 
@@ -218,11 +216,11 @@ def transcription_request() -> TranscriptionRequest:
     """The upload, the recognition options and the response fields, all checked."""
     audio = upload(_UPLOAD)
     form = audio.form
-    _string(form.get("model"), "model")
-    _number(form.get("temperature"), "temperature", 0.0, 1.0)
-    response_format = _choice(form.get("response_format"), "response_format", TRANSCRIPT_FORMATS, "json")
+    _string(form.get(contract.MODEL.name), contract.MODEL)
+    _number(form.get(contract.TEMPERATURE.name), contract.TEMPERATURE)
+    response_format = _choice(form.get(contract.TRANSCRIPT_FORMAT.name), contract.TRANSCRIPT_FORMAT)
     granularities = _granularities()
-    stream = _flag(form.get("stream"), "stream")
+    stream = _flag(form.get(contract.STREAM.name), contract.STREAM)
     # As OpenAI answers: these combinations are refused, not silently answered in another format.
     if granularities and response_format != "verbose_json":
         raise BadRequest(
@@ -238,10 +236,10 @@ def transcription_request() -> TranscriptionRequest:
             param="stream",
         )
     options = RecognitionOptions(
-        language=form.get("language") or None,
-        prompt=form.get("prompt") or None,
+        language=form.get(contract.LANGUAGE.name) or None,
+        prompt=form.get(contract.PROMPT.name) or None,
         segmentation=_segmentation(form),
         logprobs=_logprobs(response_format, stream),
-        keywords=tuple(_listed("keywords")),
+        keywords=tuple(_listed(contract.KEYWORDS.name)),
     )
     return TranscriptionRequest(audio, options, response_format, granularities, stream)

@@ -18,6 +18,8 @@ from .. import metrics
 from ..readiness import ReadinessProbe
 from ..speech import SpeechService
 from . import request_ids, request_metrics
+from .contract import ops as contract
+from .contract.operations import documented
 
 ops = Blueprint("ops", __name__)
 
@@ -26,17 +28,20 @@ READINESS = "readiness"
 
 
 @ops.get("/healthz")
+@documented(contract.HEALTHZ)
 def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
 @ops.get("/readyz")
+@documented(contract.READYZ)
 def readyz() -> tuple[Response, int]:
     readiness = current_app.extensions[READINESS].status()
     return jsonify(readiness.as_json()), 200 if readiness.ready else 503
 
 
 @ops.get("/metrics")
+@documented(contract.METRICS)
 def metrics_text() -> Response:
     directory = current_app.extensions["speech"].settings.metrics_dir
     body, content_type = metrics.exposition(directory)

@@ -11,7 +11,9 @@ from ..options import RecognitionOptions, SynthesisOptions
 from ..speech import Speech
 from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
 from .context import speech_service
-from .inputs import field, integer, json_body, upload
+from .contract import reference as contract
+from .contract.operations import documented
+from .inputs import json_body, read, upload
 from .limits import limits_info
 from .streaming import audio_response
 
@@ -19,9 +21,10 @@ speech_api = Blueprint("speech_api", __name__, url_prefix="/api/speech-realtime"
 
 
 @speech_api.post("/recognize")
+@documented(contract.RECOGNIZE)
 def recognize() -> Response:
     audio = upload()
-    language = field(audio.form, "language", str, param="language")
+    language = read(audio.form, contract.LANGUAGE)
     result = speech_service().recognize_media(
         audio.data,
         audio.label,
@@ -34,14 +37,13 @@ def recognize() -> Response:
 
 def _synthesis_request() -> tuple[str, SynthesisOptions, OutputFormat]:
     body: dict[str, Any] = json_body()
-    text = field(body, "text", str, required=True, param="text")
-    voice = field(body, "voiceName", str, param="voice") or field(body, "voice", str, param="voice")
-    azure_format = request.headers.get("X-Microsoft-OutputFormat")
+    text = read(body, contract.TEXT)
+    voice = read(body, contract.VOICE_NAME) or read(body, contract.VOICE)
+    # The body's format is checked even when the Azure header wins: a bad field is never ignored.
+    output = output_format(read(body, contract.OUTPUT_FORMAT), read(body, contract.OUTPUT_RATE))
+    azure_format = request.headers.get(contract.AZURE_OUTPUT_HEADER.name)
     if azure_format:
         output = azure_output_format(azure_format)
-    else:
-        name = field(body, "format", str, param="format")
-        output = output_format(name, integer(body.get("sampleRate"), "sampleRate", param="rate"))
     return text, SynthesisOptions(voice=voice, output=output), output
 
 
@@ -50,6 +52,7 @@ def _audio_headers(output: OutputFormat) -> dict[str, str]:
 
 
 @speech_api.post("/synthesize")
+@documented(contract.SYNTHESIZE)
 def synthesize() -> Response:
     text, options, _ = _synthesis_request()
     speech: Speech = speech_service().synthesize(text, options)
@@ -64,6 +67,7 @@ def synthesize() -> Response:
 
 
 @speech_api.post("/synthesize/stream")
+@documented(contract.SYNTHESIZE_STREAM)
 def synthesize_stream() -> Response:
     text, options, output = _synthesis_request()
     chunks = speech_service().synthesize_stream(text, options)
@@ -78,6 +82,7 @@ _SERVICE_NAMES = {
 
 
 @speech_api.get("/info")
+@documented(contract.INFO)
 def info() -> Response:
     service = speech_service()
     endpoint = service.endpoint
