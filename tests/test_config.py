@@ -180,6 +180,7 @@ def test_every_variable_settings_reads_is_in_env_example() -> None:
 def test_the_engine_device_and_threads_are_read_and_checked() -> None:
     settings = Settings.from_mapping({"SPEECH_ENGINE_DEVICE": "CUDA", "SPEECH_ENGINE_THREADS": "4"})
     assert (settings.engine_device, settings.engine_threads) == ("cuda", 4)
-    assert (Settings.from_mapping({}).engine_device, Settings.from_mapping({}).engine_threads) == ("cpu", None)
+    defaults = Settings.from_mapping({})
+    assert (defaults.engine_device, defaults.engine_threads) == ("cpu", None)
     with pytest.raises(ConfigError, match="SPEECH_ENGINE_DEVICE"):
         Settings.from_mapping({"SPEECH_ENGINE_DEVICE": "tpu"})
