@@ -2,22 +2,17 @@
 """Scale-out on one machine: one offline engine, several ``speech-realtime serve`` replicas, and
 Debian's nginx in front of them as the load balancer (as deploy/k8s's Ingress would be).
 
-Mixed load from client threads, each cycling through REST synthesis, REST recognition, streamed
-synthesis, the OpenAI routes (``/v1/audio/speech``, ``/v1/audio/transcriptions``) and Azure Speech
-SDK synthesis (its socket kept open between calls, as applications keep it), every call under a
-time limit (a call that passes it is counted as a hang). Four phases, each behind a fresh nginx:
-
-1. ``single``: one replica: throughput, errors, median latency per kind;
-2. ``replicas``: N replicas, the same load;
-3. ``sigterm``: N replicas, SIGTERM to one mid-load: only its in-flight work is affected, and
-   that work must finish (its drain); everything after goes to the others;
-4. ``kill``: N replicas, one killed (SIGKILL to its process group) mid-load: calls on the other
-   replicas must all succeed; the killed one's calls end at once (nginx 502 before an answer
-   started, a truncated chunked stream after), never hang.
-
-nginx adds ``X-Upstream`` (the replica's address) to every answer, so each call is attributed to
-its replica. nginx is installed with apt-get where missing (root only); where it cannot be, the
-run is skipped with the reason. Prints Markdown tables and the machine's load average.
+Mixed load from client threads, each cycling through REST synthesis and recognition, a streamed
+synthesis, ``/v1/audio/speech``, ``/v1/audio/transcriptions`` and Azure Speech SDK synthesis (its
+socket kept open between calls), every call under a time limit (passing it counts as a hang).
+Four phases behind a fresh nginx each: one replica; N replicas; N replicas with SIGTERM to one
+mid-load (its calls in flight must finish: its drain); N replicas with one killed (SIGKILL to
+its process group: the others' calls must all succeed, the killed one's end at once, as nginx's
+502 before an answer started or a truncated chunked stream after, never a hang). nginx's
+``X-Upstream`` attributes each HTTP call to its replica. nginx is installed with apt-get where
+missing (root only), else the run is skipped with the reason. Replicas get 60 s request and
+receive timeouts and a 60 s client timeout (an SDK turn's limit without progress): a loaded
+engine may pause longer than the defaults (15 s, 10 s) between events.
 
 Usage: .venv/bin/python scripts/bench_scaleout.py [--quick] [--replicas N] [--clients N] [--seconds S]
 """
@@ -38,12 +33,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from balancer import balancer, nginx_or_reason  # noqa: E402
@@ -53,9 +47,7 @@ from speech_realtime.engine.process import EngineProcess  # noqa: E402
 TEXT = "Replicas behind one address share the load, and a stopped one finishes its work."
 #: Seconds one call may take before it counts as a hang (2 loaded cores, models on the CPU).
 CALL_LIMIT = 90.0
-#: Seconds a replica may take to start, and to exit after SIGTERM.
-START_LIMIT = 60.0
-EXIT_LIMIT = 45.0
+START_LIMIT, EXIT_LIMIT = 60.0, 45.0  # seconds a replica may take to start, and to exit
 KINDS = ("synthesize", "recognize", "stream", "openai-speech", "openai-transcribe", "sdk-synthesis")
 
 
@@ -73,9 +65,10 @@ class Call:
 
 @dataclass
 class Replica:
+    """One ``serve`` replica: its process (the leader of a process group) and its port."""
+
     process: subprocess.Popen
     port: int
-    log: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -85,13 +78,12 @@ class Replica:
 def start_replica(engine_url: str) -> Replica:
     """``speech-realtime serve`` on a free port, in a process group of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
-    # A loaded engine may pause longer than the default 15 s between events: the figures are about
-    # replicas, not about an overloaded machine's timeouts.
     env.update(
         SPEECH_ENGINE_URL=engine_url,
         SPEECH_FORWARDED_ALLOW_IPS="127.0.0.1",
         SPEECH_REQUEST_TIMEOUT="60",
         SPEECH_RECEIVE_TIMEOUT="60",
+        SPEECH_CLIENT_TIMEOUT="60",  # also an SDK turn's limit without progress
     )
     command = [sys.executable, "-m", "speech_realtime", "serve", "--port", "0"]
     process = subprocess.Popen(
@@ -111,8 +103,8 @@ def start_replica(engine_url: str) -> Replica:
         log.append(line)
         if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line):
             timer.cancel()
-            threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()
-            return Replica(process, int(found.group(1)), log)
+            threading.Thread(target=process.stderr.read, daemon=True).start()  # keeps the pipe drained
+            return Replica(process, int(found.group(1)))
     raise RuntimeError("a replica did not start:\n" + "".join(log[-20:]))
 
 
@@ -186,16 +178,16 @@ class Client:
         upload, upload_type = multipart({"model": "whisper-1"}, "file", "speech.wav", wav)
         self.calls: dict[str, Callable[[], tuple[str, str, str]]] = {
             "synthesize": lambda: http_call(
-                port, "/api/speech-realtime/synthesize", speech, "application/json"
+                port, "/api/speech-realtime/synthesize", speech, "application/json", audio
             ),
             "recognize": lambda: http_call(
-                port, "/api/speech-realtime/recognize", recognize, "application/json"
+                port, "/api/speech-realtime/recognize", recognize, "application/json", text
             ),
             "stream": lambda: http_call(
                 port, "/api/speech-realtime/synthesize/stream", speech, "application/json", audio, stream=True
             ),
             "openai-speech": lambda: http_call(
-                port, "/v1/audio/speech", openai_speech.encode(), "application/json"
+                port, "/v1/audio/speech", openai_speech.encode(), "application/json", audio
             ),
             "openai-transcribe": lambda: http_call(
                 port, "/v1/audio/transcriptions", upload, upload_type, text
@@ -223,9 +215,7 @@ class Client:
             turn += 1
             started = time.monotonic()
             box: list[tuple[str, str, str]] = []
-            worker = threading.Thread(
-                target=lambda call=self.calls[kind], box=box: box.append(call()), daemon=True
-            )
+            worker = threading.Thread(target=attempt, args=(self.calls[kind], box), daemon=True)
             worker.start()
             worker.join(CALL_LIMIT)
             outcome, upstream, detail = box[0] if box else ("hang", "", f"no end within {CALL_LIMIT:g} s")
@@ -233,6 +223,14 @@ class Client:
                 self.synthesizer = None
             with lock:
                 calls.append(Call(kind, started, time.monotonic(), outcome, upstream, detail))
+
+
+def attempt(call: Callable[[], tuple[str, str, str]], box: list[tuple[str, str, str]]) -> None:
+    """``call()``'s outcome into ``box``; a failure of the client itself is an error, not a hang."""
+    try:
+        box.append(call())
+    except Exception as exc:  # the bench reports every failure, whatever it is
+        box.append(("error", "", f"client failed: {exc!r}"[:160]))
 
 
 def drive(
@@ -306,6 +304,11 @@ def disrupted(name: str, calls: list[Call], victim: Replica, at: float, exit_at:
         f"- Azure SDK synthesis calls (socket kept open, replica not visible): {outcomes(sdk)}",
         f"- hangs: {sum(c.outcome == 'hang' for c in calls)}",
     ]
+    lines += [
+        f"  - in flight: {c.kind} started {at - c.started:.1f} s before, ended {c.ended - at:.1f} s after: "
+        f"{c.outcome} {c.detail[:60]}"
+        for c in in_flight
+    ]
     return lines
 
 
@@ -342,13 +345,13 @@ def speech_wav(replica: Replica) -> bytes:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 replicas, 4 clients, 15 s a phase")
+    parser.add_argument("--quick", action="store_true", help="2 replicas (else 3), 15 s a phase (else 60)")
     parser.add_argument("--replicas", type=int)
     parser.add_argument("--clients", type=int)
     parser.add_argument("--seconds", type=float)
     args = parser.parse_args()
     count = args.replicas or (2 if args.quick else 3)
-    clients = args.clients or (4 if args.quick else 8)
+    clients = args.clients or len(KINDS)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
     nginx, reason = nginx_or_reason()
     if nginx is None:

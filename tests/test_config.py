@@ -184,3 +184,7 @@ def test_the_engine_device_and_threads_are_read_and_checked() -> None:
     assert (defaults.engine_device, defaults.engine_threads) == ("cpu", None)
     with pytest.raises(ConfigError, match="SPEECH_ENGINE_DEVICE"):
         Settings.from_mapping({"SPEECH_ENGINE_DEVICE": "tpu"})
+    from speech_realtime.config import ENGINE_DEVICES
+    from speech_realtime.engine.models import COMPUTE_TYPES
+
+    assert set(COMPUTE_TYPES) == set(ENGINE_DEVICES)  # every device has its compute type
