@@ -104,13 +104,13 @@ def _announce(settings: Settings, line: str) -> None:
         print(line, file=sys.stderr)
 
 
-def _engine(args: argparse.Namespace) -> int:
+def _engine(settings: Settings, args: argparse.Namespace) -> int:
     from .engine.models import shared_models
     from .engine.server import EngineServer
 
     if args.exit_with_stdin:
         threading.Thread(target=_exit_at_stdin_eof, daemon=True).start()
-    models = shared_models()
+    models = shared_models(settings.engine_threads, settings.engine_device)
     models.warm_up()
     server = EngineServer(args.host, args.port, models)
     print(f"{EngineProcess.READY}{server.url}", flush=True)
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with multiprocess_directory() as metrics_dir:
                 return _serve(settings.with_changes(metrics_dir=metrics_dir), args)
         if args.command == "engine":
-            return _engine(args)
+            return _engine(settings, args)
         if args.command == "voices":
             return _voices(settings)
         return _check(settings)

@@ -48,6 +48,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The shortest ``SPEECH_TOKEN_SECRET`` accepted (a short one could be guessed from one token).
 MIN_TOKEN_SECRET = 32
 LOG_FORMATS = ("text", "json")
+#: SPEECH_ENGINE_DEVICE: where faster-whisper runs in the engine.
+ENGINE_DEVICES = ("cpu", "cuda")
 #: Per-million-token price variables, by (direction, modality) of the Realtime ``usage`` fields.
 PRICE_VARIABLES = {
     ("input", "text"): "SPEECH_PRICE_INPUT_TEXT",
@@ -135,6 +137,23 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SPEECH_FORWARDED_ALLOW_IPS``: addresses or networks (``10.0.0.0/8``) of the proxies whose
+    ``X-Forwarded-For``/``-Proto`` are believed, or ``*`` for any peer; unset: none."""
+    proxies = _list(env, "SPEECH_FORWARDED_ALLOW_IPS")
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            raise ConfigError(
+                f"SPEECH_FORWARDED_ALLOW_IPS entries are addresses or networks like 10.0.0.0/8 "
+                f"(no host bits set), or *, not {proxy!r}"
+            ) from None
+    return proxies
+
+
 def share(total: int, parts: int, index: int) -> int:
     """Part ``index`` (0-based) of ``total`` split into ``parts`` as evenly as integers allow.
 
@@ -208,6 +227,11 @@ class Settings:
     #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
     metrics_dir: str | None = None
     graceful_timeout: float = 30.0
+    #: Proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, or ``*``).
+    forwarded_allow_ips: tuple[str, ...] = ()
+    #: The engine's faster-whisper device and its CPU threads (None: every core the OS reports).
+    engine_device: str = "cpu"
+    engine_threads: int | None = None
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -341,6 +365,13 @@ class Settings:
             token_prices={key: price for key, price in prices.items() if price},
             metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
             graceful_timeout=_number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
+            forwarded_allow_ips=_proxies(env),
+            engine_device=_choice(env, "SPEECH_ENGINE_DEVICE", ENGINE_DEVICES) or cls.engine_device,
+            engine_threads=(
+                int(_number(env, "SPEECH_ENGINE_THREADS", 0, minimum=1))
+                if _text(env, "SPEECH_ENGINE_THREADS")
+                else None
+            ),
         )
 
     @classmethod

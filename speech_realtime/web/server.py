@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import socket
 import struct
 import threading
@@ -42,11 +41,11 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .. import metrics
 from ..config import Settings
 from ..errors import Saturated, SpeechError
-from .access_log import TEXT_ACCESS_FORMAT, logger_class
-from .drain import KILL_MARGIN, RETRY_AFTER, Drain, SpeechArbiter, assign_slot, shut_listeners
+from .drain import RETRY_AFTER, Drain, SpeechArbiter, shut_listeners
+from .forwarded import believe_forwarded
+from .gunicorn_config import server_options, thread_budget
 from .limits import ClientLimits
 from .prefetch import READ_SIZE, Connection, PrefetchWorker, request_path
 from .sdk_setup import SHUTDOWN
@@ -55,8 +54,6 @@ from .wire_errors import classify
 
 log = logging.getLogger(__name__)
 
-#: Threads beyond sessions and WebSockets: cheap routes, bodies being read, requests refused 503.
-HEADROOM_THREADS = 8
 #: Kernel send buffer per client socket (the kernel doubles it). Small enough that a client that
 #: stops reading blocks the response within seconds of audio, so the send timeout notices it
 #: (autotuning grows it to 4 MiB, minutes of speech); large enough for 20 Mbit/s at 100 ms RTT.
@@ -314,7 +311,7 @@ class PerWorker:
 
 class SpeechServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running ``app`` (a WSGI app, or :class:`PerWorker`) with :class:`SpeechWorker`
-    under :class:`SpeechArbiter`, with options from :func:`server_options`."""
+    under :class:`SpeechArbiter`, with options from :func:`.gunicorn_config.server_options`."""
 
     def __init__(self, app: Any, options: dict[str, Any], settings: Settings) -> None:
         self.application = app
@@ -333,42 +330,15 @@ class SpeechServer(BaseApplication):  # type: ignore[misc]
         return ClientLimits.from_settings(self.settings.with_changes(worker_slot=slot))
 
     def app_for(self, slot: int) -> Any:
+        """The app of ``slot``, believing forwarding headers from the configured proxies only."""
         if isinstance(self.application, PerWorker):
-            return self.application.build(self.settings.with_changes(worker_slot=slot))
-        return self.application
+            app = self.application.build(self.settings.with_changes(worker_slot=slot))
+        else:
+            app = self.application
+        return believe_forwarded(app, self.settings.forwarded_allow_ips)
 
     def run(self) -> None:
         SpeechArbiter(self).run()
-
-
-def thread_budget(settings: Settings) -> int:
-    """Threads per worker: one per upstream session and WebSocket of the largest share, and
-    some headroom."""
-    first = settings.with_changes(worker_slot=0)
-    return first.worker_sessions + first.worker_websockets + HEADROOM_THREADS
-
-
-def server_options(
-    settings: Settings, *, host: str, port: int, workers: int = 1, threads: int | None = None
-) -> dict[str, Any]:
-    """gunicorn settings for ``serve``: the worker, its thread budget, the drain, and no control
-    socket. The arbiter's graceful timeout is a backstop: workers end their drain sooner."""
-    settings = settings.with_changes(workers=max(1, workers))
-    return {
-        "bind": f"{host}:{port}",
-        "workers": settings.workers,
-        "threads": max(1, threads or thread_budget(settings)),
-        "worker_class": SpeechWorker,
-        "timeout": int(settings.request_timeout) + 30,
-        "graceful_timeout": math.ceil(settings.graceful_timeout + KILL_MARGIN),
-        "pre_fork": assign_slot,
-        "control_socket_disable": True,
-        "accesslog": "-",
-        "access_log_format": TEXT_ACCESS_FORMAT,
-        "logger_class": logger_class(settings.log_format),
-        "loglevel": settings.log_level.lower(),
-        "child_exit": lambda _arbiter, worker: metrics.worker_exited(worker.pid, settings.metrics_dir),
-    }
 
 
 def serve(
