@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from typing import Any
 
@@ -13,7 +15,11 @@ RECEIVE_SECONDS = 10.0
 
 
 class RelayClient:
-    """One relay connection: JSON messages as dicts, binary frames as bytes, with arrival times."""
+    """One relay connection: JSON messages as dicts, binary frames as bytes, with arrival times.
+
+    A reader thread takes every frame as it arrives (so arrival times are true while the test
+    sends); the close frame ends it with a ``("close", code)`` item.
+    """
 
     def __init__(
         self,
@@ -30,8 +36,27 @@ class RelayClient:
             header=header or [],
             subprotocols=subprotocols,
         )
-        #: every message received: (monotonic time, dict or bytes)
+        #: every message taken by :meth:`next`: (monotonic arrival time, dict or bytes)
         self.received: list[tuple[float, dict[str, Any] | bytes]] = []
+        self._frames: queue.Queue[tuple[float, Any]] = queue.Queue()
+        self.ws.settimeout(None)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                opcode, data = self.ws.recv_data(control_frame=True)
+                now = time.monotonic()
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                    self._frames.put((now, ("close", code)))
+                    return
+                if opcode == websocket.ABNF.OPCODE_BINARY:
+                    self._frames.put((now, data))
+                elif opcode == websocket.ABNF.OPCODE_TEXT:
+                    self._frames.put((now, json.loads(data)))
+        except Exception:
+            self._frames.put((time.monotonic(), ("close", 1006)))
 
     def send(self, message: dict[str, Any]) -> None:
         self.ws.send(json.dumps(message))
@@ -43,13 +68,13 @@ class RelayClient:
         self.ws.send_binary(pcm)
 
     def next(self, timeout: float = RECEIVE_SECONDS) -> dict[str, Any] | bytes:
-        """The next message (a close raises ``WebSocketConnectionClosedException``)."""
-        self.ws.settimeout(timeout)
-        opcode, data = self.ws.recv_data()
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            raise websocket.WebSocketConnectionClosedException(f"closed: {data[:2].hex()} {data[2:]!r}")
-        message: dict[str, Any] | bytes = data if opcode == websocket.ABNF.OPCODE_BINARY else json.loads(data)
-        self.received.append((time.monotonic(), message))
+        """The next message; a close raises ``WebSocketConnectionClosedException``, silence for
+        ``timeout`` seconds ``queue.Empty``."""
+        at, message = self._frames.get(timeout=timeout)
+        if isinstance(message, tuple):
+            self._frames.put((at, message))  # stays closed
+            raise websocket.WebSocketConnectionClosedException(f"closed {message[1]}")
+        self.received.append((at, message))
         return message
 
     def until(self, kind: str, action: str | None = None, timeout: float = RECEIVE_SECONDS) -> list[Any]:
@@ -68,14 +93,13 @@ class RelayClient:
 
     def closed(self, timeout: float = RECEIVE_SECONDS) -> tuple[int, list[Any]]:
         """Read until the relay closes; its close code and the messages before."""
-        self.ws.settimeout(timeout)
+        deadline = time.monotonic() + timeout
         messages = []
         while True:
-            opcode, data = self.ws.recv_data(control_frame=True)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return (int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005), messages
-            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                messages.append(data if opcode == websocket.ABNF.OPCODE_BINARY else json.loads(data))
+            _, message = self._frames.get(timeout=max(0.01, deadline - time.monotonic()))
+            if isinstance(message, tuple):
+                return message[1], messages
+            messages.append(message)
 
     def close(self) -> None:
         self.ws.close(timeout=1)
