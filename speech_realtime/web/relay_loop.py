@@ -95,6 +95,8 @@ class RelayLoop:
             self._close_client(INTERNAL, "internal error; see the service log")
         finally:
             unsubscribe()
+            if self.conn is not None:  # the close frame goes now; the peer's answer is not awaited
+                self.conn.close(wait=0)
             self.upstream.close()
             self.wire.release(abort=self.lost)
 
@@ -122,6 +124,8 @@ class RelayLoop:
                 self.inbox.put((UPSTREAM, generation, conn.receive_idle(None)))
         except SpeechError as exc:
             self.inbox.put((UPSTREAM_GONE, generation, exc))
+        except OSError:  # the connection was released under the read (the relay is closing it)
+            self.inbox.put((UPSTREAM_GONE, generation, UpstreamError("upstream connection closed")))
 
     def _renew(self) -> None:
         log.info("relay: renewing the upstream session")
