@@ -308,6 +308,14 @@ def test_limits_close_the_connection_with_an_error(convo, env, frames, code, err
     assert wait_for(lambda: convo.ended, 2)
 
 
+def test_a_relay_voice_that_does_not_exist_is_reported(convo: ConversationServer) -> None:
+    with relay(convo, SPEECH_RELAY_VOICE="nobody") as url, RelayClient(url) as client:
+        code, messages = client.closed(3)
+    assert code == 1011
+    assert json_of(messages, "error")[0]["code"] == "invalid_configuration"
+    assert convo.connections == 0
+
+
 # -- auth -----------------------------------------------------------------------------------------
 
 

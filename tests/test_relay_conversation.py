@@ -9,7 +9,8 @@ import json
 import pytest
 from openai_types import validate_client_event
 
-from speech_realtime.config import Dialect
+from speech_realtime.config import Dialect, Settings
+from speech_realtime.errors import ConfigError
 from speech_realtime.realtime.events import parse_server_event
 from speech_realtime.relay import messages, upstream
 from speech_realtime.relay.conversation import Close, RelayLimits, RelayMachine, Renew, ToClient, ToUpstream
@@ -227,3 +228,17 @@ def test_renewal_carries_the_instructions_and_the_text_of_the_conversation() -> 
         ("user", "spoken words"),
     ]
     assert m.tick(101.0) == []
+
+
+def test_the_limits_come_from_the_relay_settings() -> None:
+    env = {
+        "SPEECH_RELAY_MAX_SECONDS": "120",
+        "SPEECH_RELAY_IDLE_TIMEOUT": "30",
+        "SPEECH_RELAY_MAX_MESSAGE_BYTES": "4096",
+        "SPEECH_RELAY_MAX_AUDIO_SECONDS": "60",
+        "SPEECH_RELAY_RENEW_AFTER": "90",
+        "SPEECH_MAX_TEXT_CHARS": "100",
+    }
+    assert RelayLimits.from_settings(Settings.from_mapping(env)) == RelayLimits(120, 30, 4096, 60, 100, 90)
+    with pytest.raises(ConfigError, match="SPEECH_RELAY_MAX_MESSAGE_BYTES"):
+        Settings.from_mapping({"SPEECH_RELAY_MAX_MESSAGE_BYTES": "10"})
