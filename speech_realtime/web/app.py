@@ -44,9 +44,9 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.register_blueprint(openai_audio)
     app.register_blueprint(azure_speech)
     app.register_blueprint(azure_sdk)
-    app.register_blueprint(relay)
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
+    app.register_blueprint(relay)
     return app
 
 
