@@ -136,6 +136,14 @@ def test_the_played_position_is_never_more_than_was_sent() -> None:
     assert upstream_events(effects)[1]["audio_end_ms"] == 200
 
 
+def test_the_played_position_counts_the_gaps_of_audio_that_came_late() -> None:
+    m = machine()
+    replying(m, sent_ms=1000, at=0.0)
+    m.upstream_event(audio_delta(1000), 1.5)  # the client ran dry for half a second
+    effects = m.upstream_event(event("input_audio_buffer.speech_started"), 2.0)
+    assert upstream_events(effects)[1]["audio_end_ms"] == 1500
+
+
 def test_barge_in_after_the_reply_was_generated_truncates_what_still_plays() -> None:
     m = machine()
     replying(m, sent_ms=3000, at=10.0)
