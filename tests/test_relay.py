@@ -270,6 +270,19 @@ def test_an_upstream_gone_mid_reply_closes_the_client_within_a_second(convo: Con
     assert json_of(messages, "error")[-1]["code"] == "upstream_closed"
 
 
+def test_an_upstream_that_fails_counts_for_the_circuit_breaker(convo: ConversationServer) -> None:
+    env = {"SPEECH_BREAKER_FAILURES": "1", "SPEECH_BREAKER_COOLDOWN": "60"}
+    with relay(convo, **env) as url:
+        with RelayClient(url) as client:
+            client.next()
+            convo.drop_all()
+            assert client.closed(3)[0] == 1011
+        with RelayClient(url) as refused:
+            code, messages = refused.closed(3)
+    assert code == 1013 and json_of(messages, "error")[0]["code"] == "upstream_unavailable"
+    assert convo.connections == 1
+
+
 def test_the_relay_holds_a_session_slot(convo: ConversationServer) -> None:
     with relay(convo, SPEECH_MAX_SESSIONS="1") as url, RelayClient(url) as first:
         first.next()
