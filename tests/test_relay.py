@@ -181,11 +181,11 @@ def test_bad_frames_get_an_error_and_the_socket_stays_usable(convo: Conversation
 
 
 def test_a_plain_get_is_a_clear_400(convo: ConversationServer) -> None:
-    with relay(convo) as url:
-        app_client = create_app(Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": url})).test_client()
-        answer = app_client.get("/realtime")
+    with relay_app(convo) as (app, _):
+        answer = app.test_client().get("/realtime")
     assert answer.status_code == 400
     assert "WebSocket" in answer.get_json()["error"]["message"]
+    assert convo.connections == 0
 
 
 # -- barge-in -----------------------------------------------------------------------------------
