@@ -10,8 +10,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
+import flask
 import pytest
 import websocket
 from conftest import API_KEY, PREVIEW_VERSION
@@ -386,6 +388,29 @@ def test_a_key_in_a_header_or_the_subprotocol(convo: ConversationServer, header,
         if subprotocols:
             assert client.ws.getsubprotocol() == "realtime"
         assert INBOUND_KEY not in str(client.ws.getheaders())
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {"instructions": "Talk like a pirate.", "audio": {"output": {"voice": "ash"}}},  # GA
+        {"instructions": "Talk like a pirate.", "voice": "ash"},  # preview
+    ],
+)
+def test_a_client_secret_fixes_the_voice_and_instructions(
+    convo: ConversationServer, session, voice_path
+) -> None:
+    """Security leaves a client secret's claims in ``g.client_secret``; the relay's session
+    takes their voice and instructions over the configured ones."""
+    with relay_app(convo, SPEECH_RELAY_VOICE="alloy") as (app, url):
+        app.before_request_funcs.setdefault(None, []).append(
+            lambda: setattr(flask.g, "client_secret", SimpleNamespace(session=session))
+        )
+        with RelayClient(url) as client:
+            client.next()
+    update = convo.client_events("session.update")[0]["session"]
+    assert update["instructions"] == "Talk like a pirate."
+    assert update["audio"]["output"]["voice"] == "ash"
 
 
 def test_a_wrong_key_in_the_subprotocol_is_refused(convo: ConversationServer) -> None:
