@@ -397,9 +397,7 @@ def test_a_key_in_a_header_or_the_subprotocol(convo: ConversationServer, header,
         {"instructions": "Talk like a pirate.", "voice": "ash"},  # preview
     ],
 )
-def test_a_client_secret_fixes_the_voice_and_instructions(
-    convo: ConversationServer, session, voice_path
-) -> None:
+def test_a_client_secret_fixes_the_voice_and_instructions(convo: ConversationServer, session) -> None:
     """Security leaves a client secret's claims in ``g.client_secret``; the relay's session
     takes their voice and instructions over the configured ones."""
     with relay_app(convo, SPEECH_RELAY_VOICE="alloy") as (app, url):
