@@ -13,6 +13,7 @@ from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
 from .openai_audio import openai_audio
 from .openapi import openapi
+from .relay import relay
 from .speech_api import speech_api
 
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
     app.register_blueprint(openapi)
+    app.register_blueprint(relay)
     return app
 
 
