@@ -181,3 +181,37 @@ def test_no_free_slot_is_an_http_answer_before_the_upgrade(settings, upstream):
         raw_socket(ws_url(base, "/v1/realtime")).__enter__()
     assert refused.value.status_code in (429, 503)
     assert upstream.connections == 0
+
+
+# -- the offline engine (real models: marked ``models``) --------------------------------------------
+
+
+@pytest.fixture
+def engine_base(engine_app):
+    with serve(engine_app) as base:
+        yield base
+
+
+def test_ga_sdk_on_the_offline_engine(engine_base):
+    with sdk(engine_base).realtime.connect(
+        model="anything", websocket_connection_options=CONNECT_OPTIONS
+    ) as conn:
+        assert next_event(conn).type == "session.created"
+        conn.session.update(session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}})
+        conn.conversation.item.create(item=USER_TEXT)
+        conn.response.create()
+        events = events_until(conn, "response.done", limit=60)
+    kinds = [event.type for event in events]
+    assert "response.output_audio.delta" in kinds, kinds
+    assert events[-1].type == "response.done" and events[-1].response.status == "completed"
+
+
+def test_beta_sdk_on_the_offline_engine(engine_base):
+    client = sdk(engine_base)
+    client.websocket_base_url = f"ws{engine_base.removeprefix('http')}/v1"
+    with client.beta.realtime.connect(model="anything", websocket_connection_options=CONNECT_OPTIONS) as conn:
+        assert next_event(conn).type == "session.created"
+        conn.conversation.item.create(item=USER_TEXT)
+        conn.response.create()
+        kinds = [event.type for event in events_until(conn, "response.done", limit=60)]
+    assert "response.audio.delta" in kinds, kinds
