@@ -5,6 +5,7 @@ client names, the policy between the client and the upstream."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import websocket
@@ -25,6 +26,7 @@ from realtime_clients import (
 from speech_realtime.config import Settings
 from speech_realtime.realtime.passthrough import PREVIEW_API_VERSION
 from speech_realtime.web import create_app
+from speech_realtime.web.sdk_setup import SHUTDOWN
 
 INBOUND = "inbound-key-0123456789"
 USER_TEXT = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "say this back"}]}
@@ -151,6 +153,28 @@ def test_the_upstream_closing_closes_the_client(served, upstream):
         ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "instructions": "x"}}))
         assert receive_json(ws)["type"] == "session.updated"
         assert close_code(ws) == 1000
+
+
+def test_the_server_stopping_closes_the_socket_going_away(app, served, upstream):
+    with raw_socket(ws_url(served, "/v1/realtime")) as ws:
+        receive_json(ws)
+        app.extensions[SHUTDOWN].set()
+        assert close_code(ws) == 1001
+
+
+def test_a_client_leaving_frees_its_session_within_a_second(settings, upstream):
+    with served_with(settings, max_sessions=1) as base:
+        with raw_socket(ws_url(base, "/v1/realtime")) as ws:
+            receive_json(ws)
+        deadline = time.monotonic() + 1.0
+        while True:  # the slot is free once the bridge has closed the upstream session
+            try:
+                with raw_socket(ws_url(base, "/v1/realtime")) as ws:
+                    assert receive_json(ws)["type"] == "session.created"
+                break
+            except websocket.WebSocketBadStatusException:
+                assert time.monotonic() < deadline, "the session was not released within 1 s"
+                time.sleep(0.05)
 
 
 def test_inbound_keys_are_required_and_never_sent_upstream(settings, upstream):
