@@ -183,7 +183,7 @@ def test_inbound_keys_are_required_and_never_sent_upstream(settings, upstream):
             raw_socket(ws_url(base, "/v1/realtime")).__enter__()
         assert refused.value.status_code == 401
         assert upstream.connections == 0
-        for header in ({"Authorization": f"Bearer {INBOUND}"}, {"api-key": INBOUND}):
+        for header in ({"Authorization": f"Bearer {INBOUND}"}, {"api-key": INBOUND}, {"X-API-Key": INBOUND}):
             with raw_socket(ws_url(base, "/openai/v1/realtime"), header=header) as ws:
                 assert receive_json(ws)["type"] == "session.created"
     assert all(INBOUND not in json.dumps(handshake) for handshake in upstream.handshakes)
