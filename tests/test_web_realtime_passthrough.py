@@ -189,6 +189,14 @@ def test_inbound_keys_are_required_and_never_sent_upstream(settings, upstream):
     assert all(INBOUND not in json.dumps(handshake) for handshake in upstream.handshakes)
 
 
+def test_an_upstream_refusing_the_handshake_is_an_http_answer(served, upstream):
+    upstream.reset(handshake_status=401)
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        raw_socket(ws_url(served, "/v1/realtime")).__enter__()
+    assert refused.value.status_code == 502
+    assert b"upstream_auth" in refused.value.resp_body
+
+
 def test_a_plain_get_is_told_to_upgrade(client):
     answer = client.get("/openai/realtime")
     assert answer.status_code == 400

@@ -80,7 +80,7 @@ class Limits:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class Refusal(Exception):
     """A client message the policy will not forward."""
 
