@@ -4,6 +4,7 @@ client names, the policy between the client and the upstream."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -175,6 +176,32 @@ def test_a_client_leaving_frees_its_session_within_a_second(settings, upstream):
             except websocket.WebSocketBadStatusException:
                 assert time.monotonic() < deadline, "the session was not released within 1 s"
                 time.sleep(0.05)
+
+
+def test_a_client_that_answers_no_ping_is_cut_off_and_its_session_freed(settings, upstream):
+    """The silent client never reads (so never answers a ping); an attentive one meanwhile
+    keeps its socket through several pings."""
+    with (
+        served_with(settings, max_sessions=2, realtime_ping_interval=0.1) as base,
+        raw_socket(ws_url(base, "/v1/realtime")) as silent,
+        raw_socket(ws_url(base, "/v1/realtime")) as attentive,
+    ):
+        assert receive_json(silent)["type"] == "session.created"
+        assert receive_json(attentive)["type"] == "session.created"
+        deadline = time.monotonic() + 3.0
+        while True:  # a third session fits once the silent client's is freed
+            attentive.settimeout(0.05)
+            with contextlib.suppress(websocket.WebSocketTimeoutException):
+                attentive.recv()  # answers the pings that came
+            try:
+                with raw_socket(ws_url(base, "/v1/realtime")) as third:
+                    assert receive_json(third)["type"] == "session.created"
+                break
+            except websocket.WebSocketBadStatusException:
+                assert time.monotonic() < deadline, "the silent client's session was not freed"
+        attentive.settimeout(5)
+        attentive.send(json.dumps({"type": "conversation.item.create", "item": USER_TEXT}))
+        assert receive_json(attentive)["type"] == "conversation.item.added"
 
 
 def test_inbound_keys_are_required_and_never_sent_upstream(settings, upstream):

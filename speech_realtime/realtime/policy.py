@@ -61,13 +61,15 @@ PCM_RATE = 48000
 
 @dataclass(frozen=True)
 class Limits:
-    """What one pass-through session may use, in seconds and bytes."""
+    """What one pass-through session may use, in seconds and bytes, and how often both sides
+    are pinged."""
 
     session_seconds: float
     idle_seconds: float
     message_bytes: int
     audio_seconds: float
     tools: bool = False
+    ping_seconds: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -77,6 +79,7 @@ class Limits:
             settings.realtime_max_message_bytes,
             settings.realtime_max_audio_seconds,
             settings.realtime_tools,
+            settings.realtime_ping_interval,
         )
 
 
