@@ -223,6 +223,10 @@ class PassthroughPolicy:
             raise Refusal(
                 "item_not_allowed", f"the role must be one of {', '.join(sorted(roles))}", "item.role"
             )
+        content = item.get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and "audio" in part:  # counted like appended audio
+                self._count_audio(part["audio"])
 
     def _count_audio(self, audio: object) -> None:
         if not isinstance(audio, str):
