@@ -4,12 +4,14 @@ client names, the policy between the client and the upstream."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
 
 import pytest
 import websocket
+from azure_sdk_fixtures import quiet, tone
 from conftest import API_KEY
 from loopback import serve
 from realtime_clients import (
@@ -24,6 +26,7 @@ from realtime_clients import (
     ws_url,
 )
 
+from speech_realtime.audio import float_to_pcm16
 from speech_realtime.config import Settings
 from speech_realtime.realtime.passthrough import PREVIEW_API_VERSION
 from speech_realtime.web import create_app
@@ -97,6 +100,30 @@ def test_beta_sdk_speaks_the_preview_dialect_upstream(served, upstream):
         f"/openai/realtime?api-version={PREVIEW_API_VERSION}&deployment=gpt-realtime-test"
     )
     assert not upstream.invalid_events
+
+
+def test_an_audio_turn_with_server_vad(served, upstream):
+    """Appended audio reaches the upstream, whose VAD and transcription events come back."""
+    speech = float_to_pcm16(tone(0.6, 24000)) + float_to_pcm16(quiet(0.5, 24000))
+    session = {
+        "type": "realtime",
+        "audio": {
+            "input": {"turn_detection": {"type": "server_vad"}, "transcription": {"model": "whisper-1"}}
+        },
+    }
+    with sdk(served).realtime.connect(model="m", websocket_connection_options=CONNECT_OPTIONS) as conn:
+        next_event(conn)
+        conn.session.update(session=session)
+        for start in range(0, len(speech), 9600):
+            conn.input_audio_buffer.append(audio=base64.b64encode(speech[start : start + 9600]).decode())
+        events = events_until(conn, "conversation.item.input_audio_transcription.completed")
+    kinds = [event.type for event in events]
+    assert "input_audio_buffer.speech_started" in kinds and "input_audio_buffer.speech_stopped" in kinds
+    assert events[-1].transcript == "hello from the scripted server"
+    appended = b"".join(
+        base64.b64decode(e["audio"]) for e in upstream.client_events("input_audio_buffer.append")
+    )
+    assert appended == speech
 
 
 def test_a_refused_event_is_answered_and_never_reaches_the_upstream(served, upstream):
