@@ -1,6 +1,7 @@
 """A real browser (headless Chromium) opens the pass-through with a client secret in the
 ``openai-insecure-api-key.`` subprotocol: the handshake must echo a subprotocol it offered, or
-Chromium fails the connection. Skipped, saying why, where Chromium is not installed."""
+Chromium fails the connection. Against ``speech-realtime serve`` as deployed; skipped, saying
+why, where Chromium is not installed."""
 
 from __future__ import annotations
 
@@ -16,13 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loopback import serve
-
-from speech_realtime.web import create_app
+from realtime_clients import mint_secret, served_process
 
 pytestmark = pytest.mark.subprocess
 
-INBOUND = "inbound-key-0123456789"
 #: Seconds for Chromium to start, load the page, run its socket and print the page.
 BROWSER_LIMIT = 60.0
 PAGE = """<html><body><script>
@@ -94,19 +92,11 @@ def browse(chromium: str, url: str, reports: queue.Queue[str]) -> str:
 
 
 @pytest.mark.parametrize("with_realtime", [True, False])
-def test_chromium_connects_with_a_secret_in_the_subprotocol(
-    chromium, pages, settings, upstream, with_realtime
-):
+def test_chromium_connects_with_a_secret_in_the_subprotocol(chromium, pages, upstream, with_realtime):
     directory, origin, reports = pages
-    app = create_app(settings.with_changes(api_keys=(INBOUND,), cors_origins=(origin,)))
-    secret = app.test_client().post(
-        "/v1/realtime/client_secrets",
-        json={"session": {"instructions": "Be brief."}},
-        headers={"Authorization": f"Bearer {INBOUND}"},
-    )
-    key_protocol = f"openai-insecure-api-key.{secret.get_json()['value']}"
-    protocols = ["realtime", key_protocol] if with_realtime else [key_protocol]
-    with serve(app) as base:
+    with served_process(upstream.url, SPEECH_CORS_ORIGINS=origin) as base:
+        key_protocol = f"openai-insecure-api-key.{mint_secret(base, {'instructions': 'Be brief.'})}"
+        protocols = ["realtime", key_protocol] if with_realtime else [key_protocol]
         url = f"ws{base.removeprefix('http')}/v1/realtime"
         (directory / "page.html").write_text(
             PAGE % {"url": json.dumps(url), "protocols": json.dumps(protocols)}

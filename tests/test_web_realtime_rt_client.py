@@ -1,5 +1,6 @@
 """Microsoft's rt-client (npm, pinned in tests/js-realtime) on ``/openai/realtime``, the Azure
-preview shape, with the ``api-key`` header: a spoken reply and a refused event.
+preview shape, with the ``api-key`` header: a spoken reply and a refused event, against
+``speech-realtime serve`` as deployed.
 
 The harness is installed by ``scripts/install-js-realtime``; the test skips, saying why, only
 when node or npm is missing or the registry cannot be reached.
@@ -13,16 +14,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from loopback import serve
-
-from speech_realtime.web import create_app
+from realtime_clients import INBOUND, served_process
 
 pytestmark = [pytest.mark.sdk, pytest.mark.subprocess]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds for node to start, run the session and print its result.
 NODE_LIMIT = 60.0
-INBOUND = "inbound-key-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +35,8 @@ def harness() -> Path:
     return Path(done.stdout.strip())
 
 
-def test_rt_client_speaks_the_preview_protocol_through_the_service(harness, settings, upstream):
-    app = create_app(settings.with_changes(api_keys=(INBOUND,)))
-    with serve(app) as base:
+def test_rt_client_speaks_the_preview_protocol_through_the_service(harness, upstream):
+    with served_process(upstream.url) as base:
         done = subprocess.run(
             ["node", str(harness / "rt.mjs"), base, INBOUND, "any-deployment", "hello from rt client"],
             capture_output=True,
@@ -53,5 +50,5 @@ def test_rt_client_speaks_the_preview_protocol_through_the_service(harness, sett
     assert result["transcript"] == "hello from rt client"
     assert result["refusal"]["param"] == "session.tools"
     assert upstream.handshakes[0]["path"].startswith("/openai/realtime?api-version=")
-    assert "deployment=gpt-realtime-test" in upstream.handshakes[0]["path"]
+    assert "deployment=gpt-realtime" in upstream.handshakes[0]["path"]
     assert all("tools" not in event.get("session", {}) for event in upstream.client_events())
