@@ -152,6 +152,34 @@ def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
                 f"(no host bits set), or *, not {proxy!r}"
             ) from None
     return proxies
+def _realtime(env: Mapping[str, str]) -> dict[str, object]:
+    """The ``SPEECH_REALTIME_*`` settings of the pass-through and of client secrets."""
+    defaults = Settings
+    return {
+        "realtime_max_session_seconds": _number(
+            env, "SPEECH_REALTIME_MAX_SESSION_SECONDS", defaults.realtime_max_session_seconds, minimum=1
+        ),
+        "realtime_idle_timeout": _number(
+            env, "SPEECH_REALTIME_IDLE_TIMEOUT", defaults.realtime_idle_timeout, minimum=0.1
+        ),
+        "realtime_max_message_bytes": int(
+            _number(
+                env, "SPEECH_REALTIME_MAX_MESSAGE_BYTES", defaults.realtime_max_message_bytes, minimum=1024
+            )
+        ),
+        "realtime_max_audio_seconds": _number(
+            env, "SPEECH_REALTIME_MAX_AUDIO_SECONDS", defaults.realtime_max_audio_seconds, minimum=1
+        ),
+        "realtime_tools": _flag(env, "SPEECH_REALTIME_TOOLS"),
+        "realtime_ping_interval": _number(
+            env, "SPEECH_REALTIME_PING_INTERVAL", defaults.realtime_ping_interval, minimum=0.1
+        ),
+        "realtime_secret_max_seconds": int(
+            _number(
+                env, "SPEECH_REALTIME_SECRET_MAX_SECONDS", defaults.realtime_secret_max_seconds, minimum=10
+            )
+        ),
+    }
 
 
 def share(total: int, parts: int, index: int) -> int:
@@ -242,6 +270,17 @@ class Settings:
     relay_voice: str = "alloy"
     relay_instructions: str | None = None
     relay_greeting: str | None = None
+    #: The Realtime pass-through and client secrets (:mod:`.realtime.policy`): a session's longest
+    #: life and idle time (seconds), a client message's largest size (bytes), the client audio a
+    #: session may send (seconds), whether tools are allowed, a client secret's longest life, the
+    #: seconds between pings to both sides.
+    realtime_max_session_seconds: float = 1800.0
+    realtime_idle_timeout: float = 120.0
+    realtime_max_message_bytes: int = 512 * 1024
+    realtime_max_audio_seconds: float = 600.0
+    realtime_tools: bool = False
+    realtime_secret_max_seconds: int = 600
+    realtime_ping_interval: float = 20.0
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -397,6 +436,7 @@ class Settings:
             relay_voice=_text(env, "SPEECH_RELAY_VOICE", cls.relay_voice) or cls.relay_voice,
             relay_instructions=_text(env, "SPEECH_RELAY_INSTRUCTIONS"),
             relay_greeting=_text(env, "SPEECH_RELAY_GREETING"),
+            **_realtime(env),
         )
 
     @classmethod
