@@ -215,6 +215,16 @@ class Settings:
     #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
     metrics_dir: str | None = None
     graceful_timeout: float = 30.0
+    #: The seed-004 relay (``/realtime``): see :mod:`speech_realtime.relay` and docs/relay.md.
+    relay_max_seconds: float = 3600.0
+    relay_idle_timeout: float = 300.0
+    relay_max_message_bytes: int = 256 * 1024
+    relay_max_audio_seconds: float = 1800.0
+    relay_ping_interval: float = 20.0
+    relay_renew_after: float = 1500.0
+    relay_voice: str = "alloy"
+    relay_instructions: str | None = None
+    relay_greeting: str | None = None
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -355,6 +365,21 @@ class Settings:
             token_prices={key: price for key, price in prices.items() if price},
             metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
             graceful_timeout=_number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
+            relay_max_seconds=_number(env, "SPEECH_RELAY_MAX_SECONDS", cls.relay_max_seconds, minimum=1),
+            relay_idle_timeout=_number(env, "SPEECH_RELAY_IDLE_TIMEOUT", cls.relay_idle_timeout, minimum=0.1),
+            relay_max_message_bytes=int(
+                _number(env, "SPEECH_RELAY_MAX_MESSAGE_BYTES", cls.relay_max_message_bytes, minimum=1024)
+            ),
+            relay_max_audio_seconds=_number(
+                env, "SPEECH_RELAY_MAX_AUDIO_SECONDS", cls.relay_max_audio_seconds, minimum=1
+            ),
+            relay_ping_interval=_number(
+                env, "SPEECH_RELAY_PING_INTERVAL", cls.relay_ping_interval, minimum=0.1
+            ),
+            relay_renew_after=_number(env, "SPEECH_RELAY_RENEW_AFTER", cls.relay_renew_after, minimum=1),
+            relay_voice=_text(env, "SPEECH_RELAY_VOICE", cls.relay_voice) or cls.relay_voice,
+            relay_instructions=_text(env, "SPEECH_RELAY_INSTRUCTIONS"),
+            relay_greeting=_text(env, "SPEECH_RELAY_GREETING"),
         )
 
     @classmethod

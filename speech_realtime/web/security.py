@@ -184,18 +184,32 @@ def _bearer() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+#: The WebSocket subprotocol prefix browsers use to pass a key where they cannot set headers.
+SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
+
+
+def _subprotocol_key() -> str | None:
+    """The key a WebSocket upgrade offers as ``openai-insecure-api-key.<key>`` (a subprotocol)."""
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    for name in (part.strip() for part in offered.split(",")):
+        if name.startswith(SUBPROTOCOL_KEY_PREFIX) and len(name) > len(SUBPROTOCOL_KEY_PREFIX):
+            return name[len(SUBPROTOCOL_KEY_PREFIX) :]
+    return None
+
+
 def _reference_credential(policy: Policy) -> str | None:
     """``X-API-Key`` or ``Authorization: Bearer`` (reference routes, operations, unknown paths);
-    the Bearer may also be an issued token (the demo page's), except on the operations routes."""
+    on a WebSocket upgrade also the ``openai-insecure-api-key.`` subprotocol. Bearer and the
+    subprotocol may also carry an issued token (the demo page's), except on the operations routes."""
     key = request.headers.get("X-API-Key")
     if key:
         return policy.match_key(key)
-    bearer = _bearer()
-    if not bearer:
+    presented = _bearer() or _subprotocol_key()
+    if not presented:
         return None
-    caller = policy.match_key(bearer)
+    caller = policy.match_key(presented)
     if caller is None and not _under(request.path, OPS_PATHS):
-        caller = policy.match_token(bearer)
+        caller = policy.match_token(presented)
     return caller
 
 
@@ -288,7 +302,7 @@ def check() -> Response | None:
 
 def _presented() -> bool:
     names = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key")
-    return any(request.headers.get(name) for name in names)
+    return any(request.headers.get(name) for name in names) or _subprotocol_key() is not None
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:

@@ -1,0 +1,83 @@
+"""The seed-004 relay's routes: ``/realtime`` (the path the seed's front end uses) and
+``/api/speech-realtime/ws``.
+
+Auth, Host and Origin are checked by :mod:`.security` before the upgrade, as for every route
+(reference keys: ``X-API-Key``, ``Authorization: Bearer``, or the ``openai-insecure-api-key.``
+subprotocol that browsers can set); a refused upgrade is an HTTP answer and opens nothing. The
+connection itself is :class:`~.relay_loop.RelayLoop` over a
+:class:`~speech_realtime.relay.conversation.RelayMachine`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask.sansio.blueprints import BlueprintSetupState
+
+from ..errors import BadRequest, SpeechError
+from ..relay import messages
+from ..relay.conversation import RelayLimits, RelayMachine
+from ..relay.upstream import DEFAULT_INSTRUCTIONS
+from ..voices import resolve_voice
+from .context import speech_service
+from .relay_loop import RelayLoop
+from .sdk_setup import SHUTDOWN, configure, sock
+from .sdk_wire import WebSocketWire
+
+relay = Blueprint("relay", __name__)
+
+PATHS = ("/realtime", "/api/speech-realtime/ws")
+#: The subprotocol the relay answers a browser that offers it (with its key in
+#: ``openai-insecure-api-key.<key>``, which is never echoed back).
+SUBPROTOCOL = "realtime"
+
+
+def _route(ws: Any) -> None:
+    service = speech_service()
+    settings = service.settings
+    wire = WebSocketWire(ws)
+    try:
+        voice = resolve_voice(settings.relay_voice, service.endpoint.dialect)
+    except SpeechError as exc:
+        wire.send(messages.error("invalid_configuration", f"SPEECH_RELAY_VOICE: {exc.message}"))
+        wire.close(1011, "invalid configuration")
+        return
+    machine = RelayMachine(
+        service.endpoint.dialect,
+        RelayLimits.from_settings(settings),
+        instructions=settings.relay_instructions or DEFAULT_INSTRUCTIONS,
+        voice=voice,
+        transcribe_model=settings.transcribe_model,
+        greeting=settings.relay_greeting,
+        now=time.monotonic(),
+    )
+    RelayLoop(
+        wire,
+        machine,
+        service.runner,
+        ping_interval=settings.relay_ping_interval,
+        shutdown=current_app.extensions.get(SHUTDOWN),
+        count=service.counters.add,
+    ).run()
+
+
+def _not_upgraded() -> None:
+    """A plain GET on the relay's path: a 400 that says what the path is for."""
+    raise BadRequest(f"{request.path} is the relay's WebSocket endpoint: connect with a WebSocket upgrade")
+
+
+def _subprotocols(state: BlueprintSetupState) -> None:
+    options = state.app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    offered = options.setdefault("subprotocols", [])
+    if SUBPROTOCOL not in offered:
+        offered.append(SUBPROTOCOL)
+
+
+relay.record_once(configure)
+relay.record_once(_subprotocols)
+for _path in PATHS:
+    _endpoint = "relay_" + _path.strip("/").replace("/", "_").replace("-", "_")
+    sock.route(_path, bp=relay, endpoint=_endpoint)(_route)
+    relay.add_url_rule(_path, _endpoint + "_http", _not_upgraded, methods=["GET"])
