@@ -140,6 +140,33 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _realtime(env: Mapping[str, str]) -> dict[str, object]:
+    """The ``SPEECH_REALTIME_*`` settings of the pass-through and of client secrets."""
+    defaults = Settings
+    return {
+        "realtime_max_session_seconds": _number(
+            env, "SPEECH_REALTIME_MAX_SESSION_SECONDS", defaults.realtime_max_session_seconds, minimum=1
+        ),
+        "realtime_idle_timeout": _number(
+            env, "SPEECH_REALTIME_IDLE_TIMEOUT", defaults.realtime_idle_timeout, minimum=0.1
+        ),
+        "realtime_max_message_bytes": int(
+            _number(
+                env, "SPEECH_REALTIME_MAX_MESSAGE_BYTES", defaults.realtime_max_message_bytes, minimum=1024
+            )
+        ),
+        "realtime_max_audio_seconds": _number(
+            env, "SPEECH_REALTIME_MAX_AUDIO_SECONDS", defaults.realtime_max_audio_seconds, minimum=1
+        ),
+        "realtime_tools": _flag(env, "SPEECH_REALTIME_TOOLS"),
+        "realtime_secret_max_seconds": int(
+            _number(
+                env, "SPEECH_REALTIME_SECRET_MAX_SECONDS", defaults.realtime_secret_max_seconds, minimum=10
+            )
+        ),
+    }
+
+
 def share(total: int, parts: int, index: int) -> int:
     """Part ``index`` (0-based) of ``total`` split into ``parts`` as evenly as integers allow.
 
@@ -225,6 +252,15 @@ class Settings:
     relay_voice: str = "alloy"
     relay_instructions: str | None = None
     relay_greeting: str | None = None
+    #: The Realtime pass-through and client secrets (:mod:`.realtime.policy`): a session's longest
+    #: life and idle time (seconds), a client message's largest size (bytes), the client audio a
+    #: session may send (seconds), whether tools are allowed, a client secret's longest life.
+    realtime_max_session_seconds: float = 1800.0
+    realtime_idle_timeout: float = 120.0
+    realtime_max_message_bytes: int = 512 * 1024
+    realtime_max_audio_seconds: float = 600.0
+    realtime_tools: bool = False
+    realtime_secret_max_seconds: int = 600
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -380,6 +416,7 @@ class Settings:
             relay_voice=_text(env, "SPEECH_RELAY_VOICE", cls.relay_voice) or cls.relay_voice,
             relay_instructions=_text(env, "SPEECH_RELAY_INSTRUCTIONS"),
             relay_greeting=_text(env, "SPEECH_RELAY_GREETING"),
+            **_realtime(env),
         )
 
     @classmethod

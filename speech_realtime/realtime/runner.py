@@ -99,10 +99,17 @@ class SessionRunner:
                 self._slots.release()
 
     @contextmanager
-    def session(self, deadline: float | None = None, *, transcription: bool = False) -> Iterator[Connection]:
+    def session(
+        self,
+        deadline: float | None = None,
+        *,
+        transcription: bool = False,
+        connect: Callable[[float], Connection] | None = None,
+    ) -> Iterator[Connection]:
         """A slot and an open connection; both released when the block ends, however it ends.
 
-        ``transcription``: the connection is for a transcription session. The circuit breaker
+        ``transcription``: the connection is for a transcription session; ``connect``: opens it
+        instead of the connector (the pass-through's, to the client's dialect). The circuit breaker
         admits it first (an open one raises :class:`BreakerOpen` before any connection) and is
         told how it ended: upstream failures count, a stream we aborted or a client-side error
         is neutral, anything else is a success."""
@@ -114,9 +121,12 @@ class SessionRunner:
                 timeout = self.settings.connect_timeout
                 if deadline is not None:
                     timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-                # A connector for realtime sessions only needs ``connect(timeout)``.
-                connect = self.connector.connect
-                conn = connect(timeout, transcription=True) if transcription else connect(timeout)
+                if connect is not None:
+                    conn = connect(timeout)
+                elif transcription:
+                    conn = self.connector.connect(timeout, transcription=True)
+                else:  # a connector for realtime sessions only needs ``connect(timeout)``
+                    conn = self.connector.connect(timeout)
                 with conn, metrics.upstream_session():
                     failures.connection = conn
                     yield conn
@@ -128,10 +138,13 @@ class SessionRunner:
         finally:
             self.breaker.record(outcome, probe=probe)
 
-    def duplex(self) -> AbstractContextManager[Connection]:
+    def duplex(
+        self, connect: Callable[[float], Connection] | None = None
+    ) -> AbstractContextManager[Connection]:
         """A held session for a long-lived front end: no request deadline; use
-        :meth:`Connection.receive_idle`, :meth:`Connection.ping` and ``close_reason``."""
-        return self.session(None)
+        :meth:`Connection.receive_idle`, :meth:`Connection.ping` and ``close_reason``.
+        ``connect``: as for :meth:`session`."""
+        return self.session(None, connect=connect)
 
     def run(
         self, turn: Turn, *, connected: Callable[[Connection], None] | None = None

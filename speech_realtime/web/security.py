@@ -20,21 +20,31 @@ or upstream session ever exists. In order:
 
 The caller's opaque id (an HMAC of its key with the token secret, never the key) goes into
 :data:`~speech_realtime.callers.CALLER` for the per-key session cap.
+
+Realtime upgrades and WebRTC calls (:data:`REALTIME_PATHS`) also take a key the way Realtime
+clients send one: ``Authorization: Bearer``, ``api-key`` (Azure clients), or the
+``openai-insecure-api-key.<key>`` WebSocket subprotocol (browsers). There a client secret
+(``ek_...``, :mod:`~speech_realtime.realtime.client_secrets`) is taken in any of those places,
+or in an ``api-key`` query parameter (rt-client in a browser), with or without inbound keys:
+it must be valid, unexpired and unused, and is used up by this request; its claims are left
+in ``flask.g.client_secret`` for the route (the session options it fixes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from ..callers import CALLER
 from ..config import Settings
 from ..errors import BadRequest, SpeechError
+from ..realtime import client_secrets
 from ..tokens import new_secret, token_claims
 from . import errors
 from .azure_speech import render_azure
@@ -86,6 +96,20 @@ EXPOSED_HEADERS = ", ".join(
     )
 )
 CORS_MAX_AGE = "600"
+#: ``app.extensions`` key of the :class:`~..realtime.client_secrets.UsedSecrets` of the app.
+USED_SECRETS = "realtime_used_secrets"
+#: Realtime WebSocket upgrades (the pass-through and the relay) and WebRTC calls: these take a
+#: client secret, and a key in any of the Realtime clients' places (see the module docstring).
+REALTIME_PATHS = (
+    "/openai/v1/realtime",
+    "/v1/realtime",
+    "/openai/realtime",
+    "/realtime",
+    "/api/speech-realtime/ws",
+    "/v1/realtime/calls",
+)
+#: The WebSocket subprotocol prefix that carries a key or client secret from a browser.
+KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 
 class Unauthorized(SpeechError):
@@ -239,7 +263,39 @@ class Rule:
     headers: str
 
 
+def _realtime_presented() -> str | None:
+    """The key or client secret of a Realtime request, wherever its clients put it."""
+    offered = (part.strip() for part in request.headers.get("Sec-WebSocket-Protocol", "").split(","))
+    subprotocol = next((p[len(KEY_SUBPROTOCOL) :] for p in offered if p.startswith(KEY_SUBPROTOCOL)), None)
+    return _bearer() or request.headers.get("api-key") or subprotocol or None
+
+
+def _realtime_credential(policy: Policy) -> str | None:
+    presented = _realtime_presented()
+    return policy.match_key(presented) if presented else None
+
+
+def _client_secret(policy: Policy) -> bool:
+    """Whether a client secret admitted this Realtime request (then it is used up); raises
+    :class:`Unauthorized` for one that is not valid, has expired or was used."""
+    presented = _realtime_presented() or request.args.get("api-key")
+    if not presented or not presented.startswith(client_secrets.PREFIX):
+        return False
+    claims = client_secrets.read(presented, policy.secret)
+    if claims is None or not current_app.extensions[USED_SECRETS].claim(claims):
+        raise Unauthorized(
+            "the client secret is not valid: it has expired, was used already or was not issued here"
+        )
+    g.client_secret = claims
+    CALLER.set(claims.caller)
+    return True
+
+
 REFERENCE_RULE = Rule(_reference_credential, "X-API-Key or Authorization: Bearer")
+REALTIME_RULE = Rule(
+    _realtime_credential,
+    f"Authorization: Bearer, api-key, or the {KEY_SUBPROTOCOL}<key> WebSocket subprotocol",
+)
 #: The credential rule of each family, by the renderer its errors use (reference: the default).
 RULES: dict[errors.Renderer, Rule] = {
     render_azure: Rule(
@@ -286,11 +342,14 @@ def check() -> Response | None:
         raise Forbidden(f"the origin {origin[:100]!r} is not allowed (SPEECH_CORS_ORIGINS)")
     if origin is not None and _preflight():
         return _preflight_response(origin)
+    realtime = request.path in REALTIME_PATHS
+    if realtime and _client_secret(policy):
+        return None
     if not policy.keys or (policy.ops_open and _under(request.path, OPS_PATHS)):
         return None
     if policy.demo and (request.path == DEMO_PAGE or _under(request.path, (DEMO_PREFIX,))):
         return None
-    rule = RULES.get(errors.family_renderer(), REFERENCE_RULE)
+    rule = REALTIME_RULE if realtime else RULES.get(errors.family_renderer(), REFERENCE_RULE)
     caller = rule.credential(policy)
     if caller is None:
         if _presented():
@@ -301,7 +360,7 @@ def check() -> Response | None:
 
 
 def _presented() -> bool:
-    names = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key")
+    names = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key", "api-key")
     return any(request.headers.get(name) for name in names) or _subprotocol_key() is not None
 
 
@@ -327,5 +386,7 @@ def install(app: Flask, settings: Settings) -> None:
     secret = settings.token_secret or new_secret()
     app.extensions[TOKEN_SECRET] = secret
     app.extensions[POLICY] = Policy.from_settings(settings, secret)
+    used = os.path.join(settings.metrics_dir, "client-secrets") if settings.metrics_dir else None
+    app.extensions[USED_SECRETS] = client_secrets.UsedSecrets(used)
     app.before_request(check)
     app.after_request(add_cors)
