@@ -3,9 +3,11 @@
 ``speech-realtime serve`` runs on 127.0.0.1:0 over the offline engine; Chromium's fake
 microphone plays a WAV the engine's Piper voice made of :data:`SENTENCE` followed by silence,
 in a loop. The page records and transcribes it, speaks a streamed synthesis, and converses over
-the relay. Chromium and chromedriver come from ``scripts/install-browser`` (apt); where they
-cannot be had the tests are skipped with its reason. A screenshot of each test's page is kept
-under ``test-output/`` (git-ignored) and its path printed.
+the relay. The service has an inbound key the browser never sees: the page works with the
+short-lived token and relay secret of ``POST /demo/session``. Chromium and chromedriver come
+from ``scripts/install-browser`` (apt); where they cannot be had the tests are skipped with its
+reason. A screenshot of each test's page is kept under ``test-output/`` (git-ignored) and its
+path printed.
 """
 
 from __future__ import annotations
@@ -32,8 +34,14 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.models]
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 #: Silence after the sentence in the fake microphone's loop: one utterance per loop for the VAD.
-PAUSE_SECONDS = 4.0
+PAUSE_SECONDS = 14.0
+#: A typed message whose echoed answer outlasts the pause, so the next loop interrupts it.
+LONG_MESSAGE = (
+    "Here is a long message for the echo model to read back, so that its answer is still playing "
+    "when the microphone speaks again, one sentence after another, for many seconds on end."
+)
 RATE = 24000
+KEY = "demo-test-KEY-never-in-the-browser-0123"
 SCREENSHOTS = ROOT / "test-output"
 
 
@@ -64,7 +72,12 @@ def browser_paths() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def server(engine) -> Iterator[Started]:
-    env = {**clean_environ(), "SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "60"}
+    env = {
+        **clean_environ(),
+        "SPEECH_ENGINE_URL": engine.url,
+        "SPEECH_REQUEST_TIMEOUT": "60",
+        "SPEECH_API_KEYS": KEY,  # the page must do everything with its demo session, never a key
+    }
     started = launch([*SERVE, "--workers", "1"], env)
     yield started
     started.stop()
@@ -74,7 +87,8 @@ def call(server: Started, method: str, path: str, body: dict | None = None) -> t
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
         data = json.dumps(body).encode() if body is not None else None
-        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "X-API-Key": KEY}
+        connection.request(method, path, body=data, headers=headers)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -83,7 +97,8 @@ def call(server: Started, method: str, path: str, body: dict | None = None) -> t
 
 @pytest.fixture(scope="module")
 def microphone_wav(server: Started, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake microphone's loop: the sentence in the engine's voice, then a pause."""
+    """The fake microphone's loop: the sentence in the engine's voice, then a pause. Each
+    capture starts at the top of the file."""
     status, pcm = call(
         server, "POST", "/api/speech-realtime/synthesize", {"text": SENTENCE, "format": "pcm"}
     )
@@ -148,10 +163,10 @@ def data(browser, element_id: str, name: str) -> str:
 
 def test_the_page_transcribes_a_recording(browser, server: Started, microphone_wav: Path) -> None:
     open_page(browser, server)
-    loop = (len(microphone_wav.read_bytes()) - 44) / 2 / RATE
+    speech = (len(microphone_wav.read_bytes()) - 44) / 2 / RATE - PAUSE_SECONDS
     browser.find_element(By.ID, "record").click()
-    wait(browser, 10 + 2 * loop).until(
-        lambda d: float(data(d, "record-status", "seconds") or 0) >= loop + 1, "the recording never grew"
+    wait(browser, 20 + 2 * speech).until(
+        lambda d: float(data(d, "record-status", "seconds") or 0) >= speech + 1.5, "the recording never grew"
     )
     browser.find_element(By.ID, "record-stop").click()
     wait(browser, 90).until(lambda d: text(d, "recognize-text"), text(browser, "record-status"))
@@ -200,5 +215,20 @@ def test_the_page_converses_over_the_relay(browser, server: Started) -> None:
     replies = browser.find_elements(By.CSS_SELECTOR, "#transcript li.assistant")
     assert users and heard_most(users[0].text), [u.text for u in users]
     assert replies and heard_most(replies[0].text), [r.text for r in replies]
+    assert replies[0].get_attribute("data-done") == "true"
+    timeline = data(browser, "status", "timeline")
+    assert "interrupted" not in replies[0].get_attribute("class"), timeline  # heard to its end
+
+    # Barge-in: the microphone's next loop speaks while the answer to a long message plays.
+    browser.find_element(By.ID, "message").send_keys(LONG_MESSAGE)
+    browser.find_element(By.ID, "send").click()
+
+    def long_reply_cut(driver) -> bool:
+        cut = driver.find_elements(By.CSS_SELECTOR, "#transcript li.assistant.interrupted")
+        return any(words(item.text)[:4] == words(LONG_MESSAGE)[:4] for item in cut)
+
+    wait(browser, 60).until(long_reply_cut, lambda: data(browser, "status", "timeline"))
+    assert data(browser, "status", "state") != "speaking"
+
     browser.find_element(By.ID, "converse-stop").click()
     wait(browser, 10).until(lambda d: data(d, "status", "state") == "idle", "the conversation never closed")

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from speech_realtime.config import Settings
+from speech_realtime.realtime import client_secrets
 from speech_realtime.tokens import issue_token, token_claims
 from speech_realtime.web import create_app
-from speech_realtime.web.demo import DEMO_CALLER, SESSION_LIFETIME
+from speech_realtime.web.demo import DEMO_CALLER, SECRET_LIFETIME, SESSION_LIFETIME
 from speech_realtime.web.security import TOKEN_SECRET
 
 KEY = "inbound-key-DEMO-0123456789"
@@ -55,11 +56,24 @@ def test_the_session_is_a_short_lived_token_for_the_demo_caller(keyed, keyed_app
     assert answer.headers["Cache-Control"] == "no-store"
     body = answer.json
     assert set(body) == {"token", "expires_at", "relay"}
-    assert body["relay"] == {"path": "/realtime", "protocols": []}
-    claims = token_claims(body["token"], keyed_app.extensions[TOKEN_SECRET])
+    signing = keyed_app.extensions[TOKEN_SECRET]
+    claims = token_claims(body["token"], signing)
     assert claims is not None and claims["sub"] == DEMO_CALLER
     assert claims["exp"] == body["expires_at"] and abs(claims["exp"] - time.time() - SESSION_LIFETIME) < 5
+    relay = body["relay"]
+    assert relay["path"] == "/realtime"
+    name, carrier = relay["protocols"]
+    assert name == "realtime" and carrier.startswith("openai-insecure-api-key.ek_")
+    secret = client_secrets.read(carrier.removeprefix("openai-insecure-api-key."), signing)
+    assert secret is not None and secret.caller == DEMO_CALLER and secret.session == {}
+    assert secret.expires_at == relay["expires_at"]
+    assert abs(secret.expires_at - time.time() - SECRET_LIFETIME) < 5
     assert KEY not in answer.get_data(as_text=True)
+
+
+def test_every_session_has_its_own_relay_secret(keyed) -> None:
+    first, second = session(keyed), session(keyed)
+    assert first["relay"]["protocols"][1] != second["relay"]["protocols"][1]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,10 @@ The page (``static/demo``: plain HTML, JavaScript and CSS, no build step, nothin
 records and transcribes, speaks a streamed synthesis as it arrives, and holds a live conversation
 over the relay. It never holds a key: ``POST /demo/session`` gives it a signed token that
 expires in :data:`SESSION_LIFETIME` seconds, which it sends as ``Authorization: Bearer`` to the
-reference routes (security accepts issued tokens there). That endpoint answers only a same-origin
+reference routes (security accepts issued tokens there), and a Realtime client secret
+(:mod:`~speech_realtime.realtime.client_secrets`: single use, :data:`SECRET_LIFETIME` seconds)
+that it offers on the relay's upgrade as the ``openai-insecure-api-key.`` subprotocol, as
+OpenAI's browser clients pass a key. That endpoint answers only a same-origin
 request (an ``Origin`` naming this service itself), so another site's page cannot take tokens
 from a visitor's local service; the security hook lets it, the page and its files through
 without a key while the demo is enabled (``SPEECH_DEMO``, see :attr:`Settings.demo_enabled`).
@@ -20,6 +23,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import NotFound
 
+from ..realtime import client_secrets
 from ..tokens import issue_token
 from .security import POLICY, TOKEN_SECRET, Forbidden, Policy
 
@@ -27,6 +31,11 @@ demo = Blueprint("demo", __name__, static_folder="static/demo", static_url_path=
 
 #: Seconds a demo token is valid (the page asks for a new one before it runs out).
 SESSION_LIFETIME = 300
+#: Seconds a relay client secret is valid: it is used at once, on the upgrade that follows.
+SECRET_LIFETIME = 60
+#: The subprotocols the page offers on the relay's upgrade: the protocol's name (which the
+#: server echoes) and the one that carries the client secret.
+RELAY_PROTOCOL, KEY_PROTOCOL = "realtime", "openai-insecure-api-key."
 #: The caller every demo token names (one shared cap under ``SPEECH_MAX_SESSIONS_PER_KEY``).
 DEMO_CALLER = "demo"
 #: The seed-004 relay path the page converses on.
@@ -50,17 +59,21 @@ def page() -> Response:
 
 @demo.post("/demo/session")
 def session() -> Response:
-    """A short-lived token for the page's REST calls, and where its relay is."""
+    """A short-lived token for the page's REST calls, and a one-time secret for its relay."""
     _check_same_origin()
     now = int(time.time())
-    token = issue_token(
-        current_app.extensions[TOKEN_SECRET], subject=DEMO_CALLER, lifetime=SESSION_LIFETIME, now=now
-    )
+    signing = current_app.extensions[TOKEN_SECRET]
+    token = issue_token(signing, subject=DEMO_CALLER, lifetime=SESSION_LIFETIME, now=now)
+    secret, _ = client_secrets.mint(signing, {}, caller=DEMO_CALLER, seconds=SECRET_LIFETIME, now=now)
     response = jsonify(
         {
             "token": token,
             "expires_at": now + SESSION_LIFETIME,
-            "relay": {"path": RELAY_PATH, "protocols": []},
+            "relay": {
+                "path": RELAY_PATH,
+                "protocols": [RELAY_PROTOCOL, KEY_PROTOCOL + secret],
+                "expires_at": now + SECRET_LIFETIME,
+            },
         }
     )
     response.headers["Cache-Control"] = "no-store"

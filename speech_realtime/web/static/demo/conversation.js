@@ -24,7 +24,7 @@ export class Conversation {
   }
 
   async start() {
-    const session = await demoSession();
+    const session = await demoSession(true); // its relay secret is good for one connection
     const url = new URL(session.relay.path, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     this.context = new AudioContext({ sampleRate: RATE });

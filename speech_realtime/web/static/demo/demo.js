@@ -150,15 +150,20 @@ async function speak() {
 
 const lines = new Map();
 const history = ["idle"];
+const timeline = ["idle@0"]; // each state with the page's clock (ms), for whoever debugs a turn
 
 const view = {
   state(name) {
     const status = $("status");
-    if (history[history.length - 1] !== name) history.push(name);
+    if (history[history.length - 1] !== name) {
+      history.push(name);
+      timeline.push(`${name}@${Math.round(performance.now())}`);
+    }
     status.textContent = name;
     status.className = `state state-${name}`;
     status.dataset.state = name;
     status.dataset.history = history.join(",");
+    status.dataset.timeline = timeline.join(",");
   },
   line(role, id, text, append) {
     const key = `${role}:${id}`;
