@@ -3,11 +3,15 @@ its tokens on the reference routes, and ``SPEECH_DEMO`` (the browser itself: tes
 
 from __future__ import annotations
 
+import configparser
 import re
 import time
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 
+import speech_realtime.web
 from speech_realtime.config import Settings
 from speech_realtime.realtime import client_secrets
 from speech_realtime.tokens import issue_token, token_claims
@@ -144,3 +148,13 @@ def test_when_disabled_the_page_and_the_session_do_not_exist(settings: Settings)
     assert client.post("/demo/session", headers=SAME_ORIGIN).status_code == 404
     keyed = create_app(settings.with_changes(demo=False, api_keys=(KEY,))).test_client()
     assert keyed.post("/demo/session", headers=SAME_ORIGIN).status_code == 401
+
+
+def test_every_file_of_the_page_is_package_data() -> None:
+    """An installed service serves the page: setup.cfg's package data covers each of its files."""
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    patterns = config["options.package_data"]["speech_realtime.web"].split()
+    web = Path(speech_realtime.web.__file__).parent
+    files = [path.relative_to(web).as_posix() for path in (web / "static").rglob("*") if path.is_file()]
+    assert files and all(any(fnmatch(name, pattern) for pattern in patterns) for name in files), files

@@ -50,6 +50,36 @@ export function join(blocks) {
   return out;
 }
 
+// Converts a stream of blocks from one sample rate to another (the relay takes 24 kHz; a
+// microphone runs at the device's rate, and not every browser resamples it for a context at
+// another rate). Each output sample is the mean of the input samples it spans: a box filter,
+// enough against aliasing for speech.
+export class Resampler {
+  constructor(from, to) {
+    this.ratio = from / to;
+    this.position = 0; // where the next output sample starts, in `rest`
+    this.rest = new Float32Array(0);
+  }
+
+  push(block) {
+    const input = join([this.rest, block]);
+    const out = new Float32Array(Math.max(0, Math.floor((input.length - this.position) / this.ratio)));
+    let position = this.position;
+    for (let j = 0; j < out.length; j++) {
+      const start = Math.floor(position);
+      const end = Math.min(input.length, Math.max(start + 1, Math.floor(position + this.ratio)));
+      let sum = 0;
+      for (let i = start; i < end; i++) sum += input[i];
+      out[j] = sum / (end - start);
+      position += this.ratio;
+    }
+    const used = Math.min(Math.floor(position), input.length);
+    this.rest = input.slice(used);
+    this.position = position - used;
+    return out;
+  }
+}
+
 // A mono PCM16 WAV file of `samples` at `rate`, as a Blob.
 export function encodeWav(samples, rate) {
   const pcm = toPcm16(samples);

@@ -5,7 +5,7 @@
 // {"type": "text_delta", "id", "delta"}, {"type": "transcription", "id", "text"},
 // {"type": "error", ...}, and binary PCM16 24 kHz mono frames of the reply audio.
 
-import { openMicrophone, PcmPlayer, toPcm16, join } from "./audio.js";
+import { openMicrophone, PcmPlayer, Resampler, toPcm16, join } from "./audio.js";
 import { demoSession } from "./session.js";
 
 export const RATE = 24000;
@@ -27,8 +27,9 @@ export class Conversation {
     const session = await demoSession(true); // its relay secret is good for one connection
     const url = new URL(session.relay.path, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    this.context = new AudioContext({ sampleRate: RATE });
+    this.context = new AudioContext(); // the device's rate: reply audio is resampled on playback
     await this.context.resume();
+    this.resampler = new Resampler(this.context.sampleRate, RATE);
     this.player = new PcmPlayer(this.context);
     this.player.onIdle = () => {
       if (this.state === "speaking" && this.textDone) this.setState("listening");
@@ -127,7 +128,7 @@ export class Conversation {
   }
 
   capture(block) {
-    this.pending.push(block);
+    this.pending.push(this.resampler.push(block));
     if (this.pending.reduce((n, b) => n + b.length, 0) < FRAME) return;
     const samples = join(this.pending);
     this.pending = [];

@@ -5,7 +5,6 @@ import { api, demoSession, errorText } from "./session.js";
 import { Conversation } from "./conversation.js";
 
 const $ = (id) => document.getElementById(id);
-const RECORD_RATE = 24000;
 
 // -- the session -----------------------------------------------------------------------------
 
@@ -37,7 +36,7 @@ async function record() {
   $("record").disabled = true;
   $("recognize-text").textContent = "";
   try {
-    recording.context = new AudioContext({ sampleRate: RECORD_RATE });
+    recording.context = new AudioContext(); // the device's rate; the service resamples the WAV
     await recording.context.resume();
     Object.assign(recording, { blocks: [], samples: 0, shown: 0 });
     recording.microphone = await openMicrophone(recording.context, captured, {
@@ -57,9 +56,10 @@ async function record() {
 function captured(block) {
   recording.blocks.push(block);
   recording.samples += block.length;
-  if (recording.samples - recording.shown < RECORD_RATE / 4) return;
+  const rate = recording.context.sampleRate;
+  if (recording.samples - recording.shown < rate / 4) return;
   recording.shown = recording.samples;
-  const seconds = (recording.samples / RECORD_RATE).toFixed(1);
+  const seconds = (recording.samples / rate).toFixed(1);
   $("record-status").dataset.seconds = seconds;
   $("record-status").textContent = `recording ${seconds} s`;
 }
@@ -67,15 +67,16 @@ function captured(block) {
 async function stopAndTranscribe() {
   $("record-stop").disabled = true;
   recording.microphone.close();
+  const rate = recording.context.sampleRate;
   await recording.context.close();
   const samples = join(recording.blocks);
-  const seconds = (samples.length / RECORD_RATE).toFixed(1);
+  const seconds = (samples.length / rate).toFixed(1);
   $("record-status").textContent = `transcribing ${seconds} s…`;
   try {
     const response = await api("/api/speech-realtime/recognize", {
       method: "POST",
       headers: { "Content-Type": "audio/wav" },
-      body: encodeWav(samples, RECORD_RATE),
+      body: encodeWav(samples, rate),
     });
     if (!response.ok) throw new Error(await errorText(response));
     const result = await response.json();
