@@ -7,8 +7,9 @@ OpenAI, an ``OpenAI-Beta: realtime=v1`` header selects the preview dialect on an
 credentials are accepted: the engine is meant for loopback.
 
 Each connection is served by one thread that owns its :class:`~.session.EngineSession`: it
-reads a message without blocking while the session has work queued, handles it, advances the
-work one step, and sends the events. A client that goes away ends the loop; the session's work
+reads the messages that came (without blocking while the session has work queued), handles
+them all, advances the work one step, and sends the events; so audio streamed during a long
+response is examined between two of its sentences, not one frame per sentence. A client that goes away ends the loop; the session's work
 is closed quietly and the thread ends.
 """
 
@@ -81,8 +82,9 @@ def serve_session(ws: Any, session: EngineSession) -> None:
         send(session.open())
         while ws.connected:
             message = ws.receive(timeout=0 if session.busy else IDLE_CHECK_SECONDS)
-            if message is not None:
+            while message is not None:  # everything that came during a step: a barge-in is heard now
                 send(session.handle(message))
+                message = ws.receive(timeout=0)
             if session.busy:
                 send(session.step())
     except (ConnectionClosed, OSError):

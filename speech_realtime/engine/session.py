@@ -29,6 +29,7 @@ from .response_create import ResponseOptions, parse_response
 from .session_update import TRANSCRIPTION_IN_REALTIME, apply_session_update
 from .state import Config, Conversation, Item, ResponsePlan, new_id
 from .transcription_session import apply_transcription_update, refused, transcription_config
+from .truncate import AudioLedger
 from .turns import InputBuffer, SpeechStarted, TurnDetector, ends_sentence
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class EngineSession:
         self._audio_items: list[Item] = []
         self._transcribing: dict[int, Item] = {}
         self._response: ResponsePlan | None = None
+        self._spoken = AudioLedger()
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
             "session.update": self._session_update,
             "transcription_session.update": self._session_update,
@@ -76,6 +78,7 @@ class EngineSession:
             "input_audio_buffer.clear": self._clear,
             "conversation.item.create": self._item_create,
             "conversation.item.delete": self._item_delete,
+            "conversation.item.truncate": self._item_truncate,
             "response.create": self._response_create,
             "response.cancel": self._response_cancel,
         }
@@ -301,6 +304,9 @@ class EngineSession:
         self.conversation.delete(item_id)
         return [event("conversation.item.deleted", item_id=item_id)]
 
+    def _item_truncate(self, message: dict[str, Any]) -> list[Event]:
+        return self._spoken.truncate(message, self.conversation)
+
     # -- responses ------------------------------------------------------------------------------
 
     def _response_create(self, message: dict[str, Any]) -> list[Event]:
@@ -337,12 +343,21 @@ class EngineSession:
         """The response's steps; it stops being the active one as ``response.done`` goes out."""
         try:
             for batch in responder.response(plan, self.conversation, self.models, self.render):
+                self._spoken.observe(batch, plan.output_format)
                 if batch and batch[-1]["type"] == "response.done":
                     self._response = None
+                    self._keep_truncation(batch)
                 yield batch
         finally:
             if self._response is plan:
                 self._response = None
+
+    def _keep_truncation(self, batch: list[Event]) -> None:
+        """A reply truncated while it was still being voiced keeps its truncation when it ends."""
+        for item_id in {sent["item_id"] for sent in batch if "item_id" in sent}:
+            item = next((i for i in self.conversation.items if i.id == item_id), None)
+            if item is not None:
+                self._spoken.reapply(item)
 
     def _response_cancel(self, message: dict[str, Any]) -> list[Event]:
         if self._response is None:

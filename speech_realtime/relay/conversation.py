@@ -280,10 +280,13 @@ class RelayMachine:
         return [ToClient(messages.transcription(event.text("item_id"), text))]
 
     def _response_done(self, event: ServerEvent) -> list[Effect]:
-        reply = self.reply
         effects: list[Effect] = []
         response = event.data.get("response")
-        status = response.get("status") if isinstance(response, dict) else None
+        response = response if isinstance(response, dict) else {}
+        status, response_id = response.get("status"), response.get("id")
+        reply = self.reply
+        if reply is not None and response_id not in (None, "", reply.response_id) and reply.response_id:
+            reply = None  # an earlier response's end: the reply in progress is another
         if reply is not None:
             reply.generating = False
             if reply.item_id is not None and not reply.text_done:  # a barged-in reply ends too
