@@ -225,7 +225,7 @@ class PassthroughPolicy:
         if not isinstance(audio, str):
             raise Refusal("invalid_value", "'audio' must be base64 text", "audio")
         rate = AUDIO_RATES.get(self.input_format or "", PCM_RATE)
-        seconds = len(audio) * 3 / 4 / rate
+        seconds = (len(audio) * 3 // 4 - audio[-2:].count("=")) / rate  # base64's decoded size
         limit = self.limits.audio_seconds
         if self.audio_used + seconds > limit:
             raise Refusal(

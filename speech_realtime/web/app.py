@@ -13,6 +13,7 @@ from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
 from .demo import demo
 from .openai_audio import openai_audio
+from .realtime_http import realtime_http
 from .realtime_passthrough import realtime_passthrough
 from .relay import relay
 from .speech_api import speech_api
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.register_blueprint(relay)
     app.register_blueprint(demo)
     app.register_blueprint(realtime_passthrough)
+    app.register_blueprint(realtime_http)
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
     return app

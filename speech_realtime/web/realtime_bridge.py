@@ -58,6 +58,9 @@ class Bridge:
         except SpeechError as exc:
             log.info("realtime pass-through: upstream failed: %s", exc.code)
             self.close(UPSTREAM_FAILED, "the upstream session failed")
+        except Exception:  # a bug must not leave the client waiting: close with an error code
+            log.exception("realtime pass-through: the bridge failed")
+            self.close(UPSTREAM_FAILED, "internal error; see the service log")
         finally:
             unsubscribe()
             self.conn.abort()  # wakes the upstream reader if the client ended it
