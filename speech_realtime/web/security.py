@@ -267,7 +267,8 @@ def _realtime_presented() -> str | None:
     """The key or client secret of a Realtime request, wherever its clients put it."""
     offered = (part.strip() for part in request.headers.get("Sec-WebSocket-Protocol", "").split(","))
     subprotocol = next((p[len(KEY_SUBPROTOCOL) :] for p in offered if p.startswith(KEY_SUBPROTOCOL)), None)
-    return _bearer() or request.headers.get("api-key") or subprotocol or None
+    reference = request.headers.get("X-API-Key")  # the relay's reference clients
+    return _bearer() or request.headers.get("api-key") or reference or subprotocol or None
 
 
 def _realtime_credential(policy: Policy) -> str | None:
