@@ -41,10 +41,15 @@ export class Conversation {
   }
 
   send(text) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
+      this.view.error("not connected yet");
+      return false;
+    }
     const id = globalThis.crypto && crypto.randomUUID ? crypto.randomUUID() : `m${Date.now()}`;
     this.socket.send(JSON.stringify({ type: "user_message", id, text }));
     this.view.line("user", id, text, false);
     this.expectReply();
+    return true;
   }
 
   stop() {
@@ -92,7 +97,7 @@ export class Conversation {
         if (this.state === "listening") this.setState("thinking");
         return undefined;
       case "error":
-        return this.view.error(message.message || (message.error && message.error.message) || JSON.stringify(message));
+        return this.view.error(`${message.code || "error"}: ${message.message || JSON.stringify(message)}`);
       default:
         return undefined; // a message type this page does not show
     }

@@ -220,8 +220,7 @@ function sendMessage(event) {
   event.preventDefault();
   const text = $("message").value.trim();
   if (!text || !conversation) return;
-  conversation.send(text);
-  $("message").value = "";
+  if (conversation.send(text)) $("message").value = "";
 }
 
 $("record").addEventListener("click", record);
