@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import websocket
@@ -21,6 +22,7 @@ from relay_upstream import ConversationServer
 
 from speech_realtime.config import Settings
 from speech_realtime.web import create_app
+from speech_realtime.web.sdk_setup import SHUTDOWN
 
 INBOUND_KEY = "relay-inbound-key-0123456789"
 PATHS = ["/realtime", "/api/speech-realtime/ws"]
@@ -60,6 +62,13 @@ def convo(conversation_server: ConversationServer) -> ConversationServer:
 @contextmanager
 def relay(server: ConversationServer, dialect: str = "ga", **env: str) -> Iterator[str]:
     """The app over ``server``, served on loopback, with ``env`` on top of the test settings."""
+    with relay_app(server, dialect, **env) as (_, url):
+        yield url
+
+
+@contextmanager
+def relay_app(server: ConversationServer, dialect: str = "ga", **env: str) -> Iterator[tuple[Any, str]]:
+    """:func:`relay`, also giving the app."""
     base = {
         "AZURE_OPENAI_ENDPOINT": server.url + "/",
         "AZURE_OPENAI_KEY": API_KEY,
@@ -71,7 +80,7 @@ def relay(server: ConversationServer, dialect: str = "ga", **env: str) -> Iterat
         base["AZURE_OPENAI_API_VERSION"] = PREVIEW_VERSION
     app = create_app(Settings.from_mapping({**base, **env}))
     with serve(app) as url:
-        yield url
+        yield app, url
 
 
 # -- the protocol -------------------------------------------------------------------------------
@@ -305,6 +314,33 @@ def test_limits_close_the_connection_with_an_error(convo, env, frames, code, err
         closed, messages = client.closed(5)
     assert closed == code
     assert json_of(messages, "error")[-1]["code"] == error
+    assert wait_for(lambda: convo.ended, 2)
+
+
+def test_a_relay_voice_that_does_not_exist_is_reported(convo: ConversationServer) -> None:
+    with relay(convo, SPEECH_RELAY_VOICE="nobody") as url, RelayClient(url) as client:
+        code, messages = client.closed(3)
+    assert code == 1011
+    assert json_of(messages, "error")[0]["code"] == "invalid_configuration"
+    assert convo.connections == 0
+
+
+def test_a_client_that_answers_no_ping_is_cut_off_and_its_session_freed(convo: ConversationServer) -> None:
+    with relay(convo, SPEECH_RELAY_PING_INTERVAL="0.2") as url:
+        silent = websocket.create_connection(url.replace("http://", "ws://") + "/realtime", timeout=5)
+        try:  # never reads, so never answers a ping
+            assert wait_for(lambda: convo.connections == 1, 3)
+            assert wait_for(lambda: convo.ended, 5)
+        finally:
+            silent.shutdown()
+
+
+def test_shutdown_closes_the_relay_1001(convo: ConversationServer) -> None:
+    with relay_app(convo) as (app, url), RelayClient(url) as client:
+        client.next()
+        app.extensions[SHUTDOWN].set()
+        code, messages = client.closed(3)
+    assert code == 1001 and json_of(messages, "error")[-1]["code"] == "shutting_down"
     assert wait_for(lambda: convo.ended, 2)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from engine_client import speech_pcm
 from loopback import serve
+from prometheus_client import REGISTRY
 from relay_client import RelayClient, audio_of, json_of
 
 #: 20 ms of PCM16 24 kHz: the frame a browser's audio worklet sends.
@@ -106,6 +107,9 @@ def test_barge_in_stops_the_reply(relay_url: str, models) -> None:
 
 
 def test_a_client_gone_mid_reply_closes_the_upstream_within_a_second(relay_url: str, engine) -> None:
+    """The relay's upstream connection is closed within a second (the engine itself lets the
+    session go once the sentence it is voicing is done)."""
+    open_before = REGISTRY.get_sample_value("speech_upstream_sessions_open") or 0.0
     with RelayClient(relay_url, timeout=60) as client:
         client.next(60)
         client.say(LONG_REPLY)
@@ -113,5 +117,6 @@ def test_a_client_gone_mid_reply_closes_the_upstream_within_a_second(relay_url: 
         assert engine.open_sessions == 1
         gone = time.monotonic()
         client.ws.close(timeout=0)
-        assert wait_for(lambda: engine.open_sessions == 0, 5)
+        assert wait_for(lambda: REGISTRY.get_sample_value("speech_upstream_sessions_open") == open_before, 5)
         assert time.monotonic() - gone < 1.0
+        assert wait_for(lambda: engine.open_sessions == 0, 10)

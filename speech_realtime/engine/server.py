@@ -9,8 +9,8 @@ credentials are accepted: the engine is meant for loopback.
 Each connection is served by one thread that owns its :class:`~.session.EngineSession`: it
 reads the messages that came (without blocking while the session has work queued), handles
 them all, advances the work one step, and sends the events; so audio streamed during a long
-response is examined between two of its sentences, not one frame per sentence. A client that goes away ends the loop; the session's work
-is closed quietly and the thread ends.
+response is examined between two of its sentences, not one frame per sentence. A client that
+goes away ends the loop; the session's work is closed quietly and the thread ends.
 """
 
 from __future__ import annotations

@@ -256,10 +256,11 @@ class Connection:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def close(self, status: int = 1000, reason: str = "") -> None:
-        """Say goodbye (briefly) and release the socket, whatever state the connection is in."""
+    def close(self, status: int = 1000, reason: str = "", *, wait: float = 1) -> None:
+        """Say goodbye (waiting at most ``wait`` seconds for the peer's answer) and release the
+        socket, whatever state the connection is in."""
         with contextlib.suppress(OSError, websocket.WebSocketException, ValueError):
-            self._ws.close(status=status, reason=reason.encode(), timeout=1)
+            self._ws.close(status=status, reason=reason.encode(), timeout=wait)
         self.release()
 
     def release(self) -> None:

@@ -10,10 +10,10 @@ a reply is generating or may still be playing, the machine, in this order: sends
 ``response.cancel`` for a reply still generating; stops forwarding that reply (every later
 delta of the response is dropped); sends ``conversation.item.truncate`` for the reply's item at
 the played position as far as the relay knows it; and tells the client ``speech_started`` so it
-stops playback. The played position is ``min(audio sent, time since its first frame was
-sent)``: the client plays as it receives, in real time, so it cannot have heard more than was
-sent nor more than the time elapsed (the seed protocol has no playback report, so a client
-that buffers longer has heard less than this; it is an upper bound).
+stops playback. The played position is that of a client that plays each frame as it arrives,
+in real time, after what it still holds (and at once if it ran dry): the audio sent less what
+is still queued. The seed protocol has no playback report, so a client that buffers longer has
+heard less than this: it is an upper bound, never more than was sent.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ from ..config import Dialect, Settings
 from ..realtime.events import Kind, ServerEvent
 from . import messages, upstream
 from .messages import BYTES_PER_SECOND, Audio, FrameError, UserMessage
-
-#: Bytes of PCM16 24 kHz mono per millisecond.
-BYTES_PER_MS = BYTES_PER_SECOND // 1000
 
 #: Turns of text carried into a renewed upstream session.
 HISTORY_TURNS = 20
@@ -97,22 +94,27 @@ class Reply:
 
     response_id: str
     item_id: str | None = None
-    sent_bytes: int = 0
-    first_sent: float | None = None
+    sent_ms: float = 0.0
+    plays_until: float | None = None  # when the client has played all it was sent
     generating: bool = True
     dropped: bool = False  # barged in: nothing more of it reaches the client
     text: str = ""
     text_done: bool = False
 
+    def sent(self, pcm_bytes: int, now: float) -> None:
+        """Audio went to the client now: it plays after what it holds, or now if it ran dry."""
+        seconds = pcm_bytes / BYTES_PER_SECOND
+        self.sent_ms += seconds * 1000
+        self.plays_until = max(self.plays_until or now, now) + seconds
+
     def played_ms(self, now: float) -> int:
         """How much of it the client can have played (see the module's docstring)."""
-        sent = self.sent_bytes // BYTES_PER_MS
-        if self.first_sent is None:
+        if self.plays_until is None:
             return 0
-        return int(min(sent, max(0.0, now - self.first_sent) * 1000))
+        return int(max(0.0, self.sent_ms - max(0.0, self.plays_until - now) * 1000))
 
     def playing(self, now: float) -> bool:
-        return self.generating or self.played_ms(now) < self.sent_bytes // BYTES_PER_MS
+        return self.generating or (self.plays_until is not None and now < self.plays_until)
 
 
 class RelayMachine:
@@ -187,7 +189,7 @@ class RelayMachine:
         if not audio.pcm:
             return []
         self.audio_bytes += len(audio.pcm)
-        if self.audio_bytes / BYTES_PER_MS / 1000 > self.limits.max_audio_seconds:
+        if self.audio_bytes / BYTES_PER_SECOND > self.limits.max_audio_seconds:
             reason = f"the connection sent more than {self.limits.max_audio_seconds:g} s of audio"
             return [ToClient(messages.error("audio_limit", reason)), Close(1008, "audio limit reached")]
         return [ToUpstream(upstream.audio(audio.pcm))]
@@ -253,9 +255,7 @@ class RelayMachine:
         pcm = event.audio()
         if not pcm:
             return []
-        if reply.first_sent is None:
-            reply.first_sent = now
-        reply.sent_bytes += len(pcm)
+        reply.sent(len(pcm), now)
         return [ToClient(pcm)]
 
     def _text_delta(self, event: ServerEvent) -> list[Effect]:

@@ -47,13 +47,12 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.register_blueprint(openai_audio)
     app.register_blueprint(azure_speech)
     app.register_blueprint(azure_sdk)
-    # The pass-through first: its subprotocol set (key-carrying ones included) is the app's.
     app.register_blueprint(realtime_passthrough)
-    app.register_blueprint(relay)
     app.register_blueprint(demo)
     app.register_blueprint(realtime_http)
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")
+    app.register_blueprint(relay)
     return app
 
 

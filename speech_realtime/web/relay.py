@@ -69,6 +69,7 @@ def _not_upgraded() -> None:
 
 
 def _subprotocols(state: BlueprintSetupState) -> None:
+    """Answer ``realtime`` to a browser that offers it (unless the app already accepts it)."""
     options = state.app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     offered = options.setdefault("subprotocols", [])
     if SUBPROTOCOL not in offered:

@@ -25,6 +25,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -56,7 +57,10 @@ INTERNAL, TRY_AGAIN, GOING_AWAY = 1011, 1013, 1001
 
 
 class RelayLoop:
-    """Runs one relay connection to its end (:meth:`run` returns when both sides are closed)."""
+    """Runs one relay connection to its end (:meth:`run` returns when both sides are closed).
+
+    ``count`` is told of service events (``relay_barge_ins``, ``relay_renewals``: the
+    ``speech_service_events`` metric)."""
 
     def __init__(
         self,
@@ -66,7 +70,7 @@ class RelayLoop:
         *,
         ping_interval: float,
         shutdown: Shutdown | None = None,
-        count: Any = None,
+        count: Callable[[str], None] | None = None,
     ) -> None:
         self.wire = wire
         self.machine = machine
@@ -95,6 +99,8 @@ class RelayLoop:
             self._close_client(INTERNAL, "internal error; see the service log")
         finally:
             unsubscribe()
+            if self.conn is not None:  # the close frame goes now; the peer's answer is not awaited
+                self.conn.close(wait=0)
             self.upstream.close()
             self.wire.release(abort=self.lost)
 
@@ -122,6 +128,8 @@ class RelayLoop:
                 self.inbox.put((UPSTREAM, generation, conn.receive_idle(None)))
         except SpeechError as exc:
             self.inbox.put((UPSTREAM_GONE, generation, exc))
+        except OSError:  # the connection was released under the read (the relay is closing it)
+            self.inbox.put((UPSTREAM_GONE, generation, UpstreamError("upstream connection closed")))
 
     def _renew(self) -> None:
         log.info("relay: renewing the upstream session")

@@ -362,7 +362,7 @@ def check() -> Response | None:
 
 def _presented() -> bool:
     names = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key", "api-key")
-    return any(request.headers.get(name) for name in names) or _subprotocol_key() is not None
+    return any(request.headers.get(name) for name in names)
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:
