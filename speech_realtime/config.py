@@ -159,6 +159,9 @@ def _realtime(env: Mapping[str, str]) -> dict[str, object]:
             env, "SPEECH_REALTIME_MAX_AUDIO_SECONDS", defaults.realtime_max_audio_seconds, minimum=1
         ),
         "realtime_tools": _flag(env, "SPEECH_REALTIME_TOOLS"),
+        "realtime_ping_interval": _number(
+            env, "SPEECH_REALTIME_PING_INTERVAL", defaults.realtime_ping_interval, minimum=0.1
+        ),
         "realtime_secret_max_seconds": int(
             _number(
                 env, "SPEECH_REALTIME_SECRET_MAX_SECONDS", defaults.realtime_secret_max_seconds, minimum=10
@@ -254,13 +257,15 @@ class Settings:
     relay_greeting: str | None = None
     #: The Realtime pass-through and client secrets (:mod:`.realtime.policy`): a session's longest
     #: life and idle time (seconds), a client message's largest size (bytes), the client audio a
-    #: session may send (seconds), whether tools are allowed, a client secret's longest life.
+    #: session may send (seconds), whether tools are allowed, a client secret's longest life, the
+    #: seconds between pings to both sides.
     realtime_max_session_seconds: float = 1800.0
     realtime_idle_timeout: float = 120.0
     realtime_max_message_bytes: int = 512 * 1024
     realtime_max_audio_seconds: float = 600.0
     realtime_tools: bool = False
     realtime_secret_max_seconds: int = 600
+    realtime_ping_interval: float = 20.0
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0

@@ -175,3 +175,27 @@ def test_every_variable_settings_reads_is_in_env_example() -> None:
     documented = (root / ".env.example").read_text(encoding="utf-8")
     names = set(re.findall(r'"((?:SPEECH|AZURE_OPENAI|OPENAI|LOG)_[A-Z_]+|HOST|PORT)"', source))
     assert names and not {name for name in names if not re.search(rf"^#?{name}=", documented, re.M)}
+
+
+def test_realtime_passthrough_settings():
+    settings = Settings.from_mapping(
+        {
+            "SPEECH_REALTIME_MAX_SESSION_SECONDS": "60",
+            "SPEECH_REALTIME_IDLE_TIMEOUT": "5",
+            "SPEECH_REALTIME_MAX_MESSAGE_BYTES": "2048",
+            "SPEECH_REALTIME_MAX_AUDIO_SECONDS": "30",
+            "SPEECH_REALTIME_TOOLS": "true",
+            "SPEECH_REALTIME_SECRET_MAX_SECONDS": "120",
+            "SPEECH_REALTIME_PING_INTERVAL": "2",
+        }
+    )
+    assert (settings.realtime_max_session_seconds, settings.realtime_idle_timeout) == (60, 5)
+    assert (settings.realtime_max_message_bytes, settings.realtime_max_audio_seconds) == (2048, 30)
+    assert settings.realtime_tools and settings.realtime_secret_max_seconds == 120
+    assert settings.realtime_ping_interval == 2
+    defaults = Settings.from_mapping({})
+    assert not defaults.realtime_tools and defaults.realtime_secret_max_seconds == 600
+    bad = (("SPEECH_REALTIME_SECRET_MAX_SECONDS", "5"), ("SPEECH_REALTIME_MAX_MESSAGE_BYTES", "x"))
+    for name, value in bad:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_mapping({name: value})

@@ -96,6 +96,18 @@ def test_audio_per_session_is_limited():
     assert refused(p, {"type": "input_audio_buffer.append", "audio": half}).code == "audio_limit_reached"
 
 
+def test_audio_in_conversation_items_counts_too():
+    p = policy(limits=Limits(60, 10, 1 << 20, 1.0))
+    second = base64.b64encode(bytes(48000)).decode()
+    part = {"type": "input_audio", "audio": second}
+    item = {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": [part]},
+    }
+    p.check(json.dumps(item), 1.0)
+    assert refused(p, item).code == "audio_limit_reached"
+
+
 def test_audio_limit_follows_the_input_format():
     p = policy(limits=Limits(60, 10, 1 << 20, 1.0))
     p.check(

@@ -4,11 +4,14 @@ client names, the policy between the client and the upstream."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import time
 
 import pytest
 import websocket
+from azure_sdk_fixtures import quiet, tone
 from conftest import API_KEY
 from loopback import serve
 from realtime_clients import (
@@ -23,6 +26,7 @@ from realtime_clients import (
     ws_url,
 )
 
+from speech_realtime.audio import float_to_pcm16
 from speech_realtime.config import Settings
 from speech_realtime.realtime.passthrough import PREVIEW_API_VERSION
 from speech_realtime.web import create_app
@@ -96,6 +100,30 @@ def test_beta_sdk_speaks_the_preview_dialect_upstream(served, upstream):
         f"/openai/realtime?api-version={PREVIEW_API_VERSION}&deployment=gpt-realtime-test"
     )
     assert not upstream.invalid_events
+
+
+def test_an_audio_turn_with_server_vad(served, upstream):
+    """Appended audio reaches the upstream, whose VAD and transcription events come back."""
+    speech = float_to_pcm16(tone(0.6, 24000)) + float_to_pcm16(quiet(0.5, 24000))
+    session = {
+        "type": "realtime",
+        "audio": {
+            "input": {"turn_detection": {"type": "server_vad"}, "transcription": {"model": "whisper-1"}}
+        },
+    }
+    with sdk(served).realtime.connect(model="m", websocket_connection_options=CONNECT_OPTIONS) as conn:
+        next_event(conn)
+        conn.session.update(session=session)
+        for start in range(0, len(speech), 9600):
+            conn.input_audio_buffer.append(audio=base64.b64encode(speech[start : start + 9600]).decode())
+        events = events_until(conn, "conversation.item.input_audio_transcription.completed")
+    kinds = [event.type for event in events]
+    assert "input_audio_buffer.speech_started" in kinds and "input_audio_buffer.speech_stopped" in kinds
+    assert events[-1].transcript == "hello from the scripted server"
+    appended = b"".join(
+        base64.b64decode(e["audio"]) for e in upstream.client_events("input_audio_buffer.append")
+    )
+    assert appended == speech
 
 
 def test_a_refused_event_is_answered_and_never_reaches_the_upstream(served, upstream):
@@ -177,16 +205,50 @@ def test_a_client_leaving_frees_its_session_within_a_second(settings, upstream):
                 time.sleep(0.05)
 
 
+def test_a_client_that_answers_no_ping_is_cut_off_and_its_session_freed(settings, upstream):
+    """The silent client never reads (so never answers a ping); an attentive one meanwhile
+    keeps its socket through several pings."""
+    with (
+        served_with(settings, max_sessions=2, realtime_ping_interval=0.1) as base,
+        raw_socket(ws_url(base, "/v1/realtime")) as silent,
+        raw_socket(ws_url(base, "/v1/realtime")) as attentive,
+    ):
+        assert receive_json(silent)["type"] == "session.created"
+        assert receive_json(attentive)["type"] == "session.created"
+        deadline = time.monotonic() + 3.0
+        while True:  # a third session fits once the silent client's is freed
+            attentive.settimeout(0.05)
+            with contextlib.suppress(websocket.WebSocketTimeoutException):
+                attentive.recv()  # answers the pings that came
+            try:
+                with raw_socket(ws_url(base, "/v1/realtime")) as third:
+                    assert receive_json(third)["type"] == "session.created"
+                break
+            except websocket.WebSocketBadStatusException:
+                assert time.monotonic() < deadline, "the silent client's session was not freed"
+        attentive.settimeout(5)
+        attentive.send(json.dumps({"type": "conversation.item.create", "item": USER_TEXT}))
+        assert receive_json(attentive)["type"] == "conversation.item.added"
+
+
 def test_inbound_keys_are_required_and_never_sent_upstream(settings, upstream):
     with served_with(settings, api_keys=(INBOUND,)) as base:
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:
             raw_socket(ws_url(base, "/v1/realtime")).__enter__()
         assert refused.value.status_code == 401
         assert upstream.connections == 0
-        for header in ({"Authorization": f"Bearer {INBOUND}"}, {"api-key": INBOUND}):
+        for header in ({"Authorization": f"Bearer {INBOUND}"}, {"api-key": INBOUND}, {"X-API-Key": INBOUND}):
             with raw_socket(ws_url(base, "/openai/v1/realtime"), header=header) as ws:
                 assert receive_json(ws)["type"] == "session.created"
     assert all(INBOUND not in json.dumps(handshake) for handshake in upstream.handshakes)
+
+
+def test_an_upstream_refusing_the_handshake_is_an_http_answer(served, upstream):
+    upstream.reset(handshake_status=401)
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        raw_socket(ws_url(served, "/v1/realtime")).__enter__()
+    assert refused.value.status_code == 502
+    assert b"upstream_auth" in refused.value.resp_body
 
 
 def test_a_plain_get_is_told_to_upgrade(client):

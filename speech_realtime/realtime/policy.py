@@ -61,13 +61,15 @@ PCM_RATE = 48000
 
 @dataclass(frozen=True)
 class Limits:
-    """What one pass-through session may use, in seconds and bytes."""
+    """What one pass-through session may use, in seconds and bytes, and how often both sides
+    are pinged."""
 
     session_seconds: float
     idle_seconds: float
     message_bytes: int
     audio_seconds: float
     tools: bool = False
+    ping_seconds: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -77,10 +79,11 @@ class Limits:
             settings.realtime_max_message_bytes,
             settings.realtime_max_audio_seconds,
             settings.realtime_tools,
+            settings.realtime_ping_interval,
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class Refusal(Exception):
     """A client message the policy will not forward."""
 
@@ -220,6 +223,10 @@ class PassthroughPolicy:
             raise Refusal(
                 "item_not_allowed", f"the role must be one of {', '.join(sorted(roles))}", "item.role"
             )
+        content = item.get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and "audio" in part:  # counted like appended audio
+                self._count_audio(part["audio"])
 
     def _count_audio(self, audio: object) -> None:
         if not isinstance(audio, str):

@@ -9,6 +9,12 @@ connection (its reader wakes), the upstream closing closes the client's socket (
 upstream's reason when it closed cleanly, else 1011) and wakes the client reader. The policy's
 session length and idle limits end the session with an ``error`` event and a close (1000); the
 server stopping closes it 1001. Both threads write to the client under one lock.
+
+Both sides are pinged every ``SPEECH_REALTIME_PING_INTERVAL`` seconds: a client that has not
+answered the previous ping is taken for gone (a peer that vanished without a FIN would
+otherwise hold its session slot until the idle limit) and its connection is cut; a ping the
+upstream connection cannot take ends the session (1011). The pings also keep both connections
+alive through proxies that close quiet ones.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Any
 
 from flask_sock import ConnectionClosed
+from wsproto.events import Ping
 
 from ..errors import SpeechError
 from ..realtime.policy import PassthroughPolicy, Refusal, server_message
@@ -68,14 +76,20 @@ class Bridge:
                 reader.join(5)
 
     def _client_to_upstream(self) -> None:
+        ping_due = time.monotonic() + self.policy.limits.ping_seconds
         while not self._closed.is_set():
-            expired = self.policy.expiry(time.monotonic())
+            now = time.monotonic()
+            expired = self.policy.expiry(now)
             if expired is not None:
                 log.info("realtime pass-through: %s", expired.message)
                 self.send(json.dumps(expired.event()))
                 self.close(NORMAL, expired.code)
                 return
-            wait = min(WAKE_SECONDS, max(0.0, self.policy.deadline() - time.monotonic()))
+            if now >= ping_due:
+                ping_due = now + self.policy.limits.ping_seconds
+                if not self._ping():
+                    return
+            wait = min(WAKE_SECONDS, max(0.0, min(self.policy.deadline(), ping_due) - now))
             try:
                 message = self.ws.receive(timeout=wait)
             except ConnectionClosed:
@@ -103,6 +117,28 @@ class Bridge:
             else:
                 log.info("realtime pass-through: the upstream connection ended (%s)", reason)
                 self.close(UPSTREAM_FAILED, "the upstream session ended")
+
+    def _ping(self) -> bool:
+        """Ping both sides; False when the client did not answer the last ping (it is cut off)."""
+        with self._lock:
+            if self._closed.is_set():
+                return False
+            if not self.ws.pong_received:
+                log.info("realtime pass-through: no answer to a ping; the client is gone")
+                self._closed.set()
+                with contextlib.suppress(OSError):
+                    self.ws.sock.shutdown(socket.SHUT_RDWR)
+                self._wake()
+                return False
+            self.ws.pong_received = False
+            try:
+                self.ws.sock.send(self.ws.ws.send(Ping()))
+            except OSError:
+                self._closed.set()
+                self._wake()
+                return False
+        self.conn.ping()
+        return True
 
     def send(self, message: str | bytes) -> None:
         """One message to the client (nothing once closed; a client gone closes the bridge)."""

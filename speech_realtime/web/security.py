@@ -22,8 +22,8 @@ The caller's opaque id (an HMAC of its key with the token secret, never the key)
 :data:`~speech_realtime.callers.CALLER` for the per-key session cap.
 
 Realtime upgrades and WebRTC calls (:data:`REALTIME_PATHS`) also take a key the way Realtime
-clients send one: ``Authorization: Bearer``, ``api-key`` (Azure clients), or the
-``openai-insecure-api-key.<key>`` WebSocket subprotocol (browsers). There a client secret
+clients send one: ``Authorization: Bearer``, ``api-key`` (Azure clients), ``X-API-Key`` (the
+reference's), or the ``openai-insecure-api-key.<key>`` WebSocket subprotocol (browsers). There a client secret
 (``ek_...``, :mod:`~speech_realtime.realtime.client_secrets`) is taken in any of those places,
 or in an ``api-key`` query parameter (rt-client in a browser), with or without inbound keys:
 it must be valid, unexpired and unused, and is used up by this request; its claims are left
@@ -267,8 +267,8 @@ def _realtime_presented() -> str | None:
     """The key or client secret of a Realtime request, wherever its clients put it."""
     offered = (part.strip() for part in request.headers.get("Sec-WebSocket-Protocol", "").split(","))
     subprotocol = next((p[len(KEY_SUBPROTOCOL) :] for p in offered if p.startswith(KEY_SUBPROTOCOL)), None)
-    reference = request.headers.get("X-API-Key")  # the relay's reference clients
-    return _bearer() or request.headers.get("api-key") or reference or subprotocol or None
+    headers = request.headers
+    return _bearer() or headers.get("api-key") or headers.get("X-API-Key") or subprotocol or None
 
 
 def _realtime_credential(policy: Policy) -> str | None:
@@ -295,7 +295,7 @@ def _client_secret(policy: Policy) -> bool:
 REFERENCE_RULE = Rule(_reference_credential, "X-API-Key or Authorization: Bearer")
 REALTIME_RULE = Rule(
     _realtime_credential,
-    f"Authorization: Bearer, api-key, or the {KEY_SUBPROTOCOL}<key> WebSocket subprotocol",
+    f"Authorization: Bearer, api-key, X-API-Key, or the {KEY_SUBPROTOCOL}<key> WebSocket subprotocol",
 )
 #: The credential rule of each family, by the renderer its errors use (reference: the default).
 RULES: dict[errors.Renderer, Rule] = {
