@@ -25,7 +25,9 @@ from werkzeug.exceptions import NotFound
 
 from ..realtime import client_secrets
 from ..tokens import issue_token
-from .security import POLICY, TOKEN_SECRET, Forbidden, Policy
+from .relay import PATHS as RELAY_PATHS
+from .relay import SUBPROTOCOL as RELAY_PROTOCOL
+from .security import KEY_SUBPROTOCOL, POLICY, TOKEN_SECRET, Forbidden, Policy
 
 demo = Blueprint("demo", __name__, static_folder="static/demo", static_url_path="/demo")
 
@@ -33,13 +35,10 @@ demo = Blueprint("demo", __name__, static_folder="static/demo", static_url_path=
 SESSION_LIFETIME = 300
 #: Seconds a relay client secret is valid: it is used at once, on the upgrade that follows.
 SECRET_LIFETIME = 60
-#: The subprotocols the page offers on the relay's upgrade: the protocol's name (which the
-#: server echoes) and the one that carries the client secret.
-RELAY_PROTOCOL, KEY_PROTOCOL = "realtime", "openai-insecure-api-key."
 #: The caller every demo token names (one shared cap under ``SPEECH_MAX_SESSIONS_PER_KEY``).
 DEMO_CALLER = "demo"
-#: The seed-004 relay path the page converses on.
-RELAY_PATH = "/realtime"
+#: The seed-004 relay path the page converses on (the one the seed's front end uses).
+RELAY_PATH = RELAY_PATHS[0]
 
 
 @demo.before_request
@@ -71,7 +70,7 @@ def session() -> Response:
             "expires_at": now + SESSION_LIFETIME,
             "relay": {
                 "path": RELAY_PATH,
-                "protocols": [RELAY_PROTOCOL, KEY_PROTOCOL + secret],
+                "protocols": [RELAY_PROTOCOL, KEY_SUBPROTOCOL + secret],
                 "expires_at": now + SECRET_LIFETIME,
             },
         }
