@@ -35,10 +35,13 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.models]
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 #: Silence after the sentence in the fake microphone's loop: one utterance per loop for the VAD.
 PAUSE_SECONDS = 14.0
-#: A typed message whose echoed answer outlasts the pause, so the next loop interrupts it.
+#: A typed message whose echoed answer (about 20 s) outlasts a whole loop of the microphone, so
+#: the loop's next utterance interrupts it wherever in the loop it starts.
 LONG_MESSAGE = (
     "Here is a long message for the echo model to read back, so that its answer is still playing "
-    "when the microphone speaks again, one sentence after another, for many seconds on end."
+    "when the microphone speaks again, one sentence after another, for many seconds on end. "
+    "It goes on about the weather, the river, the hills and the long road home, and then it "
+    "counts the trees by the water, one by one, until someone finally interrupts it."
 )
 RATE = 24000
 KEY = "demo-test-KEY-never-in-the-browser-0123"
