@@ -10,8 +10,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
+import flask
 import pytest
 import websocket
 from conftest import API_KEY, PREVIEW_VERSION
@@ -181,11 +183,11 @@ def test_bad_frames_get_an_error_and_the_socket_stays_usable(convo: Conversation
 
 
 def test_a_plain_get_is_a_clear_400(convo: ConversationServer) -> None:
-    with relay(convo) as url:
-        app_client = create_app(Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": url})).test_client()
-        answer = app_client.get("/realtime")
+    with relay_app(convo) as (app, _):
+        answer = app.test_client().get("/realtime")
     assert answer.status_code == 400
     assert "WebSocket" in answer.get_json()["error"]["message"]
+    assert convo.connections == 0
 
 
 # -- barge-in -----------------------------------------------------------------------------------
@@ -268,6 +270,19 @@ def test_an_upstream_gone_mid_reply_closes_the_client_within_a_second(convo: Con
         assert time.monotonic() - gone < 1.0
     assert code == 1011
     assert json_of(messages, "error")[-1]["code"] == "upstream_closed"
+
+
+def test_an_upstream_that_fails_counts_for_the_circuit_breaker(convo: ConversationServer) -> None:
+    env = {"SPEECH_BREAKER_FAILURES": "1", "SPEECH_BREAKER_COOLDOWN": "60"}
+    with relay(convo, **env) as url:
+        with RelayClient(url) as client:
+            client.next()
+            convo.drop_all()
+            assert client.closed(3)[0] == 1011
+        with RelayClient(url) as refused:
+            code, messages = refused.closed(3)
+    assert code == 1013 and json_of(messages, "error")[0]["code"] == "upstream_unavailable"
+    assert convo.connections == 1
 
 
 def test_the_relay_holds_a_session_slot(convo: ConversationServer) -> None:
@@ -373,6 +388,27 @@ def test_a_key_in_a_header_or_the_subprotocol(convo: ConversationServer, header,
         if subprotocols:
             assert client.ws.getsubprotocol() == "realtime"
         assert INBOUND_KEY not in str(client.ws.getheaders())
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {"instructions": "Talk like a pirate.", "audio": {"output": {"voice": "ash"}}},  # GA
+        {"instructions": "Talk like a pirate.", "voice": "ash"},  # preview
+    ],
+)
+def test_a_client_secret_fixes_the_voice_and_instructions(convo: ConversationServer, session) -> None:
+    """Security leaves a client secret's claims in ``g.client_secret``; the relay's session
+    takes their voice and instructions over the configured ones."""
+    with relay_app(convo, SPEECH_RELAY_VOICE="alloy") as (app, url):
+        app.before_request_funcs.setdefault(None, []).append(
+            lambda: setattr(flask.g, "client_secret", SimpleNamespace(session=session))
+        )
+        with RelayClient(url) as client:
+            client.next()
+    update = convo.client_events("session.update")[0]["session"]
+    assert update["instructions"] == "Talk like a pirate."
+    assert update["audio"]["output"]["voice"] == "ash"
 
 
 def test_a_wrong_key_in_the_subprotocol_is_refused(convo: ConversationServer) -> None:

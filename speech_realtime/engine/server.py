@@ -7,9 +7,9 @@ OpenAI, an ``OpenAI-Beta: realtime=v1`` header selects the preview dialect on an
 credentials are accepted: the engine is meant for loopback.
 
 Each connection is served by one thread that owns its :class:`~.session.EngineSession`: it
-reads the messages that came (without blocking while the session has work queued), handles
-them all, advances the work one step, and sends the events; so audio streamed during a long
-response is examined between two of its sentences, not one frame per sentence. A client that
+reads the messages that came (without blocking while the session has work queued; up to
+:data:`MESSAGES_PER_STEP`), handles them, advances the work one step, and sends the events; so
+audio streamed during a long response is examined between two of its sentences. A client that
 goes away ends the loop; the session's work is closed quietly and the thread ends.
 """
 
@@ -42,6 +42,10 @@ MAX_MESSAGE_BYTES = MAX_AUDIO_B64 + 1024 * 1024
 #: still open: when simple-websocket refuses an oversized message it wakes the waiting reader
 #: before it marks the socket closed, so a wait with no timeout would never end.
 IDLE_CHECK_SECONDS = 1.0
+#: The most messages handled between two steps of work: more than a real-time client sends
+#: during one (64 frames of 20 ms), so its audio is examined between two sentences of a
+#: response; a client sending faster still waits for the work, as before (back-pressure).
+MESSAGES_PER_STEP = 64
 
 
 class _OpenSockets:
@@ -82,8 +86,12 @@ def serve_session(ws: Any, session: EngineSession) -> None:
         send(session.open())
         while ws.connected:
             message = ws.receive(timeout=0 if session.busy else IDLE_CHECK_SECONDS)
-            while message is not None:  # everything that came during a step: a barge-in is heard now
+            handled = 0
+            while message is not None:  # what came during a step: a barge-in is heard now
                 send(session.handle(message))
+                handled += 1
+                if not session.busy or handled == MESSAGES_PER_STEP:
+                    break
                 message = ws.receive(timeout=0)
             if session.busy:
                 send(session.step())

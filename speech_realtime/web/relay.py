@@ -3,7 +3,8 @@
 
 Auth, Host and Origin are checked by :mod:`.security` before the upgrade, as for every route
 (reference keys: ``X-API-Key``, ``Authorization: Bearer``, or the ``openai-insecure-api-key.``
-subprotocol that browsers can set); a refused upgrade is an HTTP answer and opens nothing. The
+subprotocol that browsers can set); a refused upgrade is an HTTP answer and opens nothing. A
+client secret that admitted the upgrade fixes the voice and instructions it was minted with. The
 connection itself is :class:`~.relay_loop.RelayLoop` over a
 :class:`~speech_realtime.relay.conversation.RelayMachine`.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.sansio.blueprints import BlueprintSetupState
 
 from ..errors import BadRequest, SpeechError
@@ -34,20 +35,37 @@ PATHS = ("/realtime", "/api/speech-realtime/ws")
 SUBPROTOCOL = "realtime"
 
 
+def _minted() -> tuple[str | None, str | None]:
+    """The voice and instructions fixed by the client secret that admitted the upgrade, if one
+    did (security leaves its claims in ``g.client_secret``; ``session`` in either dialect)."""
+    session = getattr(g.get("client_secret"), "session", None)
+    if not isinstance(session, dict):
+        return None, None
+    audio = session.get("audio")
+    output = audio.get("output") if isinstance(audio, dict) else None
+    voice = output.get("voice") if isinstance(output, dict) else session.get("voice")
+    instructions = session.get("instructions")
+    return (voice if isinstance(voice, str) else None), (
+        instructions if isinstance(instructions, str) else None
+    )
+
+
 def _route(ws: Any) -> None:
     service = speech_service()
     settings = service.settings
     wire = WebSocketWire(ws)
+    minted_voice, minted_instructions = _minted()
     try:
-        voice = resolve_voice(settings.relay_voice, service.endpoint.dialect)
+        voice = resolve_voice(minted_voice or settings.relay_voice, service.endpoint.dialect)
     except SpeechError as exc:
-        wire.send(messages.error("invalid_configuration", f"SPEECH_RELAY_VOICE: {exc.message}"))
+        source = "the client secret's voice" if minted_voice else "SPEECH_RELAY_VOICE"
+        wire.send(messages.error("invalid_configuration", f"{source}: {exc.message}"))
         wire.close(1011, "invalid configuration")
         return
     machine = RelayMachine(
         service.endpoint.dialect,
         RelayLimits.from_settings(settings),
-        instructions=settings.relay_instructions or DEFAULT_INSTRUCTIONS,
+        instructions=minted_instructions or settings.relay_instructions or DEFAULT_INSTRUCTIONS,
         voice=voice,
         transcribe_model=settings.transcribe_model,
         greeting=settings.relay_greeting,

@@ -84,6 +84,7 @@ class RelayLoop:
         self.generation = 0
         self.open = True
         self.lost = False  # the client stopped answering: cut its connection when done
+        self.failure: SpeechError | None = None  # what ended the upstream session, if it failed
 
     def run(self) -> None:
         threading.Thread(target=self._read_client, name="relay-client", daemon=True).start()
@@ -101,8 +102,16 @@ class RelayLoop:
             unsubscribe()
             if self.conn is not None:  # the close frame goes now; the peer's answer is not awaited
                 self.conn.close(wait=0)
-            self.upstream.close()
+            self._release_upstream()
             self.wire.release(abort=self.lost)
+
+    def _release_upstream(self) -> None:
+        """Give the session back; an upstream failure goes with it (the breaker counts it)."""
+        failure, self.failure = self.failure, None
+        if failure is None:
+            self.upstream.close()
+        else:
+            self.upstream.__exit__(type(failure), failure, failure.__traceback__)
 
     # -- the sides --------------------------------------------------------------------------
 
@@ -185,6 +194,7 @@ class RelayLoop:
             return effects
         if kind == UPSTREAM_GONE:
             log.warning("relay: the upstream session ended: %s", value.message)
+            self.failure = value
             message = "the upstream session ended unexpectedly"
             return [ToClient(messages.error("upstream_closed", message)), Close(INTERNAL, "upstream closed")]
         return []
@@ -202,7 +212,8 @@ class RelayLoop:
         if self.conn is not None:
             try:
                 self.conn.ping()
-            except UpstreamError:
+            except UpstreamError as exc:
+                self.failure = exc
                 return [
                     ToClient(messages.error("upstream_closed", "the upstream stopped answering")),
                     Close(INTERNAL, "upstream gone"),
@@ -234,6 +245,7 @@ class RelayLoop:
 
     def _refuse(self, exc: SpeechError) -> None:
         """Tell the client why the relay cannot go on, and close."""
+        self.failure = exc
         level = logging.WARNING if exc.status >= 500 and exc.status != 503 else logging.INFO
         log.log(level, "relay: %s: %s", exc.code, exc.message)
         if not self.open:
