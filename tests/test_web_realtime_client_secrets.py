@@ -190,3 +190,11 @@ def test_a_secret_in_the_query_is_taken_only_for_realtime_upgrades(keyed_app, se
     with raw_socket(ws_url(served, f"/openai/realtime?deployment=d&api-key={value}")) as ws:
         assert receive_json(ws)["type"] == "session.created"
     assert refused_status(ws_url(served, f"/openai/realtime?api-key={INBOUND}")) == 401  # keys never in URLs
+
+
+def test_sessions_of_a_secret_count_against_the_minting_key(settings, upstream):
+    app = create_app(settings.with_changes(api_keys=(INBOUND,), max_sessions_per_key=1))
+    value = new_secret(app.test_client())["value"]
+    with serve(app) as base, raw_socket(ws_url(base, "/v1/realtime"), header={"api-key": value}) as ws:
+        assert receive_json(ws)["type"] == "session.created"
+        assert refused_status(ws_url(base, "/v1/realtime"), header={"api-key": INBOUND}) == 429

@@ -93,6 +93,7 @@ EXPOSED_HEADERS = ", ".join(
         "X-Speech-Speed-Note",
         "X-Speech-Verbatim",
         "X-Speech-Attempts",
+        "Location",  # the WebRTC call's path (POST /v1/realtime/calls)
     )
 )
 CORS_MAX_AGE = "600"
