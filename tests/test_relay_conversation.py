@@ -19,8 +19,9 @@ from speech_realtime.relay.messages import Audio, FrameError, UserMessage, parse
 MS = 48  # bytes of PCM16 24 kHz per millisecond
 
 
-def machine(dialect: Dialect = Dialect.GA, **limits: float) -> RelayMachine:
-    return RelayMachine(
+def machine(dialect: Dialect = Dialect.GA, *, confirmed: bool = True, **limits: float) -> RelayMachine:
+    """A machine whose upstream session confirmed its configuration (unless ``confirmed`` is False)."""
+    m = RelayMachine(
         dialect,
         RelayLimits(**limits),
         instructions="be brief",
@@ -29,6 +30,9 @@ def machine(dialect: Dialect = Dialect.GA, **limits: float) -> RelayMachine:
         greeting=None,
         now=0.0,
     )
+    if confirmed:
+        m.upstream_event(event("session.updated", session={}), 0.0)
+    return m
 
 
 def event(kind: str, **fields: object):
@@ -189,6 +193,20 @@ def test_a_cancel_that_lost_the_race_is_not_reported() -> None:
 # -- time: limits and renewal ---------------------------------------------------------------------
 
 
+def test_an_upstream_that_never_confirms_the_session_ends_the_connection() -> None:
+    m = machine(confirmed=False, connect=2)
+    assert m.deadline(0.0) == 2.0 and m.tick(1.9) == []
+    closing = m.tick(2.0)
+    assert client_json(closing)[0]["code"] == "upstream_timeout" and closing[-1] == Close(
+        1011, "upstream timeout"
+    )
+    m = machine(confirmed=False, connect=2)
+    assert (
+        client_json(m.upstream_event(event("session.updated", session={}), 1.0))[0]["action"] == "connected"
+    )
+    assert m.tick(5.0) == []
+
+
 def test_idle_and_length_limits() -> None:
     m = machine(idle=5, max_seconds=60)
     assert m.tick(4.9) == []
@@ -229,13 +247,14 @@ def test_renewal_carries_the_instructions_and_the_text_of_the_conversation() -> 
     )
     assert m.tick(100.0) == [Renew()]
     carried = upstream_events(m.renewed(100.5))
+    assert m.tick(111.0)[-1] == Close(1011, "upstream timeout")  # the fresh session must confirm too
+    assert m.upstream_event(event("session.updated", session={}), 111.0) == []  # no second "connected"
     assert carried[0]["type"] == "session.update" and carried[0]["session"]["instructions"] == "be brief"
     assert [(e["item"]["role"], e["item"]["content"][0]["text"]) for e in carried[1:]] == [
         ("user", "hello"),
         ("assistant", "hi there"),
         ("user", "spoken words"),
     ]
-    assert m.tick(101.0) == []
 
 
 def test_the_limits_come_from_the_relay_settings() -> None:
@@ -247,6 +266,7 @@ def test_the_limits_come_from_the_relay_settings() -> None:
         "SPEECH_RELAY_RENEW_AFTER": "90",
         "SPEECH_MAX_TEXT_CHARS": "100",
     }
-    assert RelayLimits.from_settings(Settings.from_mapping(env)) == RelayLimits(120, 30, 4096, 60, 100, 90)
+    env["SPEECH_CONNECT_TIMEOUT"] = "5"
+    assert RelayLimits.from_settings(Settings.from_mapping(env)) == RelayLimits(120, 30, 4096, 60, 100, 90, 5)
     with pytest.raises(ConfigError, match="SPEECH_RELAY_MAX_MESSAGE_BYTES"):
         Settings.from_mapping({"SPEECH_RELAY_MAX_MESSAGE_BYTES": "10"})

@@ -75,6 +75,7 @@ class RelayLimits:
     max_audio_seconds: float = 1800.0
     max_text_chars: int = 4096
     renew_after: float = 1500.0
+    connect: float = 10.0  # the upstream must confirm the session within this
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayLimits:
@@ -85,6 +86,7 @@ class RelayLimits:
             settings.relay_max_audio_seconds,
             settings.max_text_chars,
             settings.relay_renew_after,
+            settings.connect_timeout,
         )
 
 
@@ -136,7 +138,8 @@ class RelayMachine:
         self.instructions, self.voice, self.transcribe_model = instructions, voice, transcribe_model
         self.greeting = greeting
         self.started = self.heard = self.upstream_since = now
-        self.connected = False
+        self.connected = False  # the client was told
+        self.confirmed = False  # the upstream session (the current one) confirmed its configuration
         self.reply: Reply | None = None
         self.pending_reply = False  # a typed message waits for the reply in progress to end
         self.user_speaking = False
@@ -163,6 +166,7 @@ class RelayMachine:
         self.upstream_since = now
         self.renewals += 1
         self.reply, self.pending_reply, self.user_speaking = None, False, False
+        self.confirmed = False
         effects = self.start()
         for role, text in self.history:
             event = (
@@ -207,9 +211,11 @@ class RelayMachine:
 
     def upstream_event(self, event: ServerEvent, now: float) -> list[Effect]:
         kind = event.kind
-        if kind == Kind.SESSION_UPDATED and not self.connected:
-            self.connected = True
-            return [ToClient(messages.connected(self.greeting))]
+        if kind == Kind.SESSION_UPDATED:
+            self.confirmed = True
+            if not self.connected:
+                self.connected = True
+                return [ToClient(messages.connected(self.greeting))]
         if kind == Kind.SPEECH_STARTED:
             self.user_speaking = True
             return [*self._barge_in(now), ToClient(messages.control("speech_started"))]
@@ -334,7 +340,11 @@ class RelayMachine:
     # -- time -------------------------------------------------------------------------------
 
     def tick(self, now: float) -> list[Effect]:
-        """Effects due by time: the connection's length and idle limits, the renewal."""
+        """Effects due by time: the session's confirmation, the connection's length and idle
+        limits, the renewal."""
+        if not self.confirmed and now - self.upstream_since >= self.limits.connect:
+            reason = f"the upstream did not confirm the session within {self.limits.connect:g} s"
+            return [ToClient(messages.error("upstream_timeout", reason)), Close(1011, "upstream timeout")]
         if now - self.started >= self.limits.max_seconds:
             reason = f"the connection reached its limit of {self.limits.max_seconds:g} s"
             return [ToClient(messages.error("session_expired", reason)), Close(1000, "session length limit")]
@@ -353,6 +363,7 @@ class RelayMachine:
     def deadline(self, now: float) -> float:
         """When :meth:`tick` next has something to do (checked again after every event)."""
         due = min(
+            self.upstream_since + self.limits.connect if not self.confirmed else float("inf"),
             self.started + self.limits.max_seconds,
             self.heard + self.limits.idle,
             self.upstream_since + self.limits.renew_after,
