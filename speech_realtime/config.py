@@ -93,6 +93,11 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
+def _optional_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """A true/false variable, or None when it is unset (the default is decided elsewhere)."""
+    return _flag(env, name) if env.get(name, "").strip() else None
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated variable as its non-blank items."""
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
@@ -246,6 +251,8 @@ class Settings:
     breaker_failures: int = 5
     breaker_cooldown: float = 10.0
     ops_open: bool = False
+    #: ``SPEECH_DEMO``: the demo page at ``/``; None (unset): on when loopback or keyless.
+    demo: bool | None = None
     token_secret: bytes | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
@@ -310,6 +317,12 @@ class Settings:
     def loopback(self) -> bool:
         """Whether the service is bound to a loopback address (reachable from this machine only)."""
         return is_loopback(self.host)
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Whether ``/`` serves the demo page and ``/demo/session`` hands out short-lived tokens:
+        ``SPEECH_DEMO`` when set, else on when bound to loopback or when no inbound key is set."""
+        return self.demo if self.demo is not None else self.loopback or not self.api_keys
 
     @property
     def worker_sessions(self) -> int:
@@ -407,6 +420,7 @@ class Settings:
             breaker_failures=int(_number(env, "SPEECH_BREAKER_FAILURES", cls.breaker_failures, minimum=1)),
             breaker_cooldown=_number(env, "SPEECH_BREAKER_COOLDOWN", cls.breaker_cooldown, minimum=0.1),
             ops_open=_flag(env, "SPEECH_OPS_OPEN"),
+            demo=_optional_flag(env, "SPEECH_DEMO"),
             token_secret=_token_secret(env),
             cors_origins=_origins(env),
             allowed_hosts=tuple(host.lower() for host in _list(env, "SPEECH_ALLOWED_HOSTS")),

@@ -11,6 +11,7 @@ from ..websocket_upgrade import check_upgrade
 from . import errors, ops, security
 from .azure_sdk import azure_sdk
 from .azure_speech import azure_speech
+from .demo import demo
 from .openai_audio import openai_audio
 from .openapi import openapi
 from .realtime_http import realtime_http
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, service: SpeechService | None = None) -> F
     app.register_blueprint(azure_speech)
     app.register_blueprint(azure_sdk)
     app.register_blueprint(realtime_passthrough)
+    app.register_blueprint(demo)
     app.register_blueprint(realtime_http)
     # The reference's former Azure Speech routes (/api/speech/*) answer like /api/speech-realtime/*.
     app.register_blueprint(speech_api, url_prefix="/api/speech", name="speech_api_legacy")

@@ -14,7 +14,9 @@ or upstream session ever exists. In order:
 4. with inbound keys: the operations routes need one unless ``SPEECH_OPS_OPEN``; every other
    route needs one in its family's header (:data:`RULES`), compared in constant time with every
    configured key; Azure routes also take a token issued by ``/sts/v1.0/issueToken``
-   (signature and expiry checked). Missing or wrong: 401 in the family's error shape.
+   (signature and expiry checked), and so do the reference routes as ``Bearer``. Missing or
+   wrong: 401 in the family's error shape. The demo page (``SPEECH_DEMO``) needs no key: its
+   token endpoint answers only the page's own origin (web/demo.py).
 
 The caller's opaque id (an HMAC of its key with the token secret, never the key) goes into
 :data:`~speech_realtime.callers.CALLER` for the per-key session cap.
@@ -58,6 +60,8 @@ OPEN_PATHS = ("/healthz",)
 OPS_PATHS = ("/readyz", "/metrics", "/openapi.json", "/docs")
 #: The Azure token service takes a subscription key only (a token cannot renew itself forever).
 ISSUE_TOKEN_PATH = "/sts/v1.0/issueToken"
+#: The demo page and, under the prefix, its files and token endpoint: no key while it is enabled.
+DEMO_PAGE, DEMO_PREFIX = "/", "/demo"
 #: Host names a loopback-bound service answers by default (any port).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 #: Request headers a preflight may ask for: what the reference, Azure and OpenAI clients send.
@@ -137,6 +141,7 @@ class Policy:
     origins: frozenset[str]
     any_origin: bool
     hosts: frozenset[str] | None  # None: any Host
+    demo: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, secret: bytes) -> Policy:
@@ -152,6 +157,7 @@ class Policy:
             origins=frozenset(settings.cors_origins) - {"*"},
             any_origin="*" in settings.cors_origins,
             hosts=hosts,
+            demo=settings.demo_enabled,
         )
 
     def __repr__(self) -> str:  # keys and secret stay out of every log and traceback
@@ -218,9 +224,18 @@ def _subprotocol_key() -> str | None:
 
 def _reference_credential(policy: Policy) -> str | None:
     """``X-API-Key`` or ``Authorization: Bearer`` (reference routes, operations, unknown paths);
-    on a WebSocket upgrade also the ``openai-insecure-api-key.`` subprotocol."""
-    presented = request.headers.get("X-API-Key") or _bearer() or _subprotocol_key()
-    return policy.match_key(presented) if presented else None
+    on a WebSocket upgrade also the ``openai-insecure-api-key.`` subprotocol. Bearer and the
+    subprotocol may also carry an issued token (the demo page's), except on the operations routes."""
+    key = request.headers.get("X-API-Key")
+    if key:
+        return policy.match_key(key)
+    presented = _bearer() or _subprotocol_key()
+    if not presented:
+        return None
+    caller = policy.match_key(presented)
+    if caller is None and not _under(request.path, OPS_PATHS):
+        caller = policy.match_token(presented)
+    return caller
 
 
 def _openai_credential(policy: Policy) -> str | None:
@@ -333,6 +348,8 @@ def check() -> Response | None:
     if realtime and _client_secret(policy):
         return None
     if not policy.keys or (policy.ops_open and _under(request.path, OPS_PATHS)):
+        return None
+    if policy.demo and (request.path == DEMO_PAGE or _under(request.path, (DEMO_PREFIX,))):
         return None
     rule = REALTIME_RULE if realtime else RULES.get(errors.family_renderer(), REFERENCE_RULE)
     caller = rule.credential(policy)
