@@ -59,7 +59,7 @@ def echoed(base: str, protocols: list[str]) -> str | None:
         head = b""
         while b"\r\n\r\n" not in head:
             head += conn.recv(4096) or b"\r\n\r\n"
-    lines = head.decode().split("\r\n")
+    lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")  # not the frames after it
     assert lines[0].startswith("HTTP/1.1 101"), lines[0]
     found = [
         line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("sec-websocket-protocol:")
@@ -153,6 +153,11 @@ def test_the_key_subprotocol_alone_is_echoed(keyed_app, served, upstream):
     value = new_secret(keyed_app.test_client(), session=None)["value"]
     protocol = f"openai-insecure-api-key.{value}"
     assert echoed(served, [protocol]) == protocol  # exactly, as browsers compare it
+
+
+def test_an_inbound_key_in_the_subprotocol_is_never_echoed(served, upstream):
+    assert echoed(served, ["realtime", f"openai-insecure-api-key.{INBOUND}"]) == "realtime"
+    assert echoed(served, [f"openai-insecure-api-key.{INBOUND}"]) is None
 
 
 def test_the_sdk_connects_with_a_secret_as_its_key(keyed_app, served, upstream):

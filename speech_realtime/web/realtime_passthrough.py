@@ -12,7 +12,8 @@ events both ways through the :class:`~..realtime.policy.PassthroughPolicy` (limi
 
 A browser offering WebSocket subprotocols gets one echoed in the 101 answer, as browsers
 require: ``realtime`` when offered, else the first Realtime one (``openai-beta.realtime-v1``,
-``openai-insecure-api-key.<secret>``). The set applies to every flask-sock route of the app,
+``openai-insecure-api-key.<client secret>``; never one carrying an inbound key, so a browser
+passing a key this way must also offer ``realtime``). The set applies to every flask-sock route of the app,
 so the relay's upgrades echo them too.
 """
 
@@ -23,7 +24,6 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
-from flask.sansio.blueprints import BlueprintSetupState
 from flask_sock import ConnectionClosed
 from simple_websocket import Server
 
@@ -35,33 +35,11 @@ from .context import speech_service
 from .errors import register_family
 from .openai_errors import render_error
 from .realtime_bridge import Bridge
-from .sdk_setup import SHUTDOWN, Shutdown
+from .sdk_setup import SHUTDOWN, Shutdown, configure
 
 realtime_passthrough = Blueprint("realtime_passthrough", __name__)
 
 PATHS = ("/openai/v1/realtime", "/v1/realtime", "/openai/realtime")
-#: Subprotocols a Realtime client may offer; ``realtime`` is OpenAI's name for the protocol.
-SUBPROTOCOLS = ("realtime", "openai-beta.realtime-v1")
-SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.", "openai-organization.", "openai-project.")
-
-
-class RealtimeSubprotocols:
-    """The subprotocols the server accepts, as simple-websocket asks (``name in accepted``):
-    the Realtime names, and the key-carrying ones whatever key they carry."""
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name in SUBPROTOCOLS or name.startswith(SUBPROTOCOL_PREFIXES))
-
-    def __bool__(self) -> bool:
-        return True
-
-
-def _configure(state: BlueprintSetupState) -> None:
-    options = state.app.config.setdefault("SOCK_SERVER_OPTIONS", {})
-    options.setdefault("subprotocols", RealtimeSubprotocols())
-    state.app.extensions.setdefault(SHUTDOWN, Shutdown())
-
-
 class _Upgraded(Response):
     """The WSGI answer after the socket was served (what flask-sock answers for its routes)."""
 
@@ -105,7 +83,7 @@ def _passthrough() -> Response:
 
 
 register_family(realtime_passthrough, ("/openai/v1/realtime", "/openai/realtime"), render_error)
-realtime_passthrough.record_once(_configure)
+realtime_passthrough.record_once(configure)
 for _path in PATHS:
     _name = "passthrough_" + _path.strip("/").replace("/", "_")
     realtime_passthrough.add_url_rule(_path, _name, _passthrough, websocket=True)

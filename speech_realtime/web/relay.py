@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
-from flask.sansio.blueprints import BlueprintSetupState
 
 from ..errors import BadRequest, SpeechError
 from ..relay import messages
@@ -86,16 +85,7 @@ def _not_upgraded() -> None:
     raise BadRequest(f"{request.path} is the relay's WebSocket endpoint: connect with a WebSocket upgrade")
 
 
-def _subprotocols(state: BlueprintSetupState) -> None:
-    """Answer ``realtime`` to a browser that offers it (unless the app already accepts it)."""
-    options = state.app.config.setdefault("SOCK_SERVER_OPTIONS", {})
-    offered = options.setdefault("subprotocols", [])
-    if SUBPROTOCOL not in offered:
-        offered.append(SUBPROTOCOL)
-
-
 relay.record_once(configure)
-relay.record_once(_subprotocols)
 for _path in PATHS:
     _endpoint = "relay_" + _path.strip("/").replace("/", "_").replace("-", "_")
     sock.route(_path, bp=relay, endpoint=_endpoint)(_route)

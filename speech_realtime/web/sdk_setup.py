@@ -1,4 +1,5 @@
-"""flask-sock for the Azure Speech SDK routes: the extension, its frame limit, the shutdown signal."""
+"""flask-sock for every WebSocket route (Azure Speech SDK, relay, Realtime pass-through): the
+extension, its frame limit, the subprotocols it answers, the shutdown signal."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 from flask.sansio.blueprints import BlueprintSetupState
 from flask_sock import Sock
 
+from ..realtime.client_secrets import PREFIX
+
 sock = Sock()
 
 #: The app's ``extensions`` key of the :class:`Shutdown` set when the server begins to stop
@@ -16,6 +19,23 @@ SHUTDOWN = "shutdown"
 #: The largest client frame (SDK audio frames hold 100 ms, SSML is limited to 64 KiB); a larger
 #: one is closed 1009 as it arrives instead of being buffered without bound.
 MAX_FRAME_BYTES = 1 << 20
+#: Subprotocols a Realtime client may offer; ``realtime`` is OpenAI's name for the protocol.
+SUBPROTOCOLS = ("realtime", "openai-beta.realtime-v1")
+#: Subprotocols that carry a value; a client secret (``ek_``, used up by this very connection) may
+#: be echoed, an inbound key never is (a long-lived key must not appear in an answer).
+SUBPROTOCOL_PREFIXES = (f"openai-insecure-api-key.{PREFIX}", "openai-organization.", "openai-project.")
+
+
+class RealtimeSubprotocols:
+    """The subprotocols the server accepts, as simple-websocket asks (``name in accepted``): the
+    Realtime names and the value-carrying ones above. A browser that offers subprotocols needs
+    one echoed in the 101 answer; simple-websocket echoes the first offered that is accepted."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in SUBPROTOCOLS or name.startswith(SUBPROTOCOL_PREFIXES))
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class Shutdown:
@@ -55,5 +75,7 @@ class Shutdown:
 def configure(state: BlueprintSetupState) -> None:
     """flask-sock reads its socket options from the app's config; an app that set a frame
     limit of its own keeps it. The shutdown signal is created here, for the server to set."""
-    state.app.config.setdefault("SOCK_SERVER_OPTIONS", {}).setdefault("max_message_size", MAX_FRAME_BYTES)
+    options = state.app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    options.setdefault("max_message_size", MAX_FRAME_BYTES)
+    options.setdefault("subprotocols", RealtimeSubprotocols())
     state.app.extensions.setdefault(SHUTDOWN, Shutdown())

@@ -209,27 +209,14 @@ def _bearer() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-#: The WebSocket subprotocol prefix browsers use to pass a key where they cannot set headers.
-SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
-
-
-def _subprotocol_key() -> str | None:
-    """The key a WebSocket upgrade offers as ``openai-insecure-api-key.<key>`` (a subprotocol)."""
-    offered = request.headers.get("Sec-WebSocket-Protocol", "")
-    for name in (part.strip() for part in offered.split(",")):
-        if name.startswith(SUBPROTOCOL_KEY_PREFIX) and len(name) > len(SUBPROTOCOL_KEY_PREFIX):
-            return name[len(SUBPROTOCOL_KEY_PREFIX) :]
-    return None
-
-
 def _reference_credential(policy: Policy) -> str | None:
-    """``X-API-Key`` or ``Authorization: Bearer`` (reference routes, operations, unknown paths);
-    on a WebSocket upgrade also the ``openai-insecure-api-key.`` subprotocol. Bearer and the
-    subprotocol may also carry an issued token (the demo page's), except on the operations routes."""
+    """``X-API-Key`` or ``Authorization: Bearer`` (reference routes, operations, unknown paths).
+    Bearer may also carry an issued token (the demo page's), except on the operations routes.
+    (The relay's upgrades are Realtime paths: :func:`_realtime_presented`.)"""
     key = request.headers.get("X-API-Key")
     if key:
         return policy.match_key(key)
-    presented = _bearer() or _subprotocol_key()
+    presented = _bearer()
     if not presented:
         return None
     caller = policy.match_key(presented)
