@@ -18,18 +18,25 @@ sessions every demo visitor holds together.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from ..realtime import client_secrets
 from ..tokens import issue_token
+from .contract.operations import documented
+from .contract.realtime import DEMO_FILE, DEMO_PAGE, DEMO_SESSION
 from .relay import PATHS as RELAY_PATHS
 from .relay import SUBPROTOCOL as RELAY_PROTOCOL
 from .security import KEY_SUBPROTOCOL, POLICY, TOKEN_SECRET, Forbidden, Policy
 
-demo = Blueprint("demo", __name__, static_folder="static/demo", static_url_path="/demo")
+demo = Blueprint("demo", __name__)
+
+#: The page's files (``static/demo``), served at ``/demo/<name>``.
+FILES = Path(__file__).parent / "static" / "demo"
+FILE_NAMES = frozenset(path.name for path in FILES.iterdir() if path.suffix in (".js", ".css", ".html"))
 
 #: Seconds a demo token is valid (the page asks for a new one before it runs out).
 SESSION_LIFETIME = 300
@@ -50,13 +57,24 @@ def _enabled() -> None:
 
 
 @demo.get("/")
+@documented(DEMO_PAGE)
 def page() -> Response:
-    response = demo.send_static_file("index.html")
+    response = send_from_directory(FILES, "index.html")
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
+@demo.get("/demo/<name>")
+@documented(DEMO_FILE)
+def file(name: str) -> Response:
+    """One of the page's files (only those: nothing else of the package is reachable)."""
+    if name not in FILE_NAMES:
+        raise NotFound()
+    return send_from_directory(FILES, name)
+
+
 @demo.post("/demo/session")
+@documented(DEMO_SESSION)
 def session() -> Response:
     """A short-lived token for the page's REST calls, and a one-time secret for its relay."""
     _check_same_origin()

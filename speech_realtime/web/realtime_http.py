@@ -17,6 +17,8 @@ from ..realtime import calls, client_secrets
 from ..realtime.policy import minted_session
 from ..realtime.session_fields import SESSION_TYPE, changed_fixed, leaves
 from .context import speech_service
+from .contract.operations import documented
+from .contract.realtime import CALL, CLIENT_SECRET
 from .inputs import json_body, read_body
 from .security import TOKEN_SECRET
 
@@ -29,6 +31,7 @@ def _effective(session: dict[str, Any]) -> dict[str, Any]:
 
 
 @realtime_http.post("/realtime/client_secrets")
+@documented(CLIENT_SECRET)
 def create_client_secret() -> Response:
     """Mint a short-lived, single-use client secret (needs an inbound key: ``Authorization:
     Bearer``).
@@ -54,6 +57,7 @@ def create_client_secret() -> Response:
 
 
 @realtime_http.post("/realtime/calls")
+@documented(CALL)
 def create_call() -> Response:
     """Forward a browser's WebRTC offer upstream with the service's credentials (needs a client
     secret or an inbound key, as the Realtime upgrades do).

@@ -32,6 +32,8 @@ from ..realtime.passthrough import client_dialect, upstream_endpoint
 from ..realtime.policy import Limits, PassthroughPolicy
 from ..realtime.transport import Connection
 from .context import speech_service
+from .contract.operations import documented
+from .contract.realtime import PASSTHROUGH
 from .errors import register_family
 from .openai_errors import render_error
 from .realtime_bridge import Bridge
@@ -55,11 +57,13 @@ class _Upgraded(Response):
         return []
 
 
+@documented(PASSTHROUGH)
 def _not_upgraded() -> None:
     """A plain GET on a pass-through path: a 400 that says what the path is for."""
     raise BadRequest(f"{request.path} is a Realtime WebSocket endpoint: connect with a WebSocket upgrade")
 
 
+@documented(PASSTHROUGH)
 def _passthrough() -> Response:
     service = speech_service()
     settings = service.settings

@@ -22,6 +22,8 @@ from ..relay.conversation import RelayLimits, RelayMachine
 from ..relay.upstream import DEFAULT_INSTRUCTIONS
 from ..voices import resolve_voice
 from .context import speech_service
+from .contract.operations import documented
+from .contract.realtime import RELAY_SOCKET
 from .relay_loop import RelayLoop
 from .sdk_setup import SHUTDOWN, configure, sock
 from .sdk_wire import WebSocketWire
@@ -49,6 +51,7 @@ def _minted() -> tuple[str | None, str | None]:
     )
 
 
+@documented(RELAY_SOCKET)
 def _route(ws: Any) -> None:
     service = speech_service()
     settings = service.settings
@@ -80,6 +83,7 @@ def _route(ws: Any) -> None:
     ).run()
 
 
+@documented(RELAY_SOCKET)
 def _not_upgraded() -> None:
     """A plain GET on the relay's path: a 400 that says what the path is for."""
     raise BadRequest(f"{request.path} is the relay's WebSocket endpoint: connect with a WebSocket upgrade")

@@ -22,6 +22,7 @@ from .operations import (
     BEARER,
     ERROR_TEXT,
     FAMILIES,
+    REALTIME_KEY,
     SUBSCRIPTION_KEY,
     Operation,
     Reply,
@@ -41,6 +42,12 @@ SECURITY_SCHEMES = {
         "in": "header",
         "name": "Ocp-Apim-Subscription-Key",
         "description": "An inbound key, as Azure Speech clients send their subscription key.",
+    },
+    REALTIME_KEY: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "api-key",
+        "description": "An inbound key or a client secret, as Azure's Realtime clients send a key.",
     },
     AZURE_TOKEN: {
         "type": "http",

@@ -35,6 +35,7 @@ class Family:
 
 #: Security scheme names (see :data:`..document.SECURITY_SCHEMES`).
 API_KEY, BEARER, SUBSCRIPTION_KEY, AZURE_TOKEN = "apiKey", "bearer", "subscriptionKey", "azureToken"
+REALTIME_KEY = "realtimeApiKey"
 
 REFERENCE = Family(
     "reference",
@@ -60,7 +61,27 @@ OPS = Family(
 )
 #: ``/healthz``: always open.
 OPEN = Family("operations", OPS.description, (), "application/json", "ReferenceError")
-FAMILIES = (REFERENCE, OPENAI, AZURE, OPS)
+REALTIME = Family(
+    "realtime",
+    "Realtime clients and browsers: the pass-through (/v1/realtime, /openai/v1/realtime, "
+    "/openai/realtime), client secrets and WebRTC calls. An inbound key or a client secret, in "
+    "Authorization: Bearer, api-key, X-API-Key or the openai-insecure-api-key.<value> WebSocket "
+    "subprotocol.",
+    (BEARER, REALTIME_KEY, API_KEY),
+    "application/json",
+    "OpenAIError",
+)
+#: The seed-004 relay: Realtime credentials, the reference API's error envelope.
+RELAY = Family(REALTIME.tag, REALTIME.description, REALTIME.security, "application/json", "ReferenceError")
+#: The demo page: open while ``SPEECH_DEMO`` is on (404 when off).
+DEMO = Family(
+    "demo",
+    "The demo page and its same-origin session endpoint (SPEECH_DEMO).",
+    (),
+    "application/json",
+    "ReferenceError",
+)
+FAMILIES = (REFERENCE, OPENAI, AZURE, REALTIME, DEMO, OPS)
 
 #: What each documented error status means, whatever the family's envelope.
 ERROR_TEXT = MappingProxyType(
@@ -78,6 +99,8 @@ ERROR_TEXT = MappingProxyType(
         502: "The backend failed or refused the session (upstream_error, upstream_auth, upstream_config).",
         503: "No free upstream session slot, the circuit breaker is open, or the service is draining; "
         "see Retry-After.",
+        501: "Not available on this backend (WebRTC calls on the offline engine: use the WebSocket "
+        "relay or pass-through).",
         504: "The backend did not answer within the request deadline.",
     }
 )
