@@ -104,7 +104,7 @@ def _announce(settings: Settings, line: str) -> None:
         print(line, file=sys.stderr)
 
 
-def _engine(args: argparse.Namespace) -> int:
+def _engine(args: argparse.Namespace, settings: Settings) -> int:
     from .engine.models import shared_models
     from .engine.server import EngineServer
 
@@ -112,7 +112,7 @@ def _engine(args: argparse.Namespace) -> int:
         threading.Thread(target=_exit_at_stdin_eof, daemon=True).start()
     models = shared_models()
     models.warm_up()
-    server = EngineServer(args.host, args.port, models)
+    server = EngineServer(args.host, args.port, models, latency=settings.engine_latency)
     print(f"{EngineProcess.READY}{server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with multiprocess_directory() as metrics_dir:
                 return _serve(settings.with_changes(metrics_dir=metrics_dir), args)
         if args.command == "engine":
-            return _engine(args)
+            return _engine(args, settings)
         if args.command == "voices":
             return _voices(settings)
         return _check(settings)

@@ -179,6 +179,8 @@ class Settings:
     openai_model: str = "gpt-realtime"
     openai_base_url: str = "https://api.openai.com/v1"
     engine_url: str | None = None
+    #: Injected one-way delay of the offline engine's wire (seconds; ``SPEECH_ENGINE_LATENCY_MS``).
+    engine_latency: float = 0.0
     host: str = "127.0.0.1"
     port: int = 5000
     request_timeout: float = 30.0
@@ -311,6 +313,7 @@ class Settings:
             openai_model=_text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
             openai_base_url=_text(env, "OPENAI_BASE_URL", cls.openai_base_url),
             engine_url=_text(env, "SPEECH_ENGINE_URL"),
+            engine_latency=_number(env, "SPEECH_ENGINE_LATENCY_MS", 0.0, minimum=0.0) / 1000,
             host=_text(env, "HOST", cls.host),
             port=int(_number(env, "PORT", cls.port, minimum=0)),
             request_timeout=_number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
