@@ -42,7 +42,8 @@ def test_a_request_and_its_answer_each_take_one_delay_and_keep_their_order(slow_
         started = time.monotonic()
         for n in range(5):
             conn.send("conversation.item.create", item=user_text(f"message {n}"))
-        added = [e for _ in range(5) for e in conn.until("conversation.item.done") if e["type"].endswith("added")]
+        events = [event for _ in range(5) for event in conn.until("conversation.item.done")]
+        added = [event for event in events if event["type"] == "conversation.item.added"]
         texts = [event["item"]["content"][0]["text"] for event in added]
         elapsed = time.monotonic() - started
     assert texts == [f"message {n}" for n in range(5)]
