@@ -210,6 +210,9 @@ class Settings:
     #: prometheus-client's multiprocess directory (``serve`` makes a fresh one); None: one process.
     metrics_dir: str | None = None
     graceful_timeout: float = 30.0
+    #: Pre-connected upstream sessions per worker (0: no pool), and their longest idle life (s).
+    pool_size: int = 0
+    pool_max_idle: float = 600.0
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -344,6 +347,8 @@ class Settings:
             token_prices={key: price for key, price in prices.items() if price},
             metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
             graceful_timeout=_number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
+            pool_size=int(_number(env, "SPEECH_POOL_SIZE", cls.pool_size, minimum=0)),
+            pool_max_idle=_number(env, "SPEECH_POOL_MAX_IDLE", cls.pool_max_idle, minimum=1),
         )
 
     @classmethod

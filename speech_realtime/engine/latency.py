@@ -85,9 +85,7 @@ class DelayedSocket:
     def _write(self) -> None:
         while True:
             with self._lock:
-                while not self._closed and (
-                    not self._outgoing or self._outgoing[0][0] > time.monotonic()
-                ):
+                while not self._closed and (not self._outgoing or self._outgoing[0][0] > time.monotonic()):
                     due = self._outgoing[0][0] - time.monotonic() if self._outgoing else None
                     self._lock.wait(due)
                 if self._closed:
