@@ -50,6 +50,8 @@ TICK = 0.5
 PING_INTERVAL = 20.0
 #: The longest pause between attempts while opening pooled sessions keeps failing (seconds).
 MAX_BACKOFF = 30.0
+#: How long :meth:`SessionPool.close` waits for sessions still opening (seconds).
+CLOSE_WAIT = 1.0
 #: Room left before the server's ``expires_at`` beyond the request timeout (seconds).
 EXPIRY_MARGIN = 60.0
 
@@ -131,7 +133,10 @@ class SessionPool:
                 entry = self._idle.popleft()
                 metrics.pool_idle(len(self._idle))
             else:
-                entry = next((opening for opening in self._opening if not opening.revoked), None)
+                waiting = (
+                    opening for opening in self._opening if opening.conn is None and not opening.revoked
+                )
+                entry = next(waiting, None)
                 if entry is None:
                     return False
                 entry.revoked = True
@@ -152,6 +157,8 @@ class SessionPool:
             self._slots.release()
             assert entry.conn is not None
             self._retire(entry.conn, "drained")
+        with self._cond:  # those opening close themselves as they open: give them a moment
+            self._cond.wait_for(lambda: not self._opening, timeout=CLOSE_WAIT)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
 
@@ -216,7 +223,6 @@ class SessionPool:
         entry.conn = conn
         entry.retire_at = self._retire_at(opened, created.data.get("session"))
         with self._cond:
-            self._opening.discard(entry)
             keep = not entry.revoked and not self._closed
             if keep:
                 self._idle.append(entry)
@@ -228,11 +234,15 @@ class SessionPool:
             if not entry.revoked:
                 self._slots.release()
             self._retire(conn, "drained" if self._closed else "reclaimed")
+        with self._cond:
+            self._opening.discard(entry)
+            self._cond.notify_all()
 
     def _failed(self, entry: _Pooled, exc: SpeechError) -> None:
         """An opening failed: its slot goes back and the filler waits before trying again."""
         with self._cond:
             self._opening.discard(entry)
+            self._cond.notify_all()
             if not entry.revoked:
                 self._slots.release()
             self._failures += 1

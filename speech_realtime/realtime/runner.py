@@ -132,15 +132,7 @@ class SessionRunner:
                 timeout = self.settings.connect_timeout
                 if deadline is not None:
                     timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-                # A connector for realtime sessions only needs ``connect(timeout)``.
-                connect = self.pool.connect if self.pool is not None else self.connector.connect
-                started = time.perf_counter()
-                conn = connect(timeout, transcription=True) if transcription else connect(timeout)
-                timings.record(
-                    "connect",
-                    time.perf_counter() - started,
-                    "pooled" if getattr(conn, "pooled", False) else "new",
-                )
+                conn = self._connect(timeout, transcription)
                 with conn, metrics.upstream_session():
                     failures.connection = conn
                     yield conn
@@ -153,6 +145,20 @@ class SessionRunner:
             raise
         finally:
             self.breaker.record(outcome, probe=probe)
+
+    def _connect(self, timeout: float, transcription: bool) -> Connection:
+        """A connection from the pool or the connector, its time recorded for Server-Timing
+        (``pooled``, ``new``, or ``failed``)."""
+        # A connector for realtime sessions only needs ``connect(timeout)``.
+        connect = self.pool.connect if self.pool is not None else self.connector.connect
+        started = time.perf_counter()
+        note = "failed"
+        try:
+            conn = connect(timeout, transcription=True) if transcription else connect(timeout)
+            note = "pooled" if getattr(conn, "pooled", False) else "new"
+            return conn
+        finally:
+            timings.record("connect", time.perf_counter() - started, note)
 
     def duplex(self) -> AbstractContextManager[Connection]:
         """A held session for a long-lived front end: no request deadline; use
