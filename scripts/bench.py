@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""The service against the offline engine, side by side with a direct Realtime client.
+
+Starts the engine (``speech-realtime engine``, real models) with ``SPEECH_ENGINE_LATENCY_MS`` set
+to ``--latency-ms`` (every message that late each way, three round trips to connect), and
+``speech-realtime serve`` (gunicorn, one worker) over it, once per ``--pool`` size. At each
+concurrency it runs, with that many clients at once:
+
+- ``stream``: ``POST /api/speech-realtime/synthesize/stream`` (first audio byte, total);
+- ``synth``: ``POST /api/speech-realtime/synthesize`` (total);
+- ``recognize``: ``POST /api/speech-realtime/recognize`` of a one-sentence WAV (total);
+- ``direct-stream`` and ``direct-recognize``: the same turns by a Realtime client in this
+  process that connects per request (the service's own sans-I/O turns on a fresh connection:
+  what a naive client talking to the model does), so the service's overhead is a ratio;
+
+with requests/s, errors, and the worker's CPU seconds and peak RSS (VmHWM, reset before each
+operation) over the operation. Then, once per service: the Azure Speech SDK's first audio byte
+of ``speak_text`` on an open socket, ``/v1/audio/speech`` (first byte, total), streaming versus
+whole recognition of one four-phrase upload (``/v1/audio/transcriptions``), and the worker's
+peak memory for a short and a long reading (``/synthesize`` as WAV).
+
+Prints Markdown tables. Every request has a time limit; everything runs on 127.0.0.1.
+
+Usage: PYTHONPATH=. .venv/bin/python scripts/bench.py [--quick] [--latency-ms 50] [--pool 0,64]
+       [--concurrency 1,8,32,64] [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_frontends import cpu_seconds, sdk_first_byte, within  # noqa: E402
+
+from speech_realtime.config import Settings  # noqa: E402
+from speech_realtime.engine.process import EngineProcess  # noqa: E402
+from speech_realtime.realtime.events import GA, Kind, parse_server_event  # noqa: E402
+from speech_realtime.realtime.session import Synthesis, Transcription  # noqa: E402
+from speech_realtime.realtime.transport import Connection, endpoint_for  # noqa: E402
+
+SENTENCE = "The first words play while the rest is still being voiced."
+PHRASES = [
+    "Speech services used to need a cloud account.",
+    "This one runs on a laptop with no network connection at all.",
+    "It reads text aloud with a neural voice.",
+    "And it writes down what people say.",
+]
+LIMIT = 300.0  # seconds any one request may take (64 at once on two loaded cores)
+
+
+HEADER = (
+    "| service | clients | operation | first (ms) | median (ms) | p90 (ms) | req/s | errors "
+    "| worker CPU (s) | worker peak (MiB) |"
+)
+
+
+@dataclass
+class Result:
+    """One operation at one concurrency: per-request times (s), errors, wall time, worker use."""
+
+    first: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+    cpu: float = float("nan")
+    peak_mib: float = float("nan")
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f}" if values else "-"
+
+
+def p90(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] * 1000:.0f}"
+
+
+# -- the processes -------------------------------------------------------------------------------
+
+
+def start_engine(latency_ms: float) -> EngineProcess:
+    os.environ["SPEECH_ENGINE_LATENCY_MS"] = str(latency_ms)
+    try:
+        return EngineProcess.start(timeout=300)
+    finally:
+        del os.environ["SPEECH_ENGINE_LATENCY_MS"]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+    worker: int
+
+
+@contextmanager
+def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
+    """``speech-realtime serve`` (one worker) over the engine, with a pool of ``pool``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        SPEECH_ENGINE_URL=engine_url,
+        SPEECH_POOL_SIZE=str(pool),
+        SPEECH_MAX_SESSIONS=str(sessions),
+        SPEECH_REQUEST_TIMEOUT=str(LIMIT),
+        SPEECH_CLIENT_TIMEOUT="60",
+        LOG_LEVEL="WARNING",
+    )
+    command = [sys.executable, "-m", "speech_realtime", "serve", "--host", "127.0.0.1", "--port", "0"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
+    assert process.stderr is not None
+    port = worker = None
+    for line in process.stderr:
+        if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line):
+            port = int(found[1])
+        if found := re.search(r"Booting worker with pid: (\d+)", line):
+            worker = int(found[1])
+        if port and worker:
+            break
+    watchdog.cancel()
+    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
+    try:
+        if not (port and worker):
+            raise RuntimeError("serve did not start")
+        served = Served(process, "127.0.0.1", port, worker)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if request(served, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(max(1.0, pool * 0.05))  # the pool fills
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def reset_peak(pid: int) -> None:
+    """VmHWM back to the current RSS (Linux 4.0+, as root or the owner)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- one request each way ------------------------------------------------------------------------
+
+
+def request(
+    served: Served, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, float, float, bytes]:
+    """(status, seconds to the first body bytes, seconds in all, body) of one request."""
+    conn = http.client.HTTPConnection(served.host, served.port, timeout=LIMIT)
+    try:
+        started = time.perf_counter()
+        conn.request(method, path, body, headers or {})
+        response = conn.getresponse()
+        first = response.read1(65536)
+        first_at = time.perf_counter() - started
+        rest = response.read()
+        return response.status, first_at, time.perf_counter() - started, first + rest
+    finally:
+        conn.close()
+
+
+def post_json(served: Served, path: str, body: dict) -> tuple[float, float]:
+    status, first, total, data = request(
+        served, "POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    if status != 200:
+        raise RuntimeError(f"{path}: HTTP {status}: {data[:200]!r}")
+    return first, total
+
+
+def direct_turn(engine_url: str, make: Callable[[], Synthesis | Transcription]) -> tuple[float, float]:
+    """(first delta, total) seconds of one turn by a client that connects for it."""
+    endpoint = endpoint_for(Settings(engine_url=engine_url))
+    started = time.perf_counter()
+    first = None
+    turn = make()
+    with Connection.open(endpoint, {}, timeout=LIMIT) as conn:
+        for event in turn.start():
+            conn.send(event)
+        while not turn.done:
+            event = parse_server_event(conn.receive(started + LIMIT, LIMIT))
+            if first is None and event.kind in (Kind.AUDIO_DELTA, Kind.TRANSCRIPTION_COMPLETED):
+                first = time.perf_counter() - started
+            for answer in turn.feed(event):
+                conn.send(answer)
+    total = time.perf_counter() - started
+    return (first if first is not None else total), total
+
+
+# -- the operations ------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    engine_url: str
+    wav: bytes  # one sentence, 24 kHz WAV
+    pcm: bytes  # the same, the engine's wire PCM16
+
+
+def operations(inputs: Inputs) -> dict[str, Callable[[Served], tuple[float, float]]]:
+    audio = base64.b64encode(inputs.wav).decode()
+    return {
+        "stream": lambda s: post_json(s, "/api/speech-realtime/synthesize/stream", {"text": SENTENCE}),
+        "synth": lambda s: post_json(s, "/api/speech-realtime/synthesize", {"text": SENTENCE}),
+        "recognize": lambda s: post_json(
+            s, "/api/speech-realtime/recognize", {"audioData": audio, "format": "wav"}
+        ),
+        "direct-stream": lambda s: direct_turn(
+            inputs.engine_url, lambda: Synthesis(GA, SENTENCE, "alloy", retry=False)
+        ),
+        "direct-recognize": lambda s: direct_turn(
+            inputs.engine_url, lambda: Transcription(GA, inputs.pcm, transcribe_model="whisper-1")
+        ),
+    }
+
+
+def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: int, each: int) -> Result:
+    """``clients`` at once, each making ``each`` requests back to back."""
+    result = Result()
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(each):
+            try:
+                first, total = call(served)
+            except Exception:
+                with lock:
+                    result.errors += 1
+                continue
+            with lock:
+                result.first.append(first)
+                result.total.append(total)
+
+    reset_peak(served.worker)
+    cpu = cpu_seconds(served.worker)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result(timeout=LIMIT * each)
+    result.wall = time.perf_counter() - started
+    result.cpu = cpu_seconds(served.worker) - cpu
+    result.peak_mib = peak_mib(served.worker)
+    return result
+
+
+def wav_bytes(pcm: bytes, rate: int = 24000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def reading(served: Served, text: str) -> bytes:
+    status, _, _, pcm = request(
+        served, "POST", "/api/speech-realtime/synthesize", json.dumps({"text": text}).encode(),
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    if status != 200:
+        raise RuntimeError(f"synthesize: HTTP {status}")
+    return pcm
+
+
+# -- the single-request measurements -------------------------------------------------------------
+
+
+def transcription(served: Served, upload: bytes, stream: bool) -> float:
+    boundary = "benchboundary"
+    fields = [("model", "whisper-1"), ("response_format", "json")] + ([("stream", "true")] if stream else [])
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        f"Content-Type: audio/wav\r\n\r\n".encode()
+        + upload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    status, _, total, body = request(served, "POST", "/v1/audio/transcriptions", b"".join(parts), headers)
+    if status != 200:
+        raise RuntimeError(f"transcriptions: HTTP {status}: {body[:200]!r}")
+    return total
+
+
+def singles(served: Served, runs: int, upload: bytes) -> list[str]:
+    rows = []
+    try:
+        import azure.cognitiveservices.speech as speechsdk
+
+        sdk = sdk_first_byte(speechsdk, f"ws://{served.host}:{served.port}", runs)
+        rows.append(f"| Azure SDK speak_text first byte (open socket) | {statistics.median(sdk):.0f} ms |")
+    except Exception as exc:  # the SDK is an optional extra
+        rows.append(f"| Azure SDK speak_text first byte | not measured ({type(exc).__name__}) |")
+    speech = [
+        post_json(served, "/v1/audio/speech", {"model": "tts-1", "input": SENTENCE, "voice": "alloy"})
+        for _ in range(runs)
+    ]
+    rows.append(
+        f"| /v1/audio/speech first byte / total | {ms([f for f, _ in speech])} / "
+        f"{ms([t for _, t in speech])} ms |"
+    )
+    whole = [transcription(served, upload, stream=False) for _ in range(runs)]
+    streamed = [transcription(served, upload, stream=True) for _ in range(runs)]
+    rows.append(f"| 4-phrase upload: whole / streamed recognition | {ms(whole)} / {ms(streamed)} ms |")
+    for count in (1, 4 if runs < 3 else 16):
+        text = " ".join([SENTENCE] * count)
+        reset_peak(served.worker)
+        base = peak_mib(served.worker)
+        audio = within(lambda text=text: reading(served, text), LIMIT)
+        grown = peak_mib(served.worker) - base
+        rows.append(
+            f"| worker peak growth, /synthesize of {count} sentence(s) | {grown:.1f} MiB "
+            f"(audio {len(audio) / 2**20:.1f} MiB) |"
+        )
+    return rows
+
+
+def table(name: str, results: dict[str, Result], clients: int) -> list[str]:
+    lines = []
+    for op, result in results.items():
+        count = len(result.total)
+        lines.append(
+            f"| {name} | {clients} | {op} | {ms(result.first)} | {ms(result.total)} | {p90(result.total)} | "
+            f"{count / result.wall:.1f} | {result.errors} | {result.cpu:.1f} | {result.peak_mib:.0f} |"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="concurrency 1 and 8, two requests each")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="engine one-way delay (default 50)")
+    parser.add_argument(
+        "--pool", default="0,64", help="pool sizes to measure, comma-separated (default 0,64)"
+    )
+    parser.add_argument("--concurrency", default="1,8,32,64", help="client counts (default 1,8,32,64)")
+    parser.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
+    args = parser.parse_args()
+    levels = [1, 8] if args.quick else [int(n) for n in args.concurrency.split(",")]
+    each = 2 if args.quick else args.requests
+    runs = 3 if args.quick else 10
+    pools = [int(n) for n in args.pool.split(",")]
+    print(
+        f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; "
+        f"latency {args.latency_ms:g} ms"
+    )
+    engine = start_engine(args.latency_ms)
+    try:
+        rows = [HEADER, "| --- " * HEADER.count(" | ") + "| --- |"]
+        notes: list[str] = []
+        for pool in pools:
+            with serve(engine.url, pool, sessions=2 * max(levels) + pool) as served:
+                pcm = reading(served, SENTENCE)
+                inputs = Inputs(engine.url, wav_bytes(pcm), pcm)
+                calls = operations(inputs)
+                for clients in levels:
+                    results = {op: run(served, call, clients, each) for op, call in calls.items()}
+                    rows += table(f"pool {pool}", results, clients)
+                    print(rows[-1], file=sys.stderr, flush=True)
+                silence = bytes(2 * 24000)
+                upload = wav_bytes(silence.join(reading(served, phrase) for phrase in PHRASES))
+                notes += [f"**pool {pool}**", "", "| measurement | value |", "| --- | --- |"]
+                notes += [*singles(served, runs, upload), ""]
+        print("\n".join(rows))
+        print()
+        print("\n".join(notes))
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+    finally:
+        engine.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
