@@ -22,7 +22,7 @@ peak memory for a short and a long reading (``/synthesize`` as WAV).
 Prints Markdown tables. Every request has a time limit; everything runs on 127.0.0.1.
 
 Usage: PYTHONPATH=. .venv/bin/python scripts/bench.py [--quick] [--latency-ms 50] [--pool 0,64]
-       [--concurrency 1,8,32,64] [--requests N]
+       [--concurrency 1,8,32,64] [--requests N] [--ops stream,direct-stream,...] [--no-singles]
 """
 
 from __future__ import annotations
@@ -127,10 +127,12 @@ def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
         SPEECH_MAX_SESSIONS=str(sessions),
         SPEECH_REQUEST_TIMEOUT=str(LIMIT),
         SPEECH_CLIENT_TIMEOUT="60",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",  # gunicorn says where it listens and its worker's pid at INFO
     )
     command = [sys.executable, "-m", "speech_realtime", "serve", "--host", "127.0.0.1", "--port", "0"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )  # stdout: the access log
     watchdog = threading.Timer(120, process.kill)
     watchdog.start()
     assert process.stderr is not None
@@ -378,6 +380,8 @@ def main() -> int:
     )
     parser.add_argument("--concurrency", default="1,8,32,64", help="client counts (default 1,8,32,64)")
     parser.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
+    parser.add_argument("--ops", help="operations to run, comma-separated (default: all)")
+    parser.add_argument("--no-singles", action="store_true", help="skip the one-request measurements")
     args = parser.parse_args()
     levels = [1, 8] if args.quick else [int(n) for n in args.concurrency.split(",")]
     each = 2 if args.quick else args.requests
@@ -396,10 +400,14 @@ def main() -> int:
                 pcm = reading(served, SENTENCE)
                 inputs = Inputs(engine.url, wav_bytes(pcm), pcm)
                 calls = operations(inputs)
+                if args.ops:
+                    calls = {op: call for op, call in calls.items() if op in args.ops.split(",")}
                 for clients in levels:
                     results = {op: run(served, call, clients, each) for op, call in calls.items()}
                     rows += table(f"pool {pool}", results, clients)
                     print(rows[-1], file=sys.stderr, flush=True)
+                if args.no_singles:
+                    continue
                 silence = bytes(2 * 24000)
                 upload = wav_bytes(silence.join(reading(served, phrase) for phrase in PHRASES))
                 notes += [f"**pool {pool}**", "", "| measurement | value |", "| --- | --- |"]
