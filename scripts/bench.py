@@ -59,6 +59,9 @@ from speech_realtime.realtime.session import Synthesis, Transcription  # noqa: E
 from speech_realtime.realtime.transport import Connection, endpoint_for  # noqa: E402
 
 SENTENCE = "The first words play while the rest is still being voiced."
+#: What the synthesis operations read: short, so that the engine's own time does not hide the
+#: round trips being compared.
+SHORT = "Hello there."
 PHRASES = [
     "Speech services used to need a cloud account.",
     "This one runs on a laptop with no network connection at all.",
@@ -81,6 +84,7 @@ class Result:
     first: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
     errors: int = 0
+    error: str = ""  # the first one
     wall: float = 0.0
     cpu: float = float("nan")
     peak_mib: float = float("nan")
@@ -127,6 +131,7 @@ def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
         SPEECH_MAX_SESSIONS=str(sessions),
         SPEECH_REQUEST_TIMEOUT=str(LIMIT),
         SPEECH_CLIENT_TIMEOUT="60",
+        SPEECH_RECEIVE_TIMEOUT=str(LIMIT),  # a loaded engine may be silent for long, as for the direct client
         LOG_LEVEL="INFO",  # gunicorn says where it listens and its worker's pid at INFO
     )
     command = [sys.executable, "-m", "speech_realtime", "serve", "--host", "127.0.0.1", "--port", "0"]
@@ -241,13 +246,13 @@ class Inputs:
 def operations(inputs: Inputs) -> dict[str, Callable[[Served], tuple[float, float]]]:
     audio = base64.b64encode(inputs.wav).decode()
     return {
-        "stream": lambda s: post_json(s, "/api/speech-realtime/synthesize/stream", {"text": SENTENCE}),
-        "synth": lambda s: post_json(s, "/api/speech-realtime/synthesize", {"text": SENTENCE}),
+        "stream": lambda s: post_json(s, "/api/speech-realtime/synthesize/stream", {"text": SHORT}),
+        "synth": lambda s: post_json(s, "/api/speech-realtime/synthesize", {"text": SHORT}),
         "recognize": lambda s: post_json(
             s, "/api/speech-realtime/recognize", {"audioData": audio, "format": "wav"}
         ),
         "direct-stream": lambda s: direct_turn(
-            inputs.engine_url, lambda: Synthesis(GA, SENTENCE, "alloy", retry=False)
+            inputs.engine_url, lambda: Synthesis(GA, SHORT, "alloy", retry=False)
         ),
         "direct-recognize": lambda s: direct_turn(
             inputs.engine_url, lambda: Transcription(GA, inputs.pcm, transcribe_model="whisper-1")
@@ -264,9 +269,10 @@ def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: 
         for _ in range(each):
             try:
                 first, total = call(served)
-            except Exception:
+            except Exception as exc:
                 with lock:
                     result.errors += 1
+                    result.error = result.error or f"{type(exc).__name__}: {exc}"[:200]
                 continue
             with lock:
                 result.first.append(first)
@@ -337,7 +343,7 @@ def singles(served: Served, runs: int, upload: bytes) -> list[str]:
     except Exception as exc:  # the SDK is an optional extra
         rows.append(f"| Azure SDK speak_text first byte | not measured ({type(exc).__name__}) |")
     speech = [
-        post_json(served, "/v1/audio/speech", {"model": "tts-1", "input": SENTENCE, "voice": "alloy"})
+        post_json(served, "/v1/audio/speech", {"model": "tts-1", "input": SHORT, "voice": "alloy"})
         for _ in range(runs)
     ]
     rows.append(
@@ -347,22 +353,35 @@ def singles(served: Served, runs: int, upload: bytes) -> list[str]:
     whole = [transcription(served, upload, stream=False) for _ in range(runs)]
     streamed = [transcription(served, upload, stream=True) for _ in range(runs)]
     rows.append(f"| 4-phrase upload: whole / streamed recognition | {ms(whole)} / {ms(streamed)} ms |")
-    for count in (1, 4 if runs < 3 else 16):
-        text = " ".join([SENTENCE] * count)
-        reset_peak(served.worker)
-        base = peak_mib(served.worker)
-        audio = within(lambda text=text: reading(served, text), LIMIT)
-        grown = peak_mib(served.worker) - base
-        rows.append(
-            f"| worker peak growth, /synthesize of {count} sentence(s) | {grown:.1f} MiB "
-            f"(audio {len(audio) / 2**20:.1f} MiB) |"
-        )
+    for path in ("/api/speech-realtime/synthesize", "/api/speech-realtime/synthesize/stream"):
+        for count in (1, 4 if runs < 5 else 16):
+            rows.append(memory_row(served, path, count))
     return rows
+
+
+def memory_row(served: Served, path: str, count: int) -> str:
+    """How much the worker's peak RSS grows over one reading of ``count`` sentences."""
+    body = json.dumps({"text": " ".join([SENTENCE] * count)}).encode()
+    reset_peak(served.worker)
+    base = peak_mib(served.worker)
+    status, _, _, audio = within(
+        lambda: request(served, "POST", path, body, {"Content-Type": "application/json"}), LIMIT
+    )
+    grown = peak_mib(served.worker) - base
+    return (
+        f"| worker peak growth, {path.rpartition('/speech-realtime')[2]} of {count} sentence(s) "
+        f"| {grown:.1f} MiB (audio {len(audio) / 2**20:.1f} MiB, HTTP {status}) |"
+    )
 
 
 def table(name: str, results: dict[str, Result], clients: int) -> list[str]:
     lines = []
     for op, result in results.items():
+        if result.error:
+            print(
+                f"{name}, {clients} clients, {op}: {result.errors} errors, first: {result.error}",
+                file=sys.stderr,
+            )
         count = len(result.total)
         lines.append(
             f"| {name} | {clients} | {op} | {ms(result.first)} | {ms(result.total)} | {p90(result.total)} | "
