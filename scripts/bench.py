@@ -23,6 +23,11 @@ Prints Markdown tables. Every request has a time limit; everything runs on 127.0
 
 Usage: PYTHONPATH=. .venv/bin/python scripts/bench.py [--quick] [--latency-ms 50] [--pool 0,64]
        [--concurrency 1,8,32,64] [--requests N] [--ops stream,direct-stream,...] [--no-singles]
+       [--models real|fake]
+
+``--models fake`` runs the engine on the test suite's fake models (a tone per word, canned
+transcripts): what is left is the wire, the service and the clients, so the round trips being
+compared are not hidden by the models' compute on a loaded machine.
 """
 
 from __future__ import annotations
@@ -68,12 +73,15 @@ PHRASES = [
     "It reads text aloud with a neural voice.",
     "And it writes down what people say.",
 ]
-LIMIT = 300.0  # seconds any one request may take (64 at once on two loaded cores)
+LIMIT = 300.0
+#: (ms, pooled) of every upstream connect the service reported in Server-Timing, per operation.
+CONNECTS: list[tuple[float, bool]] = []
+CONNECTS_LOCK = threading.Lock()  # seconds any one request may take (64 at once on two loaded cores)
 
 
 HEADER = (
     "| service | clients | operation | first (ms) | median (ms) | p90 (ms) | req/s | errors "
-    "| worker CPU (s) | worker peak (MiB) |"
+    "| connect (ms, Server-Timing) | worker CPU (s) | worker peak (MiB) |"
 )
 
 
@@ -85,6 +93,7 @@ class Result:
     total: list[float] = field(default_factory=list)
     errors: int = 0
     error: str = ""  # the first one
+    connects: list[tuple[float, bool]] = field(default_factory=list)  # from Server-Timing
     wall: float = 0.0
     cpu: float = float("nan")
     peak_mib: float = float("nan")
@@ -104,7 +113,26 @@ def p90(values: list[float]) -> str:
 # -- the processes -------------------------------------------------------------------------------
 
 
-def start_engine(latency_ms: float) -> EngineProcess:
+#: The engine on the test suite's fake models (a tone per word, canned transcripts), in a child
+#: process: the transport and the service measured without the models' compute.
+FAKE_ENGINE = """
+import sys
+sys.path.insert(0, "tests")
+from engine_fixtures import FakeModels
+from speech_realtime.engine.server import EngineServer
+server = EngineServer(models=FakeModels(), latency=float(sys.argv[1]) / 1000)
+print("engine listening on " + server.url, flush=True)
+server.serve_forever()
+"""
+
+
+def start_engine(latency_ms: float, models: str) -> EngineProcess:
+    if models == "fake":
+        command = [sys.executable, "-c", FAKE_ENGINE, str(latency_ms)]
+        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert child.stdout is not None
+        url = child.stdout.readline().strip().removeprefix(EngineProcess.READY)
+        return EngineProcess(child, url)
     os.environ["SPEECH_ENGINE_LATENCY_MS"] = str(latency_ms)
     try:
         return EngineProcess.start(timeout=300)
@@ -197,6 +225,9 @@ def request(
         started = time.perf_counter()
         conn.request(method, path, body, headers or {})
         response = conn.getresponse()
+        if (connect := connect_timing(response.getheader("Server-Timing", ""))) is not None:
+            with CONNECTS_LOCK:
+                CONNECTS.append(connect)
         first = response.read1(65536)
         first_at = time.perf_counter() - started
         rest = response.read()
@@ -212,6 +243,12 @@ def post_json(served: Served, path: str, body: dict) -> tuple[float, float]:
     if status != 200:
         raise RuntimeError(f"{path}: HTTP {status}: {data[:200]!r}")
     return first, total
+
+
+def connect_timing(header: str) -> tuple[float, bool] | None:
+    """(ms, pooled) of the upstream connect in a Server-Timing header."""
+    found = re.search(r'connect;dur=([0-9.]+);desc="[^"]*\((\w+)\)"', header)
+    return (float(found[1]), found[2] == "pooled") if found else None
 
 
 def direct_turn(engine_url: str, make: Callable[[], Synthesis | Transcription]) -> tuple[float, float]:
@@ -278,6 +315,7 @@ def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: 
                 result.first.append(first)
                 result.total.append(total)
 
+    CONNECTS.clear()
     reset_peak(served.worker)
     cpu = cpu_seconds(served.worker)
     started = time.perf_counter()
@@ -287,6 +325,7 @@ def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: 
     result.wall = time.perf_counter() - started
     result.cpu = cpu_seconds(served.worker) - cpu
     result.peak_mib = peak_mib(served.worker)
+    result.connects = list(CONNECTS)
     return result
 
 
@@ -383,9 +422,15 @@ def table(name: str, results: dict[str, Result], clients: int) -> list[str]:
                 file=sys.stderr,
             )
         count = len(result.total)
+        connect = "-"
+        if result.connects:
+            hits = sum(pooled for _, pooled in result.connects)
+            spent = statistics.median(dur for dur, _ in result.connects)
+            connect = f"{spent:.1f} ({hits}/{len(result.connects)} pooled)"
         lines.append(
             f"| {name} | {clients} | {op} | {ms(result.first)} | {ms(result.total)} | {p90(result.total)} | "
-            f"{count / result.wall:.1f} | {result.errors} | {result.cpu:.1f} | {result.peak_mib:.0f} |"
+            f"{count / result.wall:.1f} | {result.errors} | {connect} | {result.cpu:.1f} "
+            f"| {result.peak_mib:.0f} |"
         )
     return lines
 
@@ -399,6 +444,7 @@ def main() -> int:
     )
     parser.add_argument("--concurrency", default="1,8,32,64", help="client counts (default 1,8,32,64)")
     parser.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
+    parser.add_argument("--models", choices=("real", "fake"), default="real", help="engine models")
     parser.add_argument("--ops", help="operations to run, comma-separated (default: all)")
     parser.add_argument("--no-singles", action="store_true", help="skip the one-request measurements")
     args = parser.parse_args()
@@ -408,9 +454,9 @@ def main() -> int:
     pools = [int(n) for n in args.pool.split(",")]
     print(
         f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; "
-        f"latency {args.latency_ms:g} ms"
+        f"latency {args.latency_ms:g} ms; {args.models} models"
     )
-    engine = start_engine(args.latency_ms)
+    engine = start_engine(args.latency_ms, args.models)
     try:
         rows = [HEADER, "| --- " * HEADER.count(" | ") + "| --- |"]
         notes: list[str] = []
