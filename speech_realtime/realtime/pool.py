@@ -83,9 +83,8 @@ class SessionPool:
         self._closed = False
         self._failures = 0
         self._resume_at = 0.0
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
+        self._wake_reader: socket.socket | None = None  # made by start(): only a started pool has it
+        self._wake_writer: socket.socket | None = None
 
     @property
     def idle(self) -> int:
@@ -97,6 +96,9 @@ class SessionPool:
         with self._cond:
             if self._thread is not None or self._closed:
                 return
+            self._wake_reader, self._wake_writer = socket.socketpair()
+            self._wake_reader.setblocking(False)
+            self._wake_writer.setblocking(False)
             self._thread = threading.Thread(target=self._run, name="speech-pool", daemon=True)
             self._thread.start()
 
@@ -170,7 +172,7 @@ class SessionPool:
             self._fill()
             with self._cond:
                 if self._closed:
-                    return
+                    break
                 idle = [
                     entry.conn for entry in self._idle if entry.conn is not None and entry.conn.fileno() >= 0
                 ]
@@ -180,11 +182,15 @@ class SessionPool:
                 ready = select.select([self._wake_reader, *idle], [], [], TICK)[0]
                 if self._wake_reader in ready:
                     self._wake_reader.recv(4096)
+        for end in (self._wake_reader, self._wake_writer):
+            if end is not None:
+                end.close()
 
     def _wake(self) -> None:
         """Wake the filler now (a session was taken or the pool is closing)."""
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"w")
+        if self._wake_writer is not None:
+            with contextlib.suppress(OSError):
+                self._wake_writer.send(b"w")
 
     def _fill(self) -> None:
         """Open sessions until the idle and opening ones make the pool's size, while slots are
