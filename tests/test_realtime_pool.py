@@ -43,6 +43,12 @@ def filled(service: SpeechService, count: int | None = None) -> bool:
     return wait_until(lambda: pool.idle == (pool.size if count is None else count), 10)
 
 
+def test_a_check_through_the_pool_sees_session_created(service: SpeechService) -> None:
+    assert filled(service)
+    result = service.check()
+    assert result["sessionCreated"] is True
+
+
 def test_no_pool_by_default(settings: Settings) -> None:
     assert SpeechService(settings).runner.pool is None
     assert Settings.from_mapping({"SPEECH_POOL_SIZE": "3", "SPEECH_POOL_MAX_IDLE": "60"}).pool_size == 3
@@ -217,6 +223,8 @@ def test_idle_sessions_answer_pings_and_stay(idle_server: IdleServer) -> None:
         assert len(idle_server.sockets) == 1 and idle_server.received == []
         with service.runner.session() as conn:
             assert conn.pooled
+            # the session.created the pool read is given back: a fresh connection's first event
+            assert json.loads(conn.receive_idle(1))["type"] == "session.created"
             conn.send({"type": "session.update", "session": {}})
         assert wait_until(lambda: idle_server.received != [], 5)
     finally:
@@ -269,6 +277,7 @@ def test_a_stale_pooled_session_is_neutral_for_the_breaker_and_retried(idle_serv
         time.sleep(0.2)
         with pytest.raises(UpstreamError), service.runner.session() as conn:
             assert conn.pooled
+            conn.receive(time.monotonic() + 5, 5)  # the session.created given back
             conn.receive(time.monotonic() + 5, 5)
         assert not service.runner.breaker.open
     finally:

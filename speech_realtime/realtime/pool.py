@@ -2,7 +2,8 @@
 wait for the WebSocket handshake (and, against a cloud region, TCP and TLS).
 
 - Each pooled session is opened in the background and kept only once the server's
-  ``session.created`` arrived: the handshake is done and the session is known alive. Nothing
+  ``session.created`` arrived: the handshake is done and the session is known alive (the event
+  is given back to whoever takes the session, who sees what a fresh connection shows). Nothing
   more is sent: a request's own ``session.update`` (voice, formats, instructions) goes out with
   its other opening events without waiting for an answer, so configuring a session ahead would
   save no round trip, and a neutral update could leave a setting the request's own does not
@@ -65,6 +66,7 @@ class _Pooled:
     pinged: float = field(default_factory=time.monotonic)
     conn: Connection | None = None
     revoked: bool = False
+    created: str | bytes = ""  # the server's session.created, given back on handover
 
 
 class SessionPool:
@@ -124,6 +126,7 @@ class SessionPool:
                 metrics.pool_taken(hit=True)
                 entry.conn.received = 0
                 entry.conn.pooled = True
+                entry.conn.replay(entry.created)
                 return entry.conn
             self._retire(entry.conn, "stale")
 
@@ -214,9 +217,8 @@ class SessionPool:
         conn: Connection | None = None
         try:
             conn = self._connector.connect(settings.connect_timeout)  # type: ignore[attr-defined]
-            created = parse_server_event(
-                conn.receive(opened + settings.connect_timeout, settings.connect_timeout)
-            )
+            entry.created = conn.receive(opened + settings.connect_timeout, settings.connect_timeout)
+            created = parse_server_event(entry.created)
             if created.kind is Kind.ERROR:
                 raise error_from_event(created)
             if created.kind is not Kind.SESSION_CREATED:

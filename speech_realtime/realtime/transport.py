@@ -175,6 +175,7 @@ class Connection:
         self.received = 0
         #: handed over by the pool (:mod:`.pool`) rather than opened for the session
         self.pooled = False
+        self._replayed: list[str | bytes] = []
 
     @classmethod
     def open(cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float) -> Connection:
@@ -225,7 +226,15 @@ class Connection:
         """The next message, waiting at most ``idle`` seconds (None: until one comes)."""
         return self._receive(idle)
 
+    def replay(self, message: str | bytes) -> None:
+        """Have the next receive return ``message`` (already read) before anything on the wire:
+        the pool gives its sessions' ``session.created`` back, so that whoever takes one sees
+        what a fresh connection shows."""
+        self._replayed.append(message)
+
     def _receive(self, timeout: float | None) -> str | bytes:
+        if self._replayed:
+            return self._replayed.pop(0)
         self._ws.settimeout(timeout)
         try:
             opcode, frame = self._ws.recv_data_frame()
