@@ -112,7 +112,7 @@ def _engine(settings: Settings, args: argparse.Namespace) -> int:
         threading.Thread(target=_exit_at_stdin_eof, daemon=True).start()
     models = shared_models(settings.engine_threads, settings.engine_device)
     models.warm_up()
-    server = EngineServer(args.host, args.port, models)
+    server = EngineServer(args.host, args.port, models, latency=settings.engine_latency)
     print(f"{EngineProcess.READY}{server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

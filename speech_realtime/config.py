@@ -231,6 +231,8 @@ class Settings:
     openai_model: str = "gpt-realtime"
     openai_base_url: str = "https://api.openai.com/v1"
     engine_url: str | None = None
+    #: Injected one-way delay of the offline engine's wire (seconds; ``SPEECH_ENGINE_LATENCY_MS``).
+    engine_latency: float = 0.0
     host: str = "127.0.0.1"
     port: int = 5000
     request_timeout: float = 30.0
@@ -288,6 +290,9 @@ class Settings:
     realtime_tools: bool = False
     realtime_secret_max_seconds: int = 600
     realtime_ping_interval: float = 20.0
+    #: Pre-connected upstream sessions per worker (0: no pool), and their longest idle life (s).
+    pool_size: int = 0
+    pool_max_idle: float = 600.0
     #: ``serve --workers`` and the slot of the worker these settings are for (set by the server).
     workers: int = 1
     worker_slot: int = 0
@@ -397,6 +402,7 @@ class Settings:
             openai_model=_text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
             openai_base_url=_text(env, "OPENAI_BASE_URL", cls.openai_base_url),
             engine_url=_text(env, "SPEECH_ENGINE_URL"),
+            engine_latency=_number(env, "SPEECH_ENGINE_LATENCY_MS", 0.0, minimum=0.0) / 1000,
             host=_text(env, "HOST", cls.host),
             port=int(_number(env, "PORT", cls.port, minimum=0)),
             request_timeout=_number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
@@ -451,6 +457,8 @@ class Settings:
             relay_instructions=_text(env, "SPEECH_RELAY_INSTRUCTIONS"),
             relay_greeting=_text(env, "SPEECH_RELAY_GREETING"),
             **_realtime(env),
+            pool_size=int(_number(env, "SPEECH_POOL_SIZE", cls.pool_size, minimum=0)),
+            pool_max_idle=_number(env, "SPEECH_POOL_MAX_IDLE", cls.pool_max_idle, minimum=1),
         )
 
     @classmethod

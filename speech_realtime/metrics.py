@@ -111,6 +111,22 @@ TOKENS = Counter(
     "no text/audio breakdown).",
     ("operation", "direction", "modality"),
 )
+POOL_IDLE = Gauge(
+    "speech_pool_idle_sessions",
+    "Pre-connected upstream sessions waiting in the pool now (SPEECH_POOL_SIZE).",
+    multiprocess_mode="livesum",
+)
+POOL_TAKES = Counter(
+    "speech_pool_takes",
+    "Sessions asked of the pool, by outcome: hit (a pre-connected one) or miss (a new connection).",
+    ("outcome",),
+)
+POOL_RETIRED = Counter(
+    "speech_pool_retired",
+    "Pooled sessions closed unused, by reason (age, closed, stale, reclaimed by a request, "
+    "drained, failed to open).",
+    ("reason",),
+)
 COST = Counter(
     "speech_estimated_cost",
     "Estimated cost of the tokens with a breakdown, at the SPEECH_PRICE_* prices per million tokens.",
@@ -191,6 +207,21 @@ class FirstAudio:
         if self._started is not None:
             FIRST_AUDIO_SECONDS.observe(time.perf_counter() - self._started)
             self._started = None
+
+
+def pool_idle(count: int) -> None:
+    """The pool now holds ``count`` idle sessions."""
+    POOL_IDLE.set(count)
+
+
+def pool_taken(*, hit: bool) -> None:
+    """A session was asked of the pool: ``hit`` if a pre-connected one was there."""
+    POOL_TAKES.labels("hit" if hit else "miss").inc()
+
+
+def pool_retired(reason: str) -> None:
+    """A pooled session was closed without serving a request."""
+    POOL_RETIRED.labels(reason).inc()
 
 
 def audio_in(seconds: float) -> None:

@@ -6,6 +6,7 @@ from types import TracebackType
 
 import numpy as np
 
+from .. import timings
 from .codec import StreamEncoder
 from .output import Codec, Container, OutputFormat
 from .pcm import (
@@ -69,6 +70,10 @@ class Encoder:
 
     def push(self, wire: bytes, *, last: bool = False) -> bytes:
         """The client's bytes for the next piece of upstream audio (may be empty)."""
+        with timings.timed("encode"):
+            return self._push(wire, last=last)
+
+    def _push(self, wire: bytes, *, last: bool) -> bytes:
         if self._direct:
             data = wire
         else:
@@ -89,7 +94,8 @@ class Encoder:
         """The end of the output (for a whole WAV file: all of it)."""
         tail = self.push(b"", last=True)
         if self._compressed is not None:
-            return tail + self._compressed.finish()
+            with timings.timed("encode"):
+                return tail + self._compressed.finish()
         if self.output.container is Container.WAV and not self._streaming:
             body = b"".join(self._body)
             self._body.clear()

@@ -11,6 +11,10 @@ reads the messages that came (without blocking while the session has work queued
 :data:`MESSAGES_PER_STEP`), handles them, advances the work one step, and sends the events; so
 audio streamed during a long response is examined between two of its sentences. A client that
 goes away ends the loop; the session's work is closed quietly and the thread ends.
+
+With a ``latency`` (``SPEECH_ENGINE_LATENCY_MS``), each socket is seen through a wire that long
+(:mod:`.latency`) and the upgrade is answered only after the three round trips a cloud
+connection costs.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ..errors import SpeechError
 from ..realtime.events import Dialect
 from ..websocket_upgrade import check_upgrade
+from .latency import DelayedSocket, accept_delay
 from .models import ModelSet, shared_models
 from .parsing import MAX_AUDIO_B64
 from .render import Event
@@ -102,10 +108,12 @@ def serve_session(ws: Any, session: EngineSession) -> None:
         session.close()
 
 
-def create_engine_app(models: ModelSet | None = None) -> Flask:
-    """The engine as a WSGI app (flask-sock WebSocket routes)."""
+def create_engine_app(models: ModelSet | None = None, *, latency: float = 0.0) -> Flask:
+    """The engine as a WSGI app (flask-sock WebSocket routes); ``latency``: seconds of injected
+    delay each way."""
     models = models or shared_models()
     app = Flask(__name__)
+    app.config["ENGINE_LATENCY"] = latency
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_MESSAGE_BYTES}
     sock = Sock(app)
     sockets = app.extensions["engine_sockets"] = _OpenSockets()
@@ -122,9 +130,12 @@ def create_engine_app(models: ModelSet | None = None) -> Flask:
             )
             threading.current_thread().name = f"engine-{session.id}"
             sockets.add(ws)
+            wire = DelayedSocket(ws, latency) if latency > 0 else ws
             try:
-                serve_session(ws, session)
+                serve_session(wire, session)
             finally:
+                if wire is not ws:
+                    wire.close()
                 sockets.discard(ws)
 
         sock.route(path, endpoint=f"realtime_{path}")(route)
@@ -146,14 +157,19 @@ def _check_upgrade() -> Any:
     except SpeechError as exc:
         body = {"error": {"type": "invalid_request_error", "code": exc.code, "message": exc.message}}
         return jsonify(body), exc.status, exc.headers
+    latency = current_app.config.get("ENGINE_LATENCY", 0.0)
+    if latency > 0:
+        time.sleep(accept_delay(latency))  # TCP, TLS and the upgrade on a wire that long
     return None
 
 
 class EngineServer:
     """The engine on a threaded WSGI server; port 0 picks a free port (see :attr:`url`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: ModelSet | None = None) -> None:
-        self._app = create_engine_app(models)
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, models: ModelSet | None = None, *, latency: float = 0.0
+    ) -> None:
+        self._app = create_engine_app(models, latency=latency)
         self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread: threading.Thread | None = None

@@ -1,7 +1,8 @@
 """The session runner: where every upstream session is opened, counted, driven and released.
 
-- a :class:`Connector` opens connections (:class:`DirectConnector`: a fresh one each time; a
-  pool of pre-connected sessions plugs in here with the same method);
+- a :class:`Connector` opens connections (:class:`DirectConnector`: a fresh one each time);
+  with ``SPEECH_POOL_SIZE`` a :class:`~.pool.SessionPool` of pre-connected sessions stands in
+  front of it, holding slots of its own that a request short of one takes back;
 - session slots: at most ``max_sessions`` sessions at once, REST turns and long-lived front ends
   (:meth:`SessionRunner.hold`, :meth:`SessionRunner.duplex`) alike; none free is
   :class:`Saturated`;
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -24,12 +26,13 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
-from .. import metrics
+from .. import metrics, timings
 from ..callers import CallerSlots
 from ..config import Settings
 from ..errors import ConfigError, Saturated, SpeechError
 from .auth import Auth
 from .events import Kind, parse_server_event
+from .pool import SessionPool
 from .resilience import CircuitBreaker, retryable, upstream_fault
 from .session import Turn
 from .transport import Connection, Endpoint
@@ -80,6 +83,18 @@ class SessionRunner:
         self._slots = threading.BoundedSemaphore(settings.worker_sessions)
         self._callers = CallerSlots(settings.max_sessions_per_key)
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown)
+        #: pre-connected sessions (None: ``SPEECH_POOL_SIZE`` is 0); started on first use
+        self.pool = SessionPool(connector, settings, self._slots) if settings.pool_size > 0 else None
+
+    def start(self) -> None:
+        """Start filling the pool now (a server worker, once it has forked), if there is one."""
+        if self.pool is not None:
+            self.pool.start()
+
+    def close(self) -> None:
+        """Close the pool's idle sessions and stop filling it (the worker's drain)."""
+        if self.pool is not None:
+            self.pool.close()
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -89,10 +104,12 @@ class SessionRunner:
         that they count against the same limit as REST requests. The caller's own cap
         (``SPEECH_MAX_SESSIONS_PER_KEY``) is checked first, so a refused caller takes no slot.
         """
+        started = time.perf_counter()
         with self._callers.hold():
-            if not self._slots.acquire(blocking=False):
+            if not self._slots.acquire(blocking=False) and not (self.pool and self.pool.reclaim()):
                 metrics.slot_refused()
                 raise Saturated("every upstream session slot is busy; retry shortly", retry_after=1)
+            timings.record("slot", time.perf_counter() - started)
             try:
                 yield
             finally:
@@ -112,7 +129,9 @@ class SessionRunner:
         instead of the connector (the pass-through's, to the client's dialect). The circuit breaker
         admits it first (an open one raises :class:`BreakerOpen` before any connection) and is
         told how it ended: upstream failures count, a stream we aborted or a client-side error
-        is neutral, anything else is a success."""
+        is neutral, anything else is a success. A pooled session that fails before its first
+        message is neutral too: the pool's session went stale, the upstream did not fail the
+        request (the failure is retryable, so the request gets one more, fresh session)."""
         probe = self.breaker.admit()
         outcome: bool | None = None
         failures: metrics.UpstreamFailures | None = None  # set once a slot is held
@@ -121,22 +140,37 @@ class SessionRunner:
                 timeout = self.settings.connect_timeout
                 if deadline is not None:
                     timeout = max(0.01, min(timeout, deadline - time.monotonic()))
-                if connect is not None:
-                    conn = connect(timeout)
-                elif transcription:
-                    conn = self.connector.connect(timeout, transcription=True)
-                else:  # a connector for realtime sessions only needs ``connect(timeout)``
-                    conn = self.connector.connect(timeout)
+                conn = self._connect(timeout, transcription, connect)
                 with conn, metrics.upstream_session():
                     failures.connection = conn
                     yield conn
             outcome = True
         except SpeechError as exc:
             ours = failures is None or failures.ours()  # our own limits, or our abort
-            outcome = False if upstream_fault(exc) and not ours else None
+            conn = failures.connection if failures is not None else None
+            stale = getattr(conn, "pooled", False) and getattr(conn, "received", 1) == 0
+            outcome = False if upstream_fault(exc) and not ours and not stale else None
             raise
         finally:
             self.breaker.record(outcome, probe=probe)
+
+    def _connect(
+        self, timeout: float, transcription: bool, connect: Callable[[float], Connection] | None
+    ) -> Connection:
+        """A connection from ``connect`` (the pass-through's own), the pool or the connector, its
+        time recorded for Server-Timing (``pooled``, ``new``, or ``failed``)."""
+        if connect is None:
+            # A connector for realtime sessions only needs ``connect(timeout)``.
+            source = self.pool.connect if self.pool is not None else self.connector.connect
+            connect = functools.partial(source, transcription=True) if transcription else source
+        started = time.perf_counter()
+        note = "failed"
+        try:
+            conn = connect(timeout)
+            note = "pooled" if getattr(conn, "pooled", False) else "new"
+            return conn
+        finally:
+            timings.record("connect", time.perf_counter() - started, note)
 
     def duplex(
         self, connect: Callable[[float], Connection] | None = None
@@ -165,6 +199,8 @@ class SessionRunner:
         with self.session(deadline, transcription=turn.transcription_session) as conn:
             if connected is not None:
                 connected(conn)
+            opened = time.perf_counter()
+            waiting = True  # for the first upstream delta (recorded in Server-Timing)
             sender = _Sender(conn, turn.start())
             try:
                 while not turn.done:
@@ -172,6 +208,9 @@ class SessionRunner:
                     event = parse_server_event(message)
                     if event.kind in PROGRESS:
                         deadline = min(hard, time.monotonic() + limit)
+                        if waiting:
+                            waiting = False
+                            timings.record("upstream", time.perf_counter() - opened)
                     for answer in turn.feed(event):
                         conn.send(answer)
                     sender.check()

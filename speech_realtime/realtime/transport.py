@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import select
 import socket
 import ssl
 import struct
@@ -170,6 +171,11 @@ class Connection:
         self.close_reason: tuple[int, str] | None = None
         #: whether :meth:`abort` ended it (the failure that follows is ours, not the upstream's)
         self.aborted = False
+        #: messages received since it was opened (or handed over by the pool)
+        self.received = 0
+        #: handed over by the pool (:mod:`.pool`) rather than opened for the session
+        self.pooled = False
+        self._replayed: list[str | bytes] = []
 
     @classmethod
     def open(cls, endpoint: Endpoint, headers: dict[str, str], *, timeout: float) -> Connection:
@@ -220,7 +226,15 @@ class Connection:
         """The next message, waiting at most ``idle`` seconds (None: until one comes)."""
         return self._receive(idle)
 
+    def replay(self, message: str | bytes) -> None:
+        """Have the next receive return ``message`` (already read) before anything on the wire:
+        the pool gives its sessions' ``session.created`` back, so that whoever takes one sees
+        what a fresh connection shows."""
+        self._replayed.append(message)
+
     def _receive(self, timeout: float | None) -> str | bytes:
+        if self._replayed:
+            return self._replayed.pop(0)
         self._ws.settimeout(timeout)
         try:
             opcode, frame = self._ws.recv_data_frame()
@@ -234,7 +248,24 @@ class Connection:
             self.release()
             raise self._early_close()
         data = frame.data
+        self.received += 1
         return data.decode("utf-8", "replace") if opcode == websocket.ABNF.OPCODE_TEXT else data
+
+    def fileno(self) -> int:
+        """The socket's descriptor, for ``select`` (-1 once it is released)."""
+        sock = self._ws.sock
+        return sock.fileno() if sock is not None else -1
+
+    def pending(self) -> bool:
+        """Whether something (a message, a ping, a close) is waiting to be read, without waiting."""
+        sock = self._ws.sock
+        if sock is None:
+            return True  # closed: reading says so
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        with contextlib.suppress(OSError, ValueError):
+            return bool(select.select([sock], [], [], 0)[0])
+        return True
 
     def _early_close(self) -> UpstreamError:
         """The connection ended before the turn did: transient, unless :meth:`abort` ended it."""

@@ -1,5 +1,5 @@
 """Operations routes: ``/healthz``, ``/readyz``, ``/metrics``; and :func:`install`, which adds
-them with request ids and request metrics to an app.
+them with request ids, request metrics and ``Server-Timing`` to an app.
 
 - ``/healthz``: 200 whenever the process answers; it does no work.
 - ``/readyz``: 200 when the backend accepts a session with the configured credentials (the
@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from .. import metrics
 from ..readiness import ReadinessProbe
 from ..speech import SpeechService
-from . import request_ids, request_metrics
+from . import request_ids, request_metrics, server_timing
 from .contract import ops as contract
 from .contract.operations import documented
 
@@ -56,4 +56,5 @@ def install(app: Flask) -> None:
     app.extensions.setdefault(READINESS, ReadinessProbe(lambda: service.check(), gates=gates))
     request_ids.install(app)
     request_metrics.install(app)
+    server_timing.install(app)
     app.register_blueprint(ops)

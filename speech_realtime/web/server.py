@@ -134,6 +134,7 @@ class SpeechWorker(PrefetchWorker):
             super().load_wsgi()
         else:
             self.wsgi = build(self.slot)
+        self._runner_call("start")  # the session pool fills here, after the fork
 
     # -- the drain --------------------------------------------------------------------------
 
@@ -152,6 +153,14 @@ class SpeechWorker(PrefetchWorker):
         self._orphaned = not alive
         return alive
 
+    def _runner_call(self, name: str) -> None:
+        """Call the app's session runner's ``start`` or ``close`` (its pool), if it has one."""
+        extensions = getattr(getattr(self, "wsgi", None), "extensions", None)
+        service = extensions.get("speech") if isinstance(extensions, dict) else None
+        method = getattr(getattr(service, "runner", None), name, None)
+        if callable(method):
+            method()
+
     def _signal_shutdown(self) -> None:
         # A signal may come while the worker is still booting, before its app is loaded.
         extensions = getattr(getattr(self, "wsgi", None), "extensions", None)
@@ -164,6 +173,7 @@ class SpeechWorker(PrefetchWorker):
         for the connections in flight)."""
         self.drain.begin()
         self._signal_shutdown()
+        self._runner_call("close")  # idle pooled sessions close; none are opened any more
         if self._orphaned:
             shut_listeners(self.sockets)
         for conn in [*self.keepalived_conns, *self.pending_conns]:
