@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from . import env_values as read
 from .errors import ConfigError
 
 
@@ -46,7 +47,6 @@ NOISE_REDUCTIONS = ("near_field", "far_field", "off")
 TRANSCRIBE_DELAYS = ("minimal", "low", "medium", "high", "xhigh")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The shortest ``SPEECH_TOKEN_SECRET`` accepted (a short one could be guessed from one token).
-MIN_TOKEN_SECRET = 32
 LOG_FORMATS = ("text", "json")
 #: SPEECH_ENGINE_DEVICE: where faster-whisper runs in the engine.
 ENGINE_DEVICES = ("cpu", "cuda")
@@ -59,128 +59,30 @@ PRICE_VARIABLES = {
 }
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
-    return value
-
-
-def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
-    value = env.get(name, "").strip()
-    return value or default
-
-
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
-    value = _text(env, name)
-    if value is not None and value.lower() not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    return value.lower() if value else None
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(f"{name} must be true or false, not {raw!r}")
-
-
-def _optional_flag(env: Mapping[str, str], name: str) -> bool | None:
-    """A true/false variable, or None when it is unset (the default is decided elsewhere)."""
-    return _flag(env, name) if env.get(name, "").strip() else None
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """A comma-separated variable as its non-blank items."""
-    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
-
-
-def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
-    """``SPEECH_API_KEYS`` (comma-separated) and ``SPEECH_API_KEYS_FILE`` (one a line), blank ones
-    dropped, duplicates once."""
-    keys = list(_list(env, "SPEECH_API_KEYS"))
-    path = _text(env, "SPEECH_API_KEYS_FILE")
-    if path:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"SPEECH_API_KEYS_FILE {path!r} cannot be read: {exc.strerror or exc}"
-            ) from None
-        keys += [line.strip() for line in lines if line.strip()]
-    return tuple(dict.fromkeys(keys))
-
-
-def _token_secret(env: Mapping[str, str]) -> bytes | None:
-    secret = _text(env, "SPEECH_TOKEN_SECRET")
-    if secret is None:
-        return None
-    if len(secret) < MIN_TOKEN_SECRET:
-        raise ConfigError(
-            f"SPEECH_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET} characters "
-            "(python -c 'import secrets; print(secrets.token_hex(32))' makes one)"
-        )
-    return secret.encode()
-
-
-def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
-    """Browser origins as browsers send them: ``scheme://host[:port]``, lowercase, no slash."""
-    origins = tuple(origin.lower().rstrip("/") for origin in _list(env, "SPEECH_CORS_ORIGINS"))
-    for origin in origins:
-        if origin != "*" and not origin.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"SPEECH_CORS_ORIGINS entries look like https://app.example.com, not {origin!r}"
-            )
-    return origins
-
-
-def _proxies(env: Mapping[str, str]) -> tuple[str, ...]:
-    """``SPEECH_FORWARDED_ALLOW_IPS``: addresses or networks (``10.0.0.0/8``) of the proxies whose
-    ``X-Forwarded-For``/``-Proto`` are believed, or ``*`` for any peer; unset: none."""
-    proxies = _list(env, "SPEECH_FORWARDED_ALLOW_IPS")
-    for proxy in proxies:
-        if proxy == "*":
-            continue
-        try:
-            ipaddress.ip_network(proxy)
-        except ValueError:
-            raise ConfigError(
-                f"SPEECH_FORWARDED_ALLOW_IPS entries are addresses or networks like 10.0.0.0/8 "
-                f"(no host bits set), or *, not {proxy!r}"
-            ) from None
-    return proxies
 def _realtime(env: Mapping[str, str]) -> dict[str, object]:
     """The ``SPEECH_REALTIME_*`` settings of the pass-through and of client secrets."""
     defaults = Settings
     return {
-        "realtime_max_session_seconds": _number(
+        "realtime_max_session_seconds": read.number(
             env, "SPEECH_REALTIME_MAX_SESSION_SECONDS", defaults.realtime_max_session_seconds, minimum=1
         ),
-        "realtime_idle_timeout": _number(
+        "realtime_idle_timeout": read.number(
             env, "SPEECH_REALTIME_IDLE_TIMEOUT", defaults.realtime_idle_timeout, minimum=0.1
         ),
         "realtime_max_message_bytes": int(
-            _number(
+            read.number(
                 env, "SPEECH_REALTIME_MAX_MESSAGE_BYTES", defaults.realtime_max_message_bytes, minimum=1024
             )
         ),
-        "realtime_max_audio_seconds": _number(
+        "realtime_max_audio_seconds": read.number(
             env, "SPEECH_REALTIME_MAX_AUDIO_SECONDS", defaults.realtime_max_audio_seconds, minimum=1
         ),
-        "realtime_tools": _flag(env, "SPEECH_REALTIME_TOOLS"),
-        "realtime_ping_interval": _number(
+        "realtime_tools": read.flag(env, "SPEECH_REALTIME_TOOLS"),
+        "realtime_ping_interval": read.number(
             env, "SPEECH_REALTIME_PING_INTERVAL", defaults.realtime_ping_interval, minimum=0.1
         ),
         "realtime_secret_max_seconds": int(
-            _number(
+            read.number(
                 env, "SPEECH_REALTIME_SECRET_MAX_SECONDS", defaults.realtime_secret_max_seconds, minimum=10
             )
         ),
@@ -360,11 +262,11 @@ class Settings:
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from a mapping of environment variables, validating as it goes."""
-        backend = (_text(env, "SPEECH_BACKEND", "auto") or "auto").lower()
+        backend = (read.text(env, "SPEECH_BACKEND", "auto") or "auto").lower()
         if backend not in BACKENDS:
             raise ConfigError(f"SPEECH_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        azure_endpoint = _text(env, "AZURE_OPENAI_ENDPOINT")
-        openai_key = _text(env, "OPENAI_API_KEY")
+        azure_endpoint = read.text(env, "AZURE_OPENAI_ENDPOINT")
+        openai_key = read.text(env, "OPENAI_API_KEY")
         if backend == "auto":
             backend = "azure" if azure_endpoint else "openai" if openai_key else "local"
         if backend == "azure" and not azure_endpoint:
@@ -373,92 +275,98 @@ class Settings:
             raise ConfigError("SPEECH_BACKEND=openai needs OPENAI_API_KEY")
         if azure_endpoint and not azure_endpoint.startswith(("https://", "http://")):
             raise ConfigError("AZURE_OPENAI_ENDPOINT must start with https:// or http://")
-        transcription = _text(
+        transcription = read.text(
             env, "AZURE_OPENAI_TRANSCRIBE_DEPLOYMENT" if backend == "azure" else "OPENAI_TRANSCRIBE_MODEL"
         )
-        noise_reduction = _choice(env, "SPEECH_NOISE_REDUCTION", NOISE_REDUCTIONS)
-        delay = _choice(env, "SPEECH_TRANSCRIBE_DELAY", TRANSCRIBE_DELAYS)
-        log_level = (_text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
+        noise_reduction = read.choice(env, "SPEECH_NOISE_REDUCTION", NOISE_REDUCTIONS)
+        delay = read.choice(env, "SPEECH_TRANSCRIBE_DELAY", TRANSCRIBE_DELAYS)
+        log_level = (read.text(env, "LOG_LEVEL", cls.log_level) or cls.log_level).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
-        log_format = (_text(env, "LOG_FORMAT", cls.log_format) or cls.log_format).lower()
+        log_format = (read.text(env, "LOG_FORMAT", cls.log_format) or cls.log_format).lower()
         if log_format not in LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
-        prices = {key: _number(env, name, 0.0, minimum=0.0) for key, name in PRICE_VARIABLES.items()}
+        prices = {key: read.number(env, name, 0.0, minimum=0.0) for key, name in PRICE_VARIABLES.items()}
         return cls(
             backend=Backend(backend),
             azure_endpoint=azure_endpoint,
-            azure_key=_text(env, "AZURE_OPENAI_KEY") or _text(env, "AZURE_OPENAI_API_KEY"),
-            azure_deployment=_text(env, "AZURE_OPENAI_REALTIME_DEPLOYMENT", cls.azure_deployment),
-            azure_api_version=_text(env, "AZURE_OPENAI_API_VERSION"),
-            transcribe_model=_text(env, "AZURE_OPENAI_TRANSCRIBE_MODEL", cls.transcribe_model),
+            azure_key=read.text(env, "AZURE_OPENAI_KEY") or read.text(env, "AZURE_OPENAI_API_KEY"),
+            azure_deployment=read.text(env, "AZURE_OPENAI_REALTIME_DEPLOYMENT", cls.azure_deployment),
+            azure_api_version=read.text(env, "AZURE_OPENAI_API_VERSION"),
+            transcribe_model=read.text(env, "AZURE_OPENAI_TRANSCRIBE_MODEL", cls.transcribe_model),
             transcription_deployment=transcription,
-            transcription_model=_text(env, "AZURE_OPENAI_TRANSCRIBE_DEPLOYMENT_MODEL")
+            transcription_model=read.text(env, "AZURE_OPENAI_TRANSCRIBE_DEPLOYMENT_MODEL")
             if transcription
             else None,
             noise_reduction=None if noise_reduction == "off" else noise_reduction,
             transcribe_delay=delay,
             openai_api_key=openai_key,
-            openai_model=_text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
-            openai_base_url=_text(env, "OPENAI_BASE_URL", cls.openai_base_url),
-            engine_url=_text(env, "SPEECH_ENGINE_URL"),
-            engine_latency=_number(env, "SPEECH_ENGINE_LATENCY_MS", 0.0, minimum=0.0) / 1000,
-            host=_text(env, "HOST", cls.host),
-            port=int(_number(env, "PORT", cls.port, minimum=0)),
-            request_timeout=_number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
-            connect_timeout=_number(env, "SPEECH_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.1),
-            receive_timeout=_number(env, "SPEECH_RECEIVE_TIMEOUT", cls.receive_timeout, minimum=0.1),
-            max_body_bytes=int(_number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
-            max_text_chars=int(_number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
-            max_sessions=int(_number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
-            client_timeout=_number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
-            max_websockets=int(_number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
-            sdk_idle_timeout=_number(env, "SPEECH_SDK_IDLE_TIMEOUT", cls.sdk_idle_timeout, minimum=0.1),
-            sdk_ping_interval=_number(env, "SPEECH_SDK_PING_INTERVAL", cls.sdk_ping_interval, minimum=0.1),
+            openai_model=read.text(env, "OPENAI_REALTIME_MODEL", cls.openai_model),
+            openai_base_url=read.text(env, "OPENAI_BASE_URL", cls.openai_base_url),
+            engine_url=read.text(env, "SPEECH_ENGINE_URL"),
+            engine_latency=read.number(env, "SPEECH_ENGINE_LATENCY_MS", 0.0, minimum=0.0) / 1000,
+            host=read.text(env, "HOST", cls.host),
+            port=int(read.number(env, "PORT", cls.port, minimum=0)),
+            request_timeout=read.number(env, "SPEECH_REQUEST_TIMEOUT", cls.request_timeout, minimum=0.1),
+            connect_timeout=read.number(env, "SPEECH_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.1),
+            receive_timeout=read.number(env, "SPEECH_RECEIVE_TIMEOUT", cls.receive_timeout, minimum=0.1),
+            max_body_bytes=int(read.number(env, "SPEECH_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
+            max_text_chars=int(read.number(env, "SPEECH_MAX_TEXT_CHARS", cls.max_text_chars, minimum=1)),
+            max_sessions=int(read.number(env, "SPEECH_MAX_SESSIONS", cls.max_sessions, minimum=1)),
+            client_timeout=read.number(env, "SPEECH_CLIENT_TIMEOUT", cls.client_timeout, minimum=0.1),
+            max_websockets=int(read.number(env, "SPEECH_MAX_WEBSOCKETS", cls.max_websockets, minimum=0)),
+            sdk_idle_timeout=read.number(env, "SPEECH_SDK_IDLE_TIMEOUT", cls.sdk_idle_timeout, minimum=0.1),
+            sdk_ping_interval=read.number(
+                env, "SPEECH_SDK_PING_INTERVAL", cls.sdk_ping_interval, minimum=0.1
+            ),
             log_level=log_level,
-            api_keys=_api_keys(env),
-            allow_anonymous=_flag(env, "SPEECH_ALLOW_ANONYMOUS"),
+            api_keys=read.api_keys(env),
+            allow_anonymous=read.flag(env, "SPEECH_ALLOW_ANONYMOUS"),
             max_sessions_per_key=(
-                int(_number(env, "SPEECH_MAX_SESSIONS_PER_KEY", 0, minimum=1))
-                if _text(env, "SPEECH_MAX_SESSIONS_PER_KEY")
+                int(read.number(env, "SPEECH_MAX_SESSIONS_PER_KEY", 0, minimum=1))
+                if read.text(env, "SPEECH_MAX_SESSIONS_PER_KEY")
                 else None
             ),
-            breaker_failures=int(_number(env, "SPEECH_BREAKER_FAILURES", cls.breaker_failures, minimum=1)),
-            breaker_cooldown=_number(env, "SPEECH_BREAKER_COOLDOWN", cls.breaker_cooldown, minimum=0.1),
-            ops_open=_flag(env, "SPEECH_OPS_OPEN"),
-            demo=_optional_flag(env, "SPEECH_DEMO"),
-            token_secret=_token_secret(env),
-            cors_origins=_origins(env),
-            allowed_hosts=tuple(host.lower() for host in _list(env, "SPEECH_ALLOWED_HOSTS")),
+            breaker_failures=int(
+                read.number(env, "SPEECH_BREAKER_FAILURES", cls.breaker_failures, minimum=1)
+            ),
+            breaker_cooldown=read.number(env, "SPEECH_BREAKER_COOLDOWN", cls.breaker_cooldown, minimum=0.1),
+            ops_open=read.flag(env, "SPEECH_OPS_OPEN"),
+            demo=read.optional_flag(env, "SPEECH_DEMO"),
+            token_secret=read.token_secret(env),
+            cors_origins=read.origins(env),
+            allowed_hosts=tuple(host.lower() for host in read.items(env, "SPEECH_ALLOWED_HOSTS")),
             log_format=log_format,
             token_prices={key: price for key, price in prices.items() if price},
-            metrics_dir=_text(env, "PROMETHEUS_MULTIPROC_DIR"),
-            graceful_timeout=_number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
-            forwarded_allow_ips=_proxies(env),
-            engine_device=_choice(env, "SPEECH_ENGINE_DEVICE", ENGINE_DEVICES) or cls.engine_device,
+            metrics_dir=read.text(env, "PROMETHEUS_MULTIPROC_DIR"),
+            graceful_timeout=read.number(env, "SPEECH_GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=1),
+            forwarded_allow_ips=read.proxies(env),
+            engine_device=read.choice(env, "SPEECH_ENGINE_DEVICE", ENGINE_DEVICES) or cls.engine_device,
             engine_threads=(
-                int(_number(env, "SPEECH_ENGINE_THREADS", 0, minimum=1))
-                if _text(env, "SPEECH_ENGINE_THREADS")
+                int(read.number(env, "SPEECH_ENGINE_THREADS", 0, minimum=1))
+                if read.text(env, "SPEECH_ENGINE_THREADS")
                 else None
             ),
-            relay_max_seconds=_number(env, "SPEECH_RELAY_MAX_SECONDS", cls.relay_max_seconds, minimum=1),
-            relay_idle_timeout=_number(env, "SPEECH_RELAY_IDLE_TIMEOUT", cls.relay_idle_timeout, minimum=0.1),
-            relay_max_message_bytes=int(
-                _number(env, "SPEECH_RELAY_MAX_MESSAGE_BYTES", cls.relay_max_message_bytes, minimum=1024)
+            relay_max_seconds=read.number(env, "SPEECH_RELAY_MAX_SECONDS", cls.relay_max_seconds, minimum=1),
+            relay_idle_timeout=read.number(
+                env, "SPEECH_RELAY_IDLE_TIMEOUT", cls.relay_idle_timeout, minimum=0.1
             ),
-            relay_max_audio_seconds=_number(
+            relay_max_message_bytes=int(
+                read.number(env, "SPEECH_RELAY_MAX_MESSAGE_BYTES", cls.relay_max_message_bytes, minimum=1024)
+            ),
+            relay_max_audio_seconds=read.number(
                 env, "SPEECH_RELAY_MAX_AUDIO_SECONDS", cls.relay_max_audio_seconds, minimum=1
             ),
-            relay_ping_interval=_number(
+            relay_ping_interval=read.number(
                 env, "SPEECH_RELAY_PING_INTERVAL", cls.relay_ping_interval, minimum=0.1
             ),
-            relay_renew_after=_number(env, "SPEECH_RELAY_RENEW_AFTER", cls.relay_renew_after, minimum=1),
-            relay_voice=_text(env, "SPEECH_RELAY_VOICE", cls.relay_voice) or cls.relay_voice,
-            relay_instructions=_text(env, "SPEECH_RELAY_INSTRUCTIONS"),
-            relay_greeting=_text(env, "SPEECH_RELAY_GREETING"),
+            relay_renew_after=read.number(env, "SPEECH_RELAY_RENEW_AFTER", cls.relay_renew_after, minimum=1),
+            relay_voice=read.text(env, "SPEECH_RELAY_VOICE", cls.relay_voice) or cls.relay_voice,
+            relay_instructions=read.text(env, "SPEECH_RELAY_INSTRUCTIONS"),
+            relay_greeting=read.text(env, "SPEECH_RELAY_GREETING"),
             **_realtime(env),
-            pool_size=int(_number(env, "SPEECH_POOL_SIZE", cls.pool_size, minimum=0)),
-            pool_max_idle=_number(env, "SPEECH_POOL_MAX_IDLE", cls.pool_max_idle, minimum=1),
+            pool_size=int(read.number(env, "SPEECH_POOL_SIZE", cls.pool_size, minimum=0)),
+            pool_max_idle=read.number(env, "SPEECH_POOL_MAX_IDLE", cls.pool_max_idle, minimum=1),
         )
 
     @classmethod
