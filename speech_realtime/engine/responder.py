@@ -229,7 +229,8 @@ def _voice(
     where: dict[str, Any],
     spoken: list[str],
 ) -> Job:
-    """Audio and transcript deltas, one sentence per step, until done or cancelled."""
+    """Audio and transcript deltas, one chunk of voiced audio per step, until done or cancelled;
+    a piece's text goes with the first audio of that piece."""
     fmt = plan.output_format
     step = int(DELTA_SECONDS * fmt.sample_rate)
     resampler = StreamResampler(ENGINE_RATE, fmt.sample_rate)
@@ -237,10 +238,8 @@ def _voice(
     try:
         while not plan.cancelled:
             piece = next(pieces, None)
-            if piece is None:
-                return
-            sentence, audio = piece
-            samples = resampler.push(audio, last=not sentence)
+            sentence, audio = piece or ("", np.zeros(0, dtype=np.float32))
+            samples = resampler.push(audio, last=piece is None)
             events = [
                 render.response(
                     "audio.delta",
@@ -254,6 +253,10 @@ def _voice(
                     render.response("transcript.delta", **where, delta=(" " if spoken else "") + sentence)
                 )
                 spoken.append(sentence)
+            if piece is None:
+                if events:
+                    yield events
+                return
             yield events
     finally:
         close = getattr(pieces, "close", None)
