@@ -117,8 +117,9 @@ def transcribe_together(
     uncertain: set[int] = set()
     for word in heard.words:
         owner, distance = _nearest_item(word, items, offsets)
-        if distance >= FAR_SECONDS:
-            uncertain.update(k for k in (owner - 1, owner, owner + 1) if 0 <= k < len(items))
+        if distance >= FAR_SECONDS:  # the items on both sides of the gap it lies in
+            after = bool(items[owner].speech) and word.start >= offsets[owner] + items[owner].speech[-1][1]
+            uncertain.update({owner, owner + 1 if after else owner - 1})
         offset = offsets[owner]
         words[owner].append(Word(word.text, round(word.start - offset, 3), round(word.end - offset, 3)))
     results: list[Heard | None] = []
