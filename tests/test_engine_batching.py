@@ -116,10 +116,10 @@ def test_an_unsure_word_or_a_dropped_item_sends_its_items_back_to_one_call_each(
 
 def test_a_lone_or_silent_item_is_not_batched() -> None:
     models = PitchModels()
-    assert transcribe_queued([item_samples(0)], models, None) == [None]
+    assert transcribe_queued([item_samples(0)], models, None) == []
     quiet = np.zeros(ASR_RATE, dtype=np.float32)
-    assert transcribe_queued([item_samples(0), quiet], models, None) == [None, None]
-    assert transcribe_queued([quiet, item_samples(0)], models, None) == [None, None]
+    assert transcribe_queued([item_samples(0), quiet], models, None) == []
+    assert transcribe_queued([quiet, item_samples(0)], models, None) == []
     assert models.heard == []
     results = transcribe_queued([item_samples(0), quiet, item_samples(2)], models, None)
     assert [r.text if r else None for r in results] == ["w0", None, "w2"]
@@ -232,3 +232,21 @@ def test_an_upload_streamed_gets_each_phrases_words_in_its_own_phrase_in_order(
         assert phrase.text.split()[0].strip(",.") == first and last in phrase.text.split()[-1], phrase.text
     assert [p.offset for p in phrases] == sorted(p.offset for p in phrases)
     assert len(calls) < len(UPLOAD), calls  # phrases shared windows
+
+
+def test_items_a_batch_could_not_place_are_not_batched_again() -> None:
+    class Misplacing(PitchModels):
+        def transcribe(self, samples, language=None):  # a word in the first gap, in every batch
+            heard = super().transcribe(samples, language)
+            if len(heard.words) < 2:
+                return heard
+            return Heard(heard.text, (Word(heard.words[0].text, 2.5, 2.6), *heard.words[1:]))
+
+    models = Misplacing()
+    driver = transcribing(models)
+    for index in range(3):
+        commit(driver, index)
+    events = driver.run()
+    assert [e["transcript"] for e in events if e["type"] == COMPLETED] == ["w0", "w1", "w2"]
+    # one batch of three (the third placed), then the first two alone: never batched again
+    assert len(models.heard) == 3

@@ -79,19 +79,18 @@ def queued(samples: np.ndarray, models: ModelSet) -> Queued:
 def transcribe_queued(
     waiting: Sequence[np.ndarray], models: ModelSet, language: str | None
 ) -> list[Heard | None]:
-    """What was said in the oldest waiting item and as many of the next as share its window
-    (:func:`batch_size`), in one call, index for index; ``None`` where an item is to be
-    transcribed alone: the oldest when nothing shares its window, an item with no speech, one
-    past the window, one whose words could not all be placed."""
-    lengths = [len(samples) / ASR_RATE for samples in waiting]
-    count = batch_size(lengths)
-    results: list[Heard | None] = [None] * len(waiting)
+    """What was said in the oldest waiting item and in as many of the next as share its window
+    (:func:`batch_size`), from one call: one result per item of that batch, ``None`` for an item
+    to transcribe alone (no speech, or words that could not all be placed); an empty list when
+    no call was made (nothing shares the window, or the oldest has no speech)."""
+    count = batch_size([len(samples) / ASR_RATE for samples in waiting])
     if count < 2:
-        return results
+        return []
     entries = [queued(samples, models) for samples in waiting[:count]]
     spoken = [index for index, entry in enumerate(entries) if entry.speech]
     if len(spoken) < 2 or spoken[0] != 0:
-        return results
+        return []
+    results: list[Heard | None] = [None] * count
     together = transcribe_together([entries[index] for index in spoken], models, language)
     for index, heard in zip(spoken, together, strict=True):
         results[index] = heard

@@ -69,6 +69,7 @@ class EngineSession:
         self._transcribing: dict[int, Item] = {}
         #: Transcripts made with an earlier item's (:mod:`.batching`), until their job sends them.
         self._heard: dict[int, Heard] = {}
+        self._alone: set[int] = set()  # items a batch could not place: transcribed one by one
         #: A client message was handled since the last step: more may be waiting to be read.
         self._fresh_input = False
         self._response: ResponsePlan | None = None
@@ -246,11 +247,9 @@ class EngineSession:
     def _transcribe(self, item: Item, language: str | None) -> responder.Job:
         """The item's transcription; its audio is in use until the transcription is done.
 
-        Before the recognizer is called, the client messages already waiting are read (a step
-        with no events each, while the driver finds one): audio pushed faster than real time
-        then commits its later items first, and they are transcribed with this one
-        (:meth:`_batched`). Live audio finds nothing waiting, so it waits for nothing.
-        """
+        First the client messages already waiting are read (an empty step each): audio pushed
+        faster than real time commits its later items, transcribed with this one
+        (:meth:`_batched`). Live audio finds nothing waiting, so it waits for nothing."""
         try:
             heard = self._heard.pop(id(item), None)
             if heard is None and batching.may_share(item):
@@ -262,6 +261,7 @@ class EngineSession:
         finally:
             self._transcribing.pop(id(item), None)
             self._heard.pop(id(item), None)
+            self._alone.discard(id(item))
 
     def _batched(self, item: Item, language: str | None) -> Heard | None:
         """``item``'s transcript made in one call with the items queued after it, each of their
@@ -273,8 +273,9 @@ class EngineSession:
             and other.samples is not None
             and other.parts[0].get("transcript") is None
             and id(other) not in self._heard
+            and id(other) not in self._alone
         ]
-        if item.samples is None:
+        if item.samples is None or id(item) in self._alone:
             return None
         try:
             samples = [item.samples, *(other.samples for other in waiting if other.samples is not None)]
@@ -282,10 +283,12 @@ class EngineSession:
         except Exception as exc:  # each item is then transcribed alone, and fails on its own
             log.warning("engine: transcribing items together failed: %s", exc)
             return None
-        for other, heard in zip(waiting, results[1:], strict=False):
-            if heard is not None:
+        for other, heard in zip([item, *waiting], results, strict=False):
+            if heard is None:
+                self._alone.add(id(other))
+            elif other is not item:
                 self._heard[id(other)] = heard
-        return results[0]
+        return results[0] if results else None
 
     def _held_seconds(self, *, let_go: bool = True) -> float:
         """Seconds of audio the session holds: the one place it is counted.
