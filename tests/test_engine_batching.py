@@ -250,3 +250,31 @@ def test_items_a_batch_could_not_place_are_not_batched_again() -> None:
     assert [e["transcript"] for e in events if e["type"] == COMPLETED] == ["w0", "w1", "w2"]
     # one batch of three (the third placed), then the first two alone: never batched again
     assert len(models.heard) == 3
+
+
+def test_each_items_text_is_cut_from_the_transcript_as_written() -> None:
+    class Numbers(PitchModels):
+        def transcribe(self, samples, language=None):  # a time read as "10.30", two words
+            heard = super().transcribe(samples, language)
+            first, second = heard.words
+            words = (
+                Word("At", first.start, first.start + 0.3),
+                Word("10", first.start + 0.3, first.end - 0.3),
+            )
+            words += (Word(".30.", first.end - 0.3, first.end), Word("Yes.", second.start, second.end))
+            return Heard("At 10.30. Yes.", words)
+
+    models = Numbers()
+    results = transcribe_together([batching.queued(item_samples(i), models) for i in range(2)], models, None)
+    assert [heard.text for heard in results] == ["At 10.30.", "Yes."]
+
+
+def test_words_given_back_out_of_order_make_the_whole_batch_unsure() -> None:
+    class Swapping(PitchModels):
+        def transcribe(self, samples, language=None):
+            heard = super().transcribe(samples, language)
+            return Heard(heard.text, tuple(reversed(heard.words)))
+
+    models = Swapping()
+    results = transcribe_together([batching.queued(item_samples(i), models) for i in range(3)], models, None)
+    assert results == [None, None, None]

@@ -116,20 +116,42 @@ def transcribe_together(
     uncertain: set[int] = set()
     for word in heard.words:
         owner, distance = _nearest_item(word, items, offsets)
+        if any(words[later] for later in range(owner + 1, len(items))):  # out of order: unsure of all
+            return [None] * len(items)
         if distance >= FAR_SECONDS:  # the items on both sides of the gap it lies in
             after = bool(items[owner].speech) and word.start >= offsets[owner] + items[owner].speech[-1][1]
             uncertain.update({owner, owner + 1 if after else owner - 1})
         offset = offsets[owner]
         words[owner].append(Word(word.text, round(word.start - offset, 3), round(word.end - offset, 3)))
+    texts = _texts(heard, [len(item_words) for item_words in words])
     results: list[Heard | None] = []
     for index, item in enumerate(items):
         spoken = sum(end - start for start, end in item.speech)
         if index in uncertain or (spoken >= SPEECH_NEEDING_WORDS and not words[index]):
             results.append(None)
             continue
-        placed = tuple(snap_words(words[index], item.speech))
-        results.append(Heard(" ".join(word.text for word in placed), placed))
+        results.append(Heard(texts[index], tuple(snap_words(words[index], item.speech))))
     return results
+
+
+def _texts(heard: Heard, counts: list[int]) -> list[str]:
+    """The transcript cut into the items' texts, ``counts[k]`` words each, as the recognizer
+    wrote it ("10.30", not the words joined: "10 .30"); the words joined if a word is not found."""
+    spans, position = [], 0
+    for word in heard.words:
+        start = heard.text.find(word.text, position)
+        if start < 0:
+            break
+        position = start + len(word.text)
+        spans.append((start, position))
+    texts, first = [], 0
+    for count in counts:
+        if len(spans) == len(heard.words):
+            texts.append(heard.text[spans[first][0] : spans[first + count - 1][1]] if count else "")
+        else:
+            texts.append(" ".join(word.text for word in heard.words[first : first + count]))
+        first += count
+    return texts
 
 
 def _nearest_item(word: Word, items: Sequence[Queued], offsets: list[float]) -> tuple[int, float]:
