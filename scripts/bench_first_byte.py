@@ -43,6 +43,9 @@ def in_process(runs: int) -> list[str]:
         for _ in pieces:
             pass
         totals.append(time.perf_counter() - started)
+    # after the chunked runs: the whole-sentence network's idle threads spin for a while after
+    # each run and would slow whatever runs next
+    for _ in range(runs):
         started = time.perf_counter()
         list(voice.synthesize(SENTENCE, SynthesisConfig()))
         wholes.append(time.perf_counter() - started)
