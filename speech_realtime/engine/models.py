@@ -209,7 +209,7 @@ class Models:
         for index, sentence in enumerate(split_sentences(text, piece_limit(speed))):
             clauses = first_clause(sentence) if index == 0 else [sentence]
             voiced = [
-                (clause, [voice.phonemes_to_ids(phonemes) for phonemes in voice.phonemize(clause)])
+                (clause, [voice.phonemes_to_ids(phones) for phones in voice.phonemize(clause) if phones])
                 for clause in clauses
             ]
             for said, audio in join_clauses(voiced, lambda ids: stream.chunks(ids, scales), rate, speed):
