@@ -29,7 +29,7 @@ def pitched(index: int, seconds: float = 1.0, rate: int = ENGINE_RATE) -> np.nda
 
 
 class PitchModels(FakeModels):
-    """Hears each tone as the word ``w<index>`` of its pitch, at the tone's exact place."""
+    """Hears each tone as the word ``W<index>`` of its pitch, at the tone's exact place."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,7 +46,7 @@ class PitchModels(FakeModels):
             run = samples[start * frame : end * frame]
             pitch = np.argmax(np.abs(np.fft.rfft(run))) * ASR_RATE / len(run)
             at, to = start / 100 + self.shift, end / 100 + self.shift
-            words.append(Word(f"w{round((pitch - BASE_HZ) / STEP_HZ)}", at, to))
+            words.append(Word(f"W{round((pitch - BASE_HZ) / STEP_HZ)}", at, to))
         return Heard(" ".join(w.text for w in words), tuple(words))
 
 
@@ -80,7 +80,7 @@ def test_items_transcribed_together_get_their_own_words_on_their_own_timeline() 
     assert len(models.heard) == 1 and models.heard[0] == sum(len(i.samples) for i in items) + 2 * int(
         GAP_SECONDS * ASR_RATE
     )
-    assert [heard.text for heard in results] == ["w0", "w1", "w2"]
+    assert [heard.text for heard in results] == ["W0", "W1", "W2"]
     for heard in results:
         (word,) = heard.words
         assert word.start == pytest.approx(0.3, abs=0.02) and word.end == pytest.approx(1.3, abs=0.02)
@@ -90,7 +90,7 @@ def test_a_word_misaligned_into_a_gap_goes_to_the_speech_it_is_nearest() -> None
     models = PitchModels()
     models.shift = 0.5  # every word half a second late: into the gap after its item
     results = transcribe_together([batching.queued(item_samples(i), models) for i in range(2)], models, None)
-    assert [heard.text for heard in results] == ["w0", "w1"]
+    assert [heard.text for heard in results] == ["W0", "W1"]
 
 
 def test_an_unsure_word_or_a_dropped_item_sends_its_items_back_to_one_call_each() -> None:
@@ -102,7 +102,7 @@ def test_an_unsure_word_or_a_dropped_item_sends_its_items_back_to_one_call_each(
     models = Misplacing()
     results = transcribe_together([batching.queued(item_samples(i), models) for i in range(4)], models, None)
     assert results[:2] == [None, None]  # the two items on either side of that gap
-    assert [heard.text for heard in results[2:]] == ["w2", "w3"]
+    assert [heard.text for heard in results[2:]] == ["W2", "W3"]
 
     class Dropping(PitchModels):
         def transcribe(self, samples, language=None):  # the decoder stopped after the first item
@@ -111,7 +111,7 @@ def test_an_unsure_word_or_a_dropped_item_sends_its_items_back_to_one_call_each(
 
     models = Dropping()
     results = transcribe_together([batching.queued(item_samples(i), models) for i in range(2)], models, None)
-    assert results[0] is not None and results[0].text == "w0" and results[1] is None
+    assert results[0] is not None and results[0].text == "W0" and results[1] is None
 
 
 def test_a_lone_or_silent_item_is_not_batched() -> None:
@@ -122,7 +122,7 @@ def test_a_lone_or_silent_item_is_not_batched() -> None:
     assert transcribe_queued([quiet, item_samples(0)], models, None) == []
     assert models.heard == []
     results = transcribe_queued([item_samples(0), quiet, item_samples(2)], models, None)
-    assert [r.text if r else None for r in results] == ["w0", None, "w2"]
+    assert [r.text if r else None for r in results] == ["W0", None, "W2"]
     assert isinstance(Queued(quiet, []).seconds, float)
 
 
@@ -149,7 +149,7 @@ def test_items_queued_faster_than_real_time_share_one_call_and_keep_their_order(
     events = driver.run()
     completed = [e for e in events if e["type"] == COMPLETED]
     assert [e["item_id"] for e in completed] == ids
-    assert [e["transcript"] for e in completed] == ["w0", "w1", "w2", "w3"]
+    assert [e["transcript"] for e in completed] == ["W0", "W1", "W2", "W3"]
     assert len(models.heard) == 1  # one window for the four
     for event in completed:  # words on each item's own timeline
         assert event["x_segments"][0]["start"] == pytest.approx(0.3, abs=0.05)
@@ -167,8 +167,8 @@ def test_messages_already_waiting_are_read_before_the_recognizer_runs() -> None:
     events = driver.run()
     assert len(models.heard) == 1
     assert [(e["item_id"], e["transcript"]) for e in events if e["type"] == COMPLETED] == [
-        (first, "w0"),
-        (second, "w1"),
+        (first, "W0"),
+        (second, "W1"),
     ]
 
 
@@ -178,7 +178,7 @@ def test_live_audio_is_transcribed_at_once_never_waiting_for_a_batch() -> None:
     commit(driver, 0)
     driver.step()  # the one step that looks for waiting messages: there were none
     events = driver.step()
-    assert models.heard and [e["delta"] for e in events] == ["w0"]
+    assert models.heard and [e["delta"] for e in events] == ["W0"]
 
 
 # -- with the real models, through the service ----------------------------------------------------
@@ -248,7 +248,7 @@ def test_items_a_batch_could_not_place_are_not_batched_again() -> None:
     for index in range(3):
         commit(driver, index)
     events = driver.run()
-    assert [e["transcript"] for e in events if e["type"] == COMPLETED] == ["w0", "w1", "w2"]
+    assert [e["transcript"] for e in events if e["type"] == COMPLETED] == ["W0", "W1", "W2"]
     # one batch of three (the third placed), then the first two alone: never batched again
     assert len(models.heard) == 3
 
@@ -268,6 +268,22 @@ def test_each_items_text_is_cut_from_the_transcript_as_written() -> None:
     models = Numbers()
     results = transcribe_together([batching.queued(item_samples(i), models) for i in range(2)], models, None)
     assert [heard.text for heard in results] == ["At 10.30.", "Yes."]
+
+    class Running(PitchModels):  # the second item read as the first's sentence going on
+        def transcribe(self, samples, language=None):
+            first, second = super().transcribe(samples, language).words
+            return Heard(
+                "Hello there, and welcome.",
+                (
+                    Word("Hello there,", first.start, first.end),
+                    Word("and welcome.", second.start, second.end),
+                ),
+            )
+
+    models = Running()
+    results = transcribe_together([batching.queued(item_samples(i), models) for i in range(2)], models, None)
+    assert [heard.text for heard in results] == ["Hello there,", "And welcome."]
+    assert results[1].words[0].text == "And welcome."
 
 
 def test_words_given_back_out_of_order_make_the_whole_batch_unsure() -> None:

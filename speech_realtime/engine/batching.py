@@ -130,7 +130,11 @@ def transcribe_together(
         if index in uncertain or (spoken >= SPEECH_NEEDING_WORDS and not words[index]):
             results.append(None)
             continue
-        results.append(Heard(texts[index], tuple(snap_words(words[index], item.speech))))
+        placed = snap_words(words[index], item.speech)
+        if placed and placed[0].text[:1].islower():  # each item starts as a transcript of its own
+            placed[0] = Word(placed[0].text[:1].upper() + placed[0].text[1:], placed[0].start, placed[0].end)
+            texts[index] = texts[index][:1].upper() + texts[index][1:]
+        results.append(Heard(texts[index], tuple(placed)))
     return results
 
 
