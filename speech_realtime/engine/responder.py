@@ -77,12 +77,15 @@ def cue_segments(words: list[Word], gap: float = SEGMENT_GAP_SECONDS) -> list[di
     ]
 
 
-def _transcribed(item: Item, models: ModelSet, language: str | None) -> Iterator[Heard | None]:
-    """:func:`recognize` of a user audio item; its transcript is kept on the item when done and
-    its audio let go (a long streaming session does not keep it all)."""
+def _transcribed(
+    item: Item, models: ModelSet, language: str | None, heard_already: Heard | None = None
+) -> Iterator[Heard | None]:
+    """:func:`recognize` of a user audio item (or ``heard_already``, its transcript made with
+    other items'); its transcript is kept on the item when done and its audio let go (a long
+    streaming session does not keep it all)."""
     samples = item.samples if item.samples is not None else np.zeros(0, dtype=np.float32)
     texts = []
-    for heard in recognize(samples, models, language):
+    for heard in recognize(samples, models, language) if heard_already is None else [heard_already]:
         if heard is not None:
             texts.append(heard.text)
         yield heard
@@ -95,10 +98,11 @@ def interim_pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text) or [""]
 
 
-def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
+def transcription(item: Item, models: ModelSet, language: str | None, heard: Heard | None = None) -> Job:
     """Per phrase, ``...input_audio_transcription.delta`` events (a word each, with a leading
     space after the first text, so they concatenate to the transcript), then ``.completed`` with
-    the ``x_segments`` extension (or ``.failed``)."""
+    the ``x_segments`` extension (or ``.failed``). ``heard``: the item's transcript, already made
+    (with other items', :mod:`.batching`)."""
     where = {"item_id": item.id, "content_index": 0}
     seconds = round(len(item.samples) / ASR_RATE, 3) if item.samples is not None else 0.0
     preset = item.parts[0].get("transcript")
@@ -110,13 +114,13 @@ def transcription(item: Item, models: ModelSet, language: str | None) -> Job:
             item.samples = None
             yield [event(DELTA, **where, delta=piece) for piece in interim_pieces(text)]
         else:
-            for heard in _transcribed(item, models, language):
-                if heard is None:
+            for phrase in _transcribed(item, models, language, heard):
+                if phrase is None:
                     yield []
                     continue
-                said = (" " if text and heard.text else "") + heard.text
+                said = (" " if text and phrase.text else "") + phrase.text
                 text += said
-                words += heard.words
+                words += phrase.words
                 yield [event(DELTA, **where, delta=piece) for piece in interim_pieces(said)]
     except Exception as exc:
         log.warning("engine transcription of %s failed: %s", item.id, exc)
@@ -229,7 +233,8 @@ def _voice(
     where: dict[str, Any],
     spoken: list[str],
 ) -> Job:
-    """Audio and transcript deltas, one sentence per step, until done or cancelled."""
+    """Audio and transcript deltas, one chunk of voiced audio per step, until done or cancelled;
+    a piece's text goes with the first audio of that piece."""
     fmt = plan.output_format
     step = int(DELTA_SECONDS * fmt.sample_rate)
     resampler = StreamResampler(ENGINE_RATE, fmt.sample_rate)
@@ -237,10 +242,8 @@ def _voice(
     try:
         while not plan.cancelled:
             piece = next(pieces, None)
-            if piece is None:
-                return
-            sentence, audio = piece
-            samples = resampler.push(audio, last=not sentence)
+            sentence, audio = piece or ("", np.zeros(0, dtype=np.float32))
+            samples = resampler.push(audio, last=piece is None)
             events = [
                 render.response(
                     "audio.delta",
@@ -254,6 +257,10 @@ def _voice(
                     render.response("transcript.delta", **where, delta=(" " if spoken else "") + sentence)
                 )
                 spoken.append(sentence)
+            if piece is None:
+                if events:
+                    yield events
+                return
             yield events
     finally:
         close = getattr(pieces, "close", None)

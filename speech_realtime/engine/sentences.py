@@ -7,6 +7,9 @@ all is one "sentence"): then it is cut at the last clause boundary (comma, dash)
 piece under the bound, failing that at the last space, so no word is cut; only a single "word"
 longer than the bound is cut inside it. Slower speech is longer audio for the same text, and
 Piper's time grows with the audio, so the bound shrinks with the speed (:func:`piece_limit`).
+
+The first sentence of a text is also cut after its first clause (:func:`first_clause`), so its
+first audio does not wait for the voice's front network to read the whole sentence.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 #: Where a clause ends: after a comma (or a CJK one) or a dash; the mark stays with its clause.
 _CLAUSE_END = re.compile(r"[,\u3001\uff0c\u2013\u2014]|\s-{1,2}(?=\s)")
 _SPACE = re.compile(r"\s+")
+#: A clause mark the first clause may end at: a comma or a dash followed by a space (so never
+#: inside "3,000" or "well-known"), not after an abbreviation that reads as part of the clause.
+_FIRST_CLAUSE_END = re.compile(r"(?:[,\u3001\uff0c\u2013\u2014]|\s-{1,2})(?=\s)")
+_NOT_A_CLAUSE_END = re.compile(r"\b(?:e\.g|i\.e|cf|viz)\.,$", re.IGNORECASE)
+#: Shortest first clause, and shortest rest, cut apart: shorter ones are not worth a join.
+MIN_FIRST_CLAUSE_CHARS = 20
 
 
 def piece_limit(speed: float) -> int:
@@ -68,3 +77,15 @@ def _last_cut(
         if least <= head_end <= limit:
             best = (head_end, match.end())
     return best
+
+
+def first_clause(sentence: str, least: int = MIN_FIRST_CLAUSE_CHARS) -> list[str]:
+    """``sentence`` as its first clause and the rest, or whole when no clause mark leaves both at
+    least ``least`` characters long. The mark stays with the first clause."""
+    for match in _FIRST_CLAUSE_END.finditer(sentence):
+        head, rest = sentence[: match.end()].strip(), sentence[match.end() :].strip()
+        if _NOT_A_CLAUSE_END.search(head):
+            continue
+        if len(head) >= least:
+            return [head, rest] if len(rest) >= least else [sentence]
+    return [sentence]

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..audio import MIN_COMMIT_SECONDS
 from ..realtime.events import Dialect
-from . import responder
+from . import batching, responder
 from .items import parse_item
-from .models import ASR_RATE, ModelSet
+from .models import ASR_RATE, Heard, ModelSet
 from .parsing import ClientEventError, audio_bytes, invalid, parse_message, required
 from .render import Event, Renderer, error, event
 from .response_create import ResponseOptions, parse_response
@@ -68,6 +68,11 @@ class EngineSession:
         #: User items that may hold audio, and those of them whose transcription is queued.
         self._audio_items: list[Item] = []
         self._transcribing: dict[int, Item] = {}
+        #: Transcripts made with an earlier item's (:mod:`.batching`), until their job sends them.
+        self._heard: dict[int, Heard] = {}
+        self._alone: set[int] = set()  # items a batch could not place: transcribed one by one
+        #: A client message was handled since the last step: more may be waiting to be read.
+        self._fresh_input = False
         self._response: ResponsePlan | None = None
         self._spoken = AudioLedger()
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
@@ -91,6 +96,7 @@ class EngineSession:
     def handle(self, message: str | bytes) -> list[Event]:
         """The events one client message causes now; a bad message gets an ``error`` event."""
         event_id = None
+        self._fresh_input = True
         try:
             parsed = parse_message(message)
             event_id = parsed.get("event_id") if isinstance(parsed.get("event_id"), str) else None
@@ -242,11 +248,50 @@ class EngineSession:
         return events
 
     def _transcribe(self, item: Item, language: str | None) -> responder.Job:
-        """The item's transcription; its audio is in use until the transcription is done."""
+        """The item's transcription; its audio is in use until the transcription is done.
+
+        First the client messages already waiting are read (an empty step each): audio pushed
+        faster than real time commits its later items, transcribed with this one
+        (:meth:`_batched`). Live audio finds nothing waiting, so it waits for nothing."""
         try:
-            yield from responder.transcription(item, self.models, language)
+            heard = self._heard.pop(id(item), None)
+            if heard is None and batching.may_share(item):
+                while self._fresh_input:
+                    self._fresh_input = False
+                    yield []
+                heard = self._heard.pop(id(item), None) or self._batched(item, language)
+            yield from responder.transcription(item, self.models, language, heard)
         finally:
             self._transcribing.pop(id(item), None)
+            self._heard.pop(id(item), None)
+            self._alone.discard(id(item))
+
+    def _batched(self, item: Item, language: str | None) -> Heard | None:
+        """``item``'s transcript made in one call with the items queued after it, each of their
+        transcripts kept for its own job; ``None`` when ``item`` is to be transcribed alone."""
+        waiting = [
+            other
+            for other in self._transcribing.values()
+            if other is not item
+            and other.samples is not None
+            and other.parts[0].get("transcript") is None
+            and id(other) not in self._heard
+            and id(other) not in self._alone
+        ]
+        if item.samples is None or id(item) in self._alone:
+            return None
+        try:
+            samples = [item.samples, *(other.samples for other in waiting if other.samples is not None)]
+            results = batching.transcribe_queued(samples, self.models, language)
+        except Exception as exc:  # each item is then transcribed alone, and fails on its own
+            log.warning("engine: transcribing items together failed: %s", exc)
+            return None
+        for other, heard in zip([item, *waiting], results, strict=False):
+            if heard is None:
+                self._alone.add(id(other))
+            elif other is not item:
+                self._heard[id(other)] = heard
+        return results[0] if results else None
 
     def _held_seconds(self, *, let_go: bool = True) -> float:
         """Seconds of audio the session holds: the one place it is counted.
