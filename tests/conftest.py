@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from realtime_server import ScriptedRealtimeServer
+from relay_upstream import ConversationServer
 
 from speech_realtime.config import Settings
 from speech_realtime.web import create_app
@@ -113,3 +114,11 @@ def engine_app(engine_settings):
 @pytest.fixture
 def engine_client(engine_app):
     return engine_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def conversation_server() -> Iterator[ConversationServer]:
+    """A scripted upstream that holds a conversation (the relay's tests)."""
+    server = ConversationServer().start()
+    yield server
+    server.stop()

@@ -9,30 +9,22 @@ registry cannot be reached.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from azure_sdk_fixtures import tone, wav_bytes
+from node_harness import install_harness
 
 pytestmark = [pytest.mark.sdk, pytest.mark.subprocess]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Seconds for node to start, run one SDK call and print its result.
 NODE_LIMIT = 60.0
 
 
 @pytest.fixture(scope="module")
 def harness() -> Path:
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node and npm are needed for the JavaScript SDK tests and are not installed")
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "install-js-sdk")], capture_output=True, text=True, timeout=600
-    )
-    if done.returncode != 0:
-        pytest.skip(f"the JavaScript SDK could not be installed from npm: {done.stderr.strip()[-300:]}")
-    return Path(done.stdout.strip())
+    return install_harness("install-js-sdk", "the JavaScript SDK")
 
 
 def node(harness: Path, *args: str) -> dict:

@@ -48,13 +48,6 @@ def wait_for(condition, seconds: float = 5.0) -> bool:
     return condition()
 
 
-@pytest.fixture(scope="module")
-def conversation_server() -> Iterator[ConversationServer]:
-    server = ConversationServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def convo(conversation_server: ConversationServer) -> ConversationServer:
     conversation_server.reset()

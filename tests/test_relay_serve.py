@@ -16,13 +16,6 @@ from serve_process import SERVE, Started, clean_environ, launch
 pytestmark = pytest.mark.subprocess
 
 
-@pytest.fixture(scope="module")
-def conversation_server() -> Iterator[ConversationServer]:
-    server = ConversationServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def served(conversation_server: ConversationServer) -> Iterator[tuple[Started, str]]:
     conversation_server.reset()

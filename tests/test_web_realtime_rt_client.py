@@ -9,30 +9,22 @@ when node or npm is missing or the registry cannot be reached.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from node_harness import install_harness
 from realtime_clients import INBOUND, served_process
 
 pytestmark = [pytest.mark.sdk, pytest.mark.subprocess]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Seconds for node to start, run the session and print its result.
 NODE_LIMIT = 60.0
 
 
 @pytest.fixture(scope="module")
 def harness() -> Path:
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node and npm are needed for the rt-client test and are not installed")
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "install-js-realtime")], capture_output=True, text=True, timeout=600
-    )
-    if done.returncode != 0:
-        pytest.skip(f"rt-client could not be installed from npm: {done.stderr.strip()[-300:]}")
-    return Path(done.stdout.strip())
+    return install_harness("install-js-realtime", "rt-client")
 
 
 def test_rt_client_speaks_the_preview_protocol_through_the_service(harness, upstream):
