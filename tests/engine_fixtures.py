@@ -57,11 +57,19 @@ class EnergyVad:
         return (np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)) > 0.01).astype(np.float32)
 
 
+def _utterances(audible: np.ndarray, gap: float) -> list[np.ndarray]:
+    """The audible sample indexes, cut where ``gap`` seconds of silence part them."""
+    cuts = np.flatnonzero(np.diff(audible) > gap * ASR_RATE) + 1
+    return np.split(audible, cuts)
+
+
 class FakeModels:
     """Tones for speech (:data:`WORD_SECONDS` per word, divided by speed), canned transcripts.
 
-    A transcript's words are spread evenly over the audible part of what it was given, so word
-    times are exact enough to check offsets.
+    A transcript's words are spread evenly over each utterance of what it was given (audible
+    runs parted by ``utterance_gap`` seconds of silence; the engine's batches put 2 s between
+    items), so word times are exact enough to check offsets and a batch of several items hears
+    each one, as Whisper does.
 
     ``fail``: ``"synthesize"`` or ``"transcribe"`` makes that model raise. ``gate``: when set to
     an Event, synthesis waits for it before each sentence after the first (a slow model).
@@ -69,6 +77,7 @@ class FakeModels:
 
     def __init__(self, transcript: str = "canned words") -> None:
         self.transcript = transcript
+        self.utterance_gap = 1.5
         self.fail: str | None = None
         self.gate: threading.Event | None = None
         self.speeds: list[float] = []
@@ -98,10 +107,12 @@ class FakeModels:
         words = self.transcript.split()
         if not len(audible) or not words:
             return Heard("", ())
-        start, end = float(audible[0] / ASR_RATE), float((audible[-1] + 1) / ASR_RATE)
-        each = (end - start) / len(words)
-        timed = [Word(w, start + n * each, start + (n + 1) * each) for n, w in enumerate(words)]
-        return Heard(self.transcript, tuple(timed))
+        timed: list[Word] = []
+        for run in _utterances(audible, self.utterance_gap):
+            start, end = float(run[0] / ASR_RATE), float((run[-1] + 1) / ASR_RATE)
+            each = (end - start) / len(words)
+            timed += [Word(w, start + n * each, start + (n + 1) * each) for n, w in enumerate(words)]
+        return Heard(" ".join(word.text for word in timed), tuple(timed))
 
     def voice_activity(self) -> EnergyVad:
         self.vads.append(EnergyVad())

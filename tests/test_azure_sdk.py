@@ -307,7 +307,9 @@ def test_continuous_recognition_one_phrase_per_utterance(fake_engine_host, tmp_p
     within(lambda: recognizer.stop_continuous_recognition_async().get())
     # the fake model transcribes anything, so the trailing silence the stream commits at its
     # end may come back as a third phrase (a real model hears nothing in it)
-    assert [text for text, _ in phrases[:2]] == ["canned words", "canned words"]
+    # phrases pushed faster than real time may share one Whisper window: each is capitalized as
+    # a transcript of its own then
+    assert [text.lower() for text, _ in phrases[:2]] == ["canned words", "canned words"]
     assert len(phrases) in (2, 3)
     assert 0 < phrases[0][1] < phrases[1][1]
     assert "canned words" in hypotheses

@@ -36,6 +36,13 @@ def speech_at(spans: list[tuple[float, float]], total: float, rate: int = 24000)
 FOUR = [(1.0, 11.0), (14.0, 24.0), (27.0, 37.0), (40.0, 50.0)]
 
 
+@pytest.fixture
+def fake_models(fake_models):
+    """The fake recognizer hearing a whole phrase (two stretches 3 s apart) as one utterance."""
+    fake_models.utterance_gap = 60.0
+    return fake_models
+
+
 def committed(driver: Driver, audio: np.ndarray) -> None:
     driver.send("session.update", session=TRANSCRIBE)
     data = pcm(audio)
