@@ -20,14 +20,15 @@ import numpy as np
 
 from ..audio import MIN_COMMIT_SECONDS
 from ..realtime.events import Dialect
-from . import batching, responder
+from . import responder
 from .items import parse_item
-from .models import ASR_RATE, Heard, ModelSet
+from .models import ASR_RATE, ModelSet
 from .parsing import ClientEventError, audio_bytes, invalid, parse_message, required
 from .render import Event, Renderer, error, event
 from .response_create import ResponseOptions, parse_response
 from .session_update import TRANSCRIPTION_IN_REALTIME, apply_session_update
 from .state import Config, Conversation, Item, ResponsePlan, new_id
+from .transcription_queue import TranscriptionQueue
 from .transcription_session import apply_transcription_update, refused, transcription_config
 from .truncate import AudioLedger
 from .turns import InputBuffer, SpeechStarted, TurnDetector, ends_sentence
@@ -67,12 +68,9 @@ class EngineSession:
         self._jobs: deque[responder.Job] = deque()
         #: User items that may hold audio, and those of them whose transcription is queued.
         self._audio_items: list[Item] = []
-        self._transcribing: dict[int, Item] = {}
-        #: Transcripts made with an earlier item's (:mod:`.batching`), until their job sends them.
-        self._heard: dict[int, Heard] = {}
-        self._alone: set[int] = set()  # items a batch could not place: transcribed one by one
         #: A client message was handled since the last step: more may be waiting to be read.
         self._fresh_input = False
+        self._transcriptions = TranscriptionQueue(models, self._input_came)
         self._response: ResponsePlan | None = None
         self._spoken = AudioLedger()
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
@@ -242,56 +240,14 @@ class EngineSession:
         events += self.render.item_added(item, previous)
         self._audio_items.append(item)
         if self.config.transcription is not None:
-            self._transcribing[id(item)] = item
-            self._jobs.append(self._transcribe(item, self.config.transcription.language))
+            self._jobs.append(self._transcriptions.add(item, self.config.transcription.language))
         self._held_seconds()  # lets go of older items' audio
         return events
 
-    def _transcribe(self, item: Item, language: str | None) -> responder.Job:
-        """The item's transcription; its audio is in use until the transcription is done.
-
-        First the client messages already waiting are read (an empty step each): audio pushed
-        faster than real time commits its later items, transcribed with this one
-        (:meth:`_batched`). Live audio finds nothing waiting, so it waits for nothing."""
-        try:
-            heard = self._heard.pop(id(item), None)
-            if heard is None and batching.may_share(item):
-                while self._fresh_input:
-                    self._fresh_input = False
-                    yield []
-                heard = self._heard.pop(id(item), None) or self._batched(item, language)
-            yield from responder.transcription(item, self.models, language, heard)
-        finally:
-            self._transcribing.pop(id(item), None)
-            self._heard.pop(id(item), None)
-            self._alone.discard(id(item))
-
-    def _batched(self, item: Item, language: str | None) -> Heard | None:
-        """``item``'s transcript made in one call with the items queued after it, each of their
-        transcripts kept for its own job; ``None`` when ``item`` is to be transcribed alone."""
-        waiting = [
-            other
-            for other in self._transcribing.values()
-            if other is not item
-            and other.samples is not None
-            and other.parts[0].get("transcript") is None
-            and id(other) not in self._heard
-            and id(other) not in self._alone
-        ]
-        if item.samples is None or id(item) in self._alone:
-            return None
-        try:
-            samples = [item.samples, *(other.samples for other in waiting if other.samples is not None)]
-            results = batching.transcribe_queued(samples, self.models, language)
-        except Exception as exc:  # each item is then transcribed alone, and fails on its own
-            log.warning("engine: transcribing items together failed: %s", exc)
-            return None
-        for other, heard in zip([item, *waiting], results, strict=False):
-            if heard is None:
-                self._alone.add(id(other))
-            elif other is not item:
-                self._heard[id(other)] = heard
-        return results[0] if results else None
+    def _input_came(self) -> bool:
+        """Whether a client message was handled since this was last asked."""
+        came, self._fresh_input = self._fresh_input, False
+        return came
 
     def _held_seconds(self, *, let_go: bool = True) -> float:
         """Seconds of audio the session holds: the one place it is counted.
@@ -300,7 +256,7 @@ class EngineSession:
         message the echo model would read (the conversation's last user message, or the active
         response's). Other items' audio can no longer be used; ``let_go`` drops it first.
         """
-        in_use = dict(self._transcribing)
+        in_use = dict(self._transcriptions.items)
         for items in (self.conversation.items, self._response.source if self._response else []):
             last = responder.last_user_message(items)
             if last is not None:
