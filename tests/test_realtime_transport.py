@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import socket
 import threading
 import time
@@ -9,7 +11,13 @@ import time
 import pytest
 
 from speech_realtime.config import Backend, Settings
-from speech_realtime.errors import ConfigError, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from speech_realtime.errors import (
+    ConfigError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from speech_realtime.realtime.events import Dialect
 from speech_realtime.realtime.transport import Connection, Endpoint, endpoint_for, retry_after
 from speech_realtime.speech import SpeechService
@@ -75,6 +83,49 @@ def test_a_server_that_never_answers_the_handshake_times_out() -> None:
     with pytest.raises(UpstreamTimeout):
         Connection.open(endpoint, {}, timeout=0.5)
     assert time.monotonic() - started < 1.5
+    listener.close()
+
+
+def _server_sending(frames: list[bytes]) -> socket.socket:
+    """A WebSocket server on loopback that answers one handshake, then sends ``frames`` (raw)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + b"".join(frames)
+        )
+        conn.recv(4096)  # until the client hangs up
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def _text_frame(payload: bytes) -> bytes:
+    return bytes([0x81, len(payload)]) + payload
+
+
+def test_text_messages_are_decoded_and_one_that_is_not_utf8_fails_the_connection() -> None:
+    listener = _server_sending([_text_frame('{"type":"caf\u00e9"}'.encode()), _text_frame(b'{"t":"\xff"}')])
+    endpoint = Endpoint("azure", f"ws://127.0.0.1:{listener.getsockname()[1]}/x", "ga", "m")
+    with Connection.open(endpoint, {}, timeout=2) as conn:
+        assert conn.receive(time.monotonic() + 2, 2) == '{"type":"caf\u00e9"}'
+        with pytest.raises(UpstreamError, match="not UTF-8"):
+            conn.receive(time.monotonic() + 2, 2)
+        assert conn.fileno() == -1
     listener.close()
 
 
