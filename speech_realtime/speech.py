@@ -24,7 +24,7 @@ from .audio import (
     WireAudio,
     WireFormat,
     check_layout,
-    encode_all,
+    encode_parts,
     input_to_wire,
     output_format,
 )
@@ -89,14 +89,27 @@ class AudioStream(TurnStream[bytes]):
 
 @dataclass(frozen=True)
 class Speech:
-    """Synthesized audio and what the service knows about how faithfully it reads the text."""
+    """Synthesized audio and what the service knows about how faithfully it reads the text.
 
-    audio: bytes
+    ``parts``: the file in the output format, in pieces never joined (see
+    :func:`~.audio.encode_parts`); a web answer sends them one by one.
+    """
+
+    parts: list[bytes]
     output: OutputFormat
     voice: str
     transcript: str
     verbatim: bool | None
     attempts: int
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
+    @property
+    def audio(self) -> bytes:
+        """The whole file as one bytes object: a copy of the parts."""
+        return b"".join(self.parts)
 
 
 class SpeechService:
@@ -262,8 +275,8 @@ class SpeechService:
         """The whole reading of ``text``; retried once if the model clearly did not read it."""
         make, voice, output = self._synthesis(text, options, retry=True)
         self._note_reading(turn := self.runner.complete(make))
-        audio = encode_all(output, output.upstream, turn.take_audio())
-        return Speech(audio, output, voice, turn.transcript, turn.verbatim, turn.attempts)
+        parts = encode_parts(output, output.upstream, turn.take_chunks())
+        return Speech(parts, output, voice, turn.transcript, turn.verbatim, turn.attempts)
 
     def synthesize_stream(self, text: str, options: SynthesisOptions = DEFAULT_SYNTHESIS) -> AudioStream:
         """The reading of ``text`` in the output format, chunk by chunk as the audio arrives.

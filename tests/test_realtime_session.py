@@ -211,6 +211,14 @@ def test_take_audio_drains_for_streaming() -> None:
     assert tts.take_audio() == b""
 
 
+def test_take_chunks_hands_over_the_deltas_as_they_came() -> None:
+    tts = Synthesis("ga", "Hello.", "alloy")
+    tts.feed(delta(b"ab"))
+    tts.feed(delta(b"cde"))
+    assert tts.take_chunks() == [b"ab", b"cde"]
+    assert tts.take_chunks() == []
+
+
 def test_stt_result_is_one_segment_over_the_audio_with_words_spread_by_length() -> None:
     stt = Transcription("ga", bytes(48000), transcribe_model="whisper-1", prompt="Expect names.")
     update = next(stt.start())

@@ -57,6 +57,7 @@ def test_synthesize_returns_all_the_pcm(client, upstream, dialect) -> None:
     assert response.status_code == 200, response.json
     assert response.mimetype == "audio/pcm"
     assert response.data == b"".join(audio_for(text, 4, 2))
+    assert response.headers["Content-Length"] == str(len(response.data))
     assert response.headers["X-Speech-Verbatim"] == "true"
     assert response.headers["X-Speech-Attempts"] == "1"
     types = [e["type"] for e in upstream.client_events()]

@@ -7,7 +7,7 @@ to the client's format, as a stream. ``formats``: input detection and streaming 
 wire audio. Callers import from ``speech_realtime.audio``.
 """
 
-from .encoder import Encoder, encode_all
+from .encoder import Encoder, encode_parts
 from .formats import (
     CONTENT_TYPES,
     INPUT_NAMES,
@@ -71,7 +71,7 @@ __all__ = [
     "check_layout",
     "decode_wire",
     "downmix",
-    "encode_all",
+    "encode_parts",
     "encode_wire",
     "float_to_pcm16",
     "input_name",

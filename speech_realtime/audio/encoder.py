@@ -41,7 +41,8 @@ class Encoder:
     """Upstream wire audio in, the client's format out, chunk by chunk.
 
     ``streaming`` selects the WAV form with unknown sizes (0xFFFFFFFF), which players accept for
-    a body of unknown length; otherwise :meth:`finish` returns a WAV with exact sizes. An encoder
+    a body of unknown length, sent before the first audio; otherwise the caller puts
+    :meth:`prefix` (a header with exact sizes) before the body once it knows its size. An encoder
     that will not finish (the stream was aborted) must be closed: :meth:`close`, or use it as a
     context manager, frees the codec and container at once rather than at garbage collection.
     """
@@ -53,9 +54,9 @@ class Encoder:
         self._resampler = StreamResampler(source.sample_rate, output.rate)
         self._compressed: StreamEncoder | None = None
         self._header_sent = False
-        self._body: list[bytes] = []
-        # The upstream's samples in the client's codec and rate: the bytes are what it wants.
-        self._direct = _WIRE_CODECS[source] is output.codec and output.rate == source.sample_rate
+        self._partial = b""
+        #: the upstream's samples are in the client's codec and rate: the bytes are what it wants
+        self.direct = _WIRE_CODECS[source] is output.codec and output.rate == source.sample_rate
         if (output.codec, output.container) in _FFMPEG:
             muxer, encoder = _FFMPEG[output.codec, output.container]
             self._compressed = StreamEncoder(muxer, encoder, output.rate, output.bit_rate)
@@ -73,40 +74,47 @@ class Encoder:
         with timings.timed("encode"):
             return self._push(wire, last=last)
 
-    def _push(self, wire: bytes, *, last: bool) -> bytes:
-        if self._direct:
-            data = wire
+    def _push(self, wire: bytes | memoryview, *, last: bool) -> bytes:
+        if self.direct:
+            data = wire if isinstance(wire, bytes) else bytes(wire)
         else:
-            samples = self._resampler.push(decode_wire(wire, self._source), last=last)
+            samples = self._resampler.push(decode_wire(self._whole_samples(wire), self._source), last=last)
             if self._compressed is not None:
                 return self._compressed.push(samples)
             data = self._samples(samples)
-        if self.output.container is Container.WAV:
-            if not self._streaming:
-                self._body.append(data)
-                return b""
-            if not self._header_sent:
-                self._header_sent = True
-                data = self._wav_header(None) + data
+        if self.output.container is Container.WAV and self._streaming and not self._header_sent:
+            self._header_sent = True
+            data = self._wav_header(None) + data
         return data
 
     def finish(self) -> bytes:
-        """The end of the output (for a whole WAV file: all of it)."""
+        """The end of the output."""
         tail = self.push(b"", last=True)
         if self._compressed is not None:
             with timings.timed("encode"):
                 return tail + self._compressed.finish()
-        if self.output.container is Container.WAV and not self._streaming:
-            body = b"".join(self._body)
-            self._body.clear()
-            return self._wav_header(len(body)) + body
         return tail
 
+    def prefix(self, size: int) -> bytes:
+        """What a whole (not streamed) file of ``size`` body bytes starts with: a WAV's header
+        with exact sizes; nothing for any other format."""
+        if self.output.container is Container.WAV and not self._streaming:
+            return self._wav_header(size)
+        return b""
+
     def close(self) -> None:
-        """Free the codec, container and buffers (idempotent; after :meth:`finish` too)."""
+        """Free the codec and container (idempotent; after :meth:`finish` too)."""
         if self._compressed is not None:
             self._compressed.close()
-        self._body.clear()
+
+    def _whole_samples(self, wire: bytes | memoryview) -> bytes | memoryview:
+        """``wire`` after the partial sample the last push left, up to its own last whole sample:
+        an upstream's chunks need not end on a sample boundary."""
+        if self._partial:
+            wire = self._partial + wire
+        cut = len(wire) - len(wire) % self._source.sample_width
+        self._partial = bytes(wire[cut:])
+        return wire[:cut]
 
     def _samples(self, samples: np.ndarray) -> bytes:
         fmt = _G711.get(self.output.codec)
@@ -117,19 +125,32 @@ class Encoder:
         return wav_header(self.output.rate, 1, bits, size, tag=tag)
 
 
-#: Samples of wire audio :func:`encode_all` converts at a time.
+#: Samples of wire audio :func:`encode_parts` converts at a time.
 _BLOCK_SAMPLES = 16384
 
 
-def encode_all(output: OutputFormat, source: WireFormat, wire: bytes) -> bytes:
-    """The whole of ``wire`` audio in the output format.
+def encode_parts(output: OutputFormat, source: WireFormat, chunks: list[bytes]) -> list[bytes]:
+    """A whole file in the output format, as the parts of its body in order (a WAV's header
+    first), from the upstream's ``chunks`` of wire audio, which it empties.
 
-    Converted in blocks, so the working buffers (float samples, resampler output, codec frames)
-    stay small whatever the length of the reading: a whole 270 s reading converted at once held
-    about 80 MB of them on the way to MP3.
+    Each chunk is dropped once converted and the parts are never joined, so a reading is held
+    about once, however long (joining the chunks, then the parts, held it three times over).
+    Large chunks are converted in blocks, so the working buffers (float samples, resampler
+    output, codec frames) stay small: a whole 270 s reading converted at once held about 80 MB
+    of them on the way to MP3.
     """
     step = _BLOCK_SAMPLES * source.sample_width
+    chunks.reverse()
+    parts: list[bytes] = []
     with Encoder(output, source, streaming=False) as encoder:
-        parts = [encoder.push(wire[start : start + step]) for start in range(0, len(wire), step)]
+        while chunks:
+            wire = chunks.pop()
+            if encoder.direct or len(wire) <= step:
+                parts.append(encoder.push(wire))
+            else:
+                view = memoryview(wire)
+                parts.extend(encoder.push(view[start : start + step]) for start in range(0, len(view), step))
         parts.append(encoder.finish())
-        return b"".join(parts)
+        parts = [part for part in parts if part]
+        prefix = encoder.prefix(sum(map(len, parts)))
+    return [prefix, *parts] if prefix else parts

@@ -38,7 +38,7 @@ WIRE_FORMATS = {f.name: f for f in (PCM16, G711_ULAW, G711_ALAW)}
 # -- PCM16 <-> float ------------------------------------------------------------------------------
 
 
-def pcm16_to_float(data: bytes) -> np.ndarray:
+def pcm16_to_float(data: bytes | memoryview) -> np.ndarray:
     """Little-endian PCM16 bytes as float32 samples in [-1, 1)."""
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -110,17 +110,17 @@ def alaw_encode(pcm: bytes) -> bytes:
     return _ALAW_ENCODE[_table_index(pcm)].tobytes()
 
 
-def ulaw_decode(data: bytes) -> bytes:
+def ulaw_decode(data: bytes | memoryview) -> bytes:
     """G.711 mu-law -> PCM16."""
     return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes()
 
 
-def alaw_decode(data: bytes) -> bytes:
+def alaw_decode(data: bytes | memoryview) -> bytes:
     """G.711 A-law -> PCM16."""
     return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes()
 
 
-def decode_wire(data: bytes, fmt: WireFormat) -> np.ndarray:
+def decode_wire(data: bytes | memoryview, fmt: WireFormat) -> np.ndarray:
     """Wire-format bytes as float32 samples at ``fmt.sample_rate``."""
     if fmt is G711_ULAW:
         data = ulaw_decode(data)

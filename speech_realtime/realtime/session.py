@@ -297,6 +297,11 @@ class Synthesis:
         self._chunks.clear()
         return audio
 
+    def take_chunks(self) -> list[bytes]:
+        """The audio received since the last call, as it came (a whole reading is not copied)."""
+        chunks, self._chunks = self._chunks, []
+        return chunks
+
     def take_words(self) -> list[WordTiming]:
         """The word timings known since the last call."""
         words, self._words = self._words, []

@@ -62,8 +62,9 @@ def synthesize() -> Response:
         "X-Speech-Voice": speech.voice,
         "X-Speech-Attempts": str(speech.attempts),
         "X-Speech-Verbatim": verbatim,
+        "Content-Length": str(speech.size),
     }
-    return Response(speech.audio, mimetype=speech.output.mime, headers=headers)
+    return Response(speech.parts, mimetype=speech.output.mime, headers=headers)
 
 
 @speech_api.post("/synthesize/stream")
