@@ -3,8 +3,10 @@
 
 Starts the engine (``speech-realtime engine``, real models) with ``SPEECH_ENGINE_LATENCY_MS`` set
 to ``--latency-ms`` (every message that late each way, three round trips to connect), and
-``speech-realtime serve`` (gunicorn, one worker) over it, once per ``--pool`` size. At each
-concurrency it runs, with that many clients at once:
+``speech-realtime serve`` (gunicorn, ``--workers`` processes, default one) over it, once per
+``--pool`` size. At each concurrency it runs ``--requests`` rounds; in each round every
+operation in turn (the order reversed every other round, so that no operation always follows
+another), with that many clients at once, one request each:
 
 - ``stream``: ``POST /api/speech-realtime/synthesize/stream`` (first audio byte, total);
 - ``synth``: ``POST /api/speech-realtime/synthesize`` (total);
@@ -13,17 +15,18 @@ concurrency it runs, with that many clients at once:
   process that connects per request (the service's own sans-I/O turns on a fresh connection:
   what a naive client talking to the model does), so the service's overhead is a ratio;
 
-with requests/s, errors, and the worker's CPU seconds and peak RSS (VmHWM, reset before each
-operation) over the operation. Then, once per service: the Azure Speech SDK's first audio byte
-of ``speak_text`` on an open socket, ``/v1/audio/speech`` (first byte, total), streaming versus
-whole recognition of one four-phrase upload (``/v1/audio/transcriptions``), and the worker's
-peak memory for a short and a long reading (``/synthesize`` as WAV).
+with requests/s, errors, the workers' CPU seconds (all of them) and the largest worker's peak
+RSS (VmHWM, reset before each round) over the operation. Then, once per service: the Azure
+Speech SDK's first audio byte of ``speak_text`` on an open socket, ``/v1/audio/speech`` (first
+byte, total), streaming versus whole recognition of one four-phrase upload
+(``/v1/audio/transcriptions``), and a worker's peak memory for readings of 1, 16 and 64
+sentences (``/synthesize`` whole and streamed, WAV).
 
 Prints Markdown tables. Every request has a time limit; everything runs on 127.0.0.1.
 
 Usage: PYTHONPATH=. .venv/bin/python scripts/bench.py [--quick] [--latency-ms 50] [--pool 0,64]
        [--concurrency 1,8,32,64] [--requests N] [--ops stream,direct-stream,...] [--no-singles]
-       [--models real|fake]
+       [--models real|fake] [--workers N]
 
 ``--models fake`` runs the engine on the test suite's fake models (a tone per word, canned
 transcripts): what is left is the wire, the service and the clients, so the round trips being
@@ -96,8 +99,19 @@ class Result:
     error: str = ""  # the first one
     connects: list[tuple[float, bool]] = field(default_factory=list)  # from Server-Timing
     wall: float = 0.0
-    cpu: float = float("nan")
-    peak_mib: float = float("nan")
+    cpu: float = 0.0  # all workers'
+    peak_mib: float = 0.0  # the largest worker's
+
+    def add(self, other: Result) -> None:
+        """Count ``other`` (another round of the same operation) in."""
+        self.first += other.first
+        self.total += other.total
+        self.errors += other.errors
+        self.error = self.error or other.error
+        self.connects += other.connects
+        self.wall += other.wall
+        self.cpu += other.cpu
+        self.peak_mib = max(self.peak_mib, other.peak_mib)
 
 
 def ms(values: list[float]) -> str:
@@ -121,7 +135,11 @@ class Inputs:
     pcm: bytes  # the same, the engine's wire PCM16
 
 
-def operations(inputs: Inputs) -> dict[str, Callable[[Served], tuple[float, float]]]:
+#: One request of an operation: (seconds to the first byte, seconds in all).
+Call = Callable[[Served], tuple[float, float]]
+
+
+def operations(inputs: Inputs) -> dict[str, Call]:
     audio = base64.b64encode(inputs.wav).decode()
     return {
         "stream": lambda s: post_json(s, "/api/speech-realtime/synthesize/stream", {"text": SHORT}),
@@ -138,7 +156,7 @@ def operations(inputs: Inputs) -> dict[str, Callable[[Served], tuple[float, floa
     }
 
 
-def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: int, each: int) -> Result:
+def run(served: Served, call: Call, clients: int, each: int) -> Result:
     """``clients`` at once, each making ``each`` requests back to back."""
     result = Result()
     lock = threading.Lock()
@@ -157,17 +175,32 @@ def run(served: Served, call: Callable[[Served], tuple[float, float]], clients: 
                 result.total.append(total)
 
     CONNECTS.clear()
-    reset_peak(served.worker)
-    cpu = cpu_seconds(served.worker)
+    reset_peak(served)
+    cpu = workers_cpu(served)
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client) for _ in range(clients)]:
             future.result(timeout=LIMIT * each)
     result.wall = time.perf_counter() - started
-    result.cpu = cpu_seconds(served.worker) - cpu
-    result.peak_mib = peak_mib(served.worker)
+    result.cpu = workers_cpu(served) - cpu
+    result.peak_mib = max(peak_mib(served))
     result.connects = list(CONNECTS)
     return result
+
+
+def rounds(served: Served, calls: dict[str, Call], clients: int, each: int) -> dict[str, Result]:
+    """``each`` rounds; in each, every operation in turn with ``clients`` at once, one request
+    per client, the order reversed every other round: the service and the direct client meet
+    the same machine (a block of one after a block of the other did not)."""
+    results = {op: Result() for op in calls}
+    for number in range(each):
+        for op in list(calls) if number % 2 == 0 else reversed(calls):
+            results[op].add(run(served, calls[op], clients, 1))
+    return results
+
+
+def workers_cpu(served: Served) -> float:
+    return sum(cpu_seconds(pid) for pid in served.workers)
 
 
 def wav_bytes(pcm: bytes, rate: int = 24000) -> bytes:
@@ -234,20 +267,21 @@ def singles(served: Served, runs: int, upload: bytes) -> list[str]:
     streamed = [transcription(served, upload, stream=True) for _ in range(runs)]
     rows.append(f"| 4-phrase upload: whole / streamed recognition | {ms(whole)} / {ms(streamed)} ms |")
     for path in ("/api/speech-realtime/synthesize", "/api/speech-realtime/synthesize/stream"):
-        for count in (1, 4 if runs < 5 else 16):
+        for count in (1, 4) if runs < 5 else (1, 16, 64):
             rows.append(memory_row(served, path, count))
     return rows
 
 
 def memory_row(served: Served, path: str, count: int) -> str:
-    """How much the worker's peak RSS grows over one reading of ``count`` sentences."""
+    """How much a worker's peak RSS grows over one reading of ``count`` sentences (the most any
+    worker grew: one of them served it)."""
     body = json.dumps({"text": " ".join([SENTENCE] * count)}).encode()
-    reset_peak(served.worker)
-    base = peak_mib(served.worker)
+    reset_peak(served)
+    base = peak_mib(served)
     status, _, _, audio = within(
         lambda: request(served, "POST", path, body, {"Content-Type": "application/json"}), LIMIT
     )
-    grown = peak_mib(served.worker) - base
+    grown = max(after - before for before, after in zip(base, peak_mib(served), strict=True))
     return (
         f"| worker peak growth, {path.rpartition('/speech-realtime')[2]} of {count} sentence(s) "
         f"| {grown:.1f} MiB (audio {len(audio) / 2**20:.1f} MiB, HTTP {status}) |"
@@ -288,6 +322,7 @@ def main() -> int:
     parser.add_argument("--models", choices=("real", "fake"), default="real", help="engine models")
     parser.add_argument("--ops", help="operations to run, comma-separated (default: all)")
     parser.add_argument("--no-singles", action="store_true", help="skip the one-request measurements")
+    parser.add_argument("--workers", type=int, default=1, help="the service's worker processes (default 1)")
     args = parser.parse_args()
     levels = [1, 8] if args.quick else [int(n) for n in args.concurrency.split(",")]
     each = 2 if args.quick else args.requests
@@ -295,14 +330,14 @@ def main() -> int:
     pools = [int(n) for n in args.pool.split(",")]
     print(
         f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; "
-        f"latency {args.latency_ms:g} ms; {args.models} models"
+        f"latency {args.latency_ms:g} ms; {args.models} models; {args.workers} worker(s)"
     )
     engine = start_engine(args.latency_ms, args.models)
     try:
         rows = [HEADER, "| --- " * HEADER.count(" | ") + "| --- |"]
         notes: list[str] = []
         for pool in pools:
-            with serve(engine.url, pool, sessions=2 * max(levels) + pool) as served:
+            with serve(engine.url, pool, 2 * max(levels) + pool, args.workers) as served:
                 pcm = reading(served, SENTENCE)
                 inputs = Inputs(engine.url, wav_bytes(pcm), pcm)
                 calls = operations(inputs)
@@ -311,7 +346,7 @@ def main() -> int:
                 for call in calls.values():  # a burst of each first: the engine's first ones are slow
                     run(served, call, min(8, max(levels)), 1)
                 for clients in levels:
-                    results = {op: run(served, call, clients, each) for op, call in calls.items()}
+                    results = rounds(served, calls, clients, each)
                     rows += table(f"pool {pool}", results, clients)
                     print(rows[-1], file=sys.stderr, flush=True)
                 if args.no_singles:

@@ -67,12 +67,13 @@ class Served:
     process: subprocess.Popen[str]
     host: str
     port: int
-    worker: int
+    workers: list[int]  # the worker processes' pids
 
 
 @contextmanager
-def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
-    """``speech-realtime serve`` (one worker) over the engine, with a pool of ``pool``."""
+def serve(engine_url: str, pool: int, sessions: int, workers: int = 1) -> Iterator[Served]:
+    """``speech-realtime serve`` (``workers`` processes) over the engine, with a pool of ``pool``
+    per worker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "SPEECH_"))}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -85,26 +86,28 @@ def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
         LOG_LEVEL="INFO",  # gunicorn says where it listens and its worker's pid at INFO
     )
     command = [sys.executable, "-m", "speech_realtime", "serve", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )  # stdout: the access log
     watchdog = threading.Timer(120, process.kill)
     watchdog.start()
     assert process.stderr is not None
-    port = worker = None
+    port = None
+    pids: list[int] = []
     for line in process.stderr:
         if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line):
             port = int(found[1])
         if found := re.search(r"Booting worker with pid: (\d+)", line):
-            worker = int(found[1])
-        if port and worker:
+            pids.append(int(found[1]))
+        if port and len(pids) == workers:
             break
     watchdog.cancel()
     threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
     try:
-        if not (port and worker):
+        if not (port and len(pids) == workers):
             raise RuntimeError("serve did not start")
-        served = Served(process, "127.0.0.1", port, worker)
+        served = Served(process, "127.0.0.1", port, pids)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -123,12 +126,18 @@ def serve(engine_url: str, pool: int, sessions: int) -> Iterator[Served]:
             process.wait()
 
 
-def reset_peak(pid: int) -> None:
-    """VmHWM back to the current RSS (Linux 4.0+, as root or the owner)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
+def reset_peak(served: Served) -> None:
+    """Every worker's VmHWM back to its current RSS (Linux 4.0+, as root or the owner)."""
+    for pid in served.workers:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def peak_mib(pid: int) -> float:
+def peak_mib(served: Served) -> list[float]:
+    """Every worker's peak RSS (VmHWM) in MiB."""
+    return [_peak_mib(pid) for pid in served.workers]
+
+
+def _peak_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
