@@ -187,3 +187,22 @@ def test_a_raw_body_names_its_rate_as_rate_or_samplerate(client, upstream) -> No
     assert refused.status_code == 400
     assert refused.json["error"]["param"] == "sampleRate"
     assert "'rate'" in refused.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aGVsbG8gd29ybGQ=",
+        "aGVsbG8g\r\nd29y bG\tQ=\n",
+        "data:audio/wav;base64,aGVsbG8gd29ybGQ=",
+        "DATA:;base64,aGVs\nbG8gd29ybGQ=",
+    ],
+)
+def test_base64_may_carry_line_breaks_and_a_data_url_prefix(text: str) -> None:
+    assert decode_base64(text, "audioData") == b"hello world"
+
+
+@pytest.mark.parametrize("text", ["aGVsbG8=d29ybGQ=x", "data:audio/wav;base64,!!", "aGVsbG8gd29ybGQ=\u00e9"])
+def test_base64_that_does_not_decode_either_way_is_refused(text: str) -> None:
+    with pytest.raises(BadRequest):
+        decode_base64(text, "audioData")

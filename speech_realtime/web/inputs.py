@@ -147,10 +147,18 @@ def integer(value: Any, name: str, param: str | None = None) -> int | None:
 
 
 def decode_base64(data: str, name: str, param: str | None = "audio") -> bytes:
-    """Base64 text (line breaks and a ``data:...;base64,`` prefix allowed) as bytes."""
-    data = _WHITESPACE.sub("", _DATA_URL.sub("", data, count=1))
+    """Base64 text (line breaks and a ``data:...;base64,`` prefix allowed) as bytes.
+
+    Text without either is decoded as it is: looking for them with the expressions costs more
+    than the decoding (half a millisecond for a 50 kB recording), so only text that does not
+    decode is searched.
+    """
     try:
         return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return base64.b64decode(_WHITESPACE.sub("", _DATA_URL.sub("", data, count=1)), validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(f"'{name}' is not valid base64", code="invalid_base64", param=param) from None
 
