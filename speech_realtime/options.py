@@ -263,6 +263,31 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """Synthesized audio and what the service knows about how faithfully it reads the text.
+
+    ``parts``: the file in the output format, in pieces never joined (see
+    :func:`~.audio.encode_parts`); a web answer sends them one by one.
+    """
+
+    parts: list[bytes]
+    output: OutputFormat
+    voice: str
+    transcript: str
+    verbatim: bool | None
+    attempts: int
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
+    @property
+    def audio(self) -> bytes:
+        """The whole file as one bytes object: a copy of the parts."""
+        return b"".join(self.parts)
+
+
+@dataclass(frozen=True)
 class AudioChunk:
     """Synthesized audio in the requested output format, as it arrives."""
 

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -35,6 +34,7 @@ from .metrics import Counters
 from .options import (
     AudioChunk,
     RecognitionOptions,
+    Speech,
     SynthesisOptions,
     TokenLogprob,
     Transcript,
@@ -85,31 +85,6 @@ class AudioStream(TurnStream[bytes]):
     """
 
     usage: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Speech:
-    """Synthesized audio and what the service knows about how faithfully it reads the text.
-
-    ``parts``: the file in the output format, in pieces never joined (see
-    :func:`~.audio.encode_parts`); a web answer sends them one by one.
-    """
-
-    parts: list[bytes]
-    output: OutputFormat
-    voice: str
-    transcript: str
-    verbatim: bool | None
-    attempts: int
-
-    @property
-    def size(self) -> int:
-        return sum(map(len, self.parts))
-
-    @property
-    def audio(self) -> bytes:
-        """The whole file as one bytes object: a copy of the parts."""
-        return b"".join(self.parts)
 
 
 class SpeechService:

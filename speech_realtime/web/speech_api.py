@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from ..audio import INPUT_NAMES, OUTPUT_NAMES, OutputFormat, azure_output_format, output_format
-from ..options import RecognitionOptions, SynthesisOptions
-from ..speech import Speech
+from ..options import RecognitionOptions, Speech, SynthesisOptions
 from ..voices import ALIASES, AZURE_NAMES, LEGACY_ALIASES
 from .context import speech_service
 from .contract import reference as contract
