@@ -29,11 +29,11 @@ def in_process(runs: int) -> list[str]:
     """The engine's models in this process: the first chunk, against the whole sentence."""
     from piper import SynthesisConfig
 
-    from speech_realtime.engine.models import Models
+    from speech_realtime.engine.models import Models, whole_voice
 
     models = Models()
     models.warm_up()
-    voice = models.voice
+    voice = whole_voice()
     firsts, wholes, totals = [], [], []
     for _ in range(runs):
         started = time.perf_counter()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_first_byte import SENTENCE
 
-from speech_realtime.engine.models import Models
+from speech_realtime.engine.models import Models, whole_voice
 from speech_realtime.engine.piper_stream import chunk_bounds, soft_limit
 from speech_realtime.engine.sentences import first_clause
 from speech_realtime.engine.voicing import SILENCE_LEVEL, join_clauses
@@ -138,7 +138,7 @@ def main() -> int:
     from piper import SynthesisConfig
 
     plain = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
-    whole = soft_limit(np.asarray(voice.phoneme_ids_to_audio(ids, plain), dtype=np.float32))
+    whole = soft_limit(np.asarray(whole_voice().phoneme_ids_to_audio(ids, plain), dtype=np.float32))
     joins = np.cumsum([len(c) for c in chunks])[:-1]
     print(f"{len(SENTENCE.split())} words: {SENTENCE}\n")
     difference = np.abs(chunked - whole).max()

