@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -113,6 +114,11 @@ def _engine(settings: Settings, args: argparse.Namespace) -> int:
     models = shared_models(settings.engine_threads, settings.engine_device)
     models.warm_up()
     server = EngineServer(args.host, args.port, models, latency=settings.engine_latency)
+
+    def drain(_signum: int, _frame: object) -> None:  # serve_forever returns once it stops
+        threading.Thread(target=server.drain, args=(settings.graceful_timeout,), daemon=True).start()
+
+    signal.signal(signal.SIGTERM, drain)
     print(f"{EngineProcess.READY}{server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

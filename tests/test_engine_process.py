@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
 from pathlib import Path
 
 import pytest
+import websocket
 from engine_fixtures import wait_until
 
 from speech_realtime.engine.process import EngineProcess
@@ -52,3 +55,18 @@ def test_the_engine_leaves_the_process_environment_alone() -> None:
     for module in Path(engine.__file__).parent.glob("*.py"):
         source = module.read_text()
         assert "os.environ" not in source and "getenv" not in source, module.name
+
+
+@pytest.mark.models
+@pytest.mark.subprocess
+def test_sigterm_drains_the_engine_and_it_exits_once_its_sessions_are_done() -> None:
+    engine = EngineProcess.start(timeout=120)
+    try:
+        pooled = websocket.create_connection(engine.url.replace("http", "ws") + "/v1/realtime", timeout=10)
+        assert json.loads(pooled.recv())["type"] == "session.created"
+        engine.process.send_signal(signal.SIGTERM)
+        opcode, frame = pooled.recv_data_frame(True)  # a session that said nothing is closed at once
+        assert (opcode, int.from_bytes(frame.data[:2], "big")) == (websocket.ABNF.OPCODE_CLOSE, 1001)
+        assert engine.process.wait(timeout=10) == 0
+    finally:
+        engine.stop()

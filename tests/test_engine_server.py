@@ -6,11 +6,15 @@ import json
 import logging
 import socket
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
 import websocket
 from engine_client import EngineConnection
 from engine_fixtures import user_text, wait_until
+
+from speech_realtime.engine.server import EngineServer
 
 PATHS = [
     ("/v1/realtime?model=local-echo", "ga"),
@@ -96,11 +100,11 @@ def test_a_client_that_goes_away_mid_response_cancels_it_quietly(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
-def test_health(fake_engine) -> None:
-    import urllib.request
-
+def test_health_and_readiness(fake_engine) -> None:
     with urllib.request.urlopen(fake_engine.url + "/health", timeout=5) as answer:
         assert json.load(answer)["status"] == "ok"
+    with urllib.request.urlopen(fake_engine.url + "/ready", timeout=5) as answer:
+        assert json.load(answer)["status"] == "ready"
 
 
 def test_a_message_over_the_limit_closes_the_socket_and_ends_its_session(fake_models, monkeypatch) -> None:
@@ -120,3 +124,43 @@ def test_a_message_over_the_limit_closes_the_socket_and_ends_its_session(fake_mo
         assert wait_until(lambda: engine.open_sessions == 0 and not session_threads())
     finally:
         engine.stop()
+
+
+def _close_code(conn: EngineConnection) -> int:
+    """The status of the close frame the engine sent next (skipping any other frames)."""
+    while True:
+        opcode, frame = conn.ws.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(frame.data[:2], "big")
+
+
+def test_a_drain_refuses_new_sessions_closes_silent_ones_and_lets_those_in_flight_finish(
+    fake_models,
+) -> None:
+    server = EngineServer(models=fake_models).start()
+    fake_models.gate = threading.Event()
+    silent = EngineConnection(server.url)  # a pool's pre-connected session: said nothing yet
+    talking = EngineConnection(server.url)
+    talking.send("conversation.item.create", item=user_text("One. Two. Three."))
+    talking.send("response.create")
+    talking.until("response.output_audio.delta")
+    drain = threading.Thread(target=server.drain, args=(30,))
+    drain.start()
+    try:
+        assert _close_code(silent) == 1001
+        with pytest.raises(urllib.error.HTTPError) as ready:
+            urllib.request.urlopen(server.url + "/ready", timeout=5)
+        assert ready.value.code == 503 and json.load(ready.value)["status"] == "draining"
+        with urllib.request.urlopen(server.url + "/health", timeout=5) as health:  # alive: no restart
+            assert json.load(health)["status"] == "draining"
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            EngineConnection(server.url)
+        assert refused.value.status_code == 503
+        assert drain.is_alive()  # the response in flight goes on
+        fake_models.gate.set()
+        assert talking.until("response.done")[-1]["response"]["status"] == "completed"
+    finally:
+        fake_models.gate.set()
+        talking.close()
+        drain.join(timeout=5)
+    assert not drain.is_alive()  # the last session closed: the drain ended long before its 30 s

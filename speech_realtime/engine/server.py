@@ -15,6 +15,12 @@ goes away ends the loop; the session's work is closed quietly and the thread end
 With a ``latency`` (``SPEECH_ENGINE_LATENCY_MS``), each socket is seen through a wire that long
 (:mod:`.latency`) and the upgrade is answered only after the three round trips a cloud
 connection costs.
+
+:meth:`EngineServer.drain` (``speech-realtime engine`` on SIGTERM) lets the sessions in flight
+end: new connections get a 503 (which the service retries on a fresh connection, so behind a
+load balancer another replica takes them), ``/ready`` answers 503 so that a readiness probe
+takes the engine out of rotation (``/health``, for liveness, stays 200), and sessions whose
+client has not said anything yet (a pool's pre-connected ones) are closed at once with 1001.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
@@ -52,46 +59,67 @@ IDLE_CHECK_SECONDS = 1.0
 #: during one (64 frames of 20 ms), so its audio is examined between two sentences of a
 #: response; a client sending faster still waits for the work, as before (back-pressure).
 MESSAGES_PER_STEP = 64
+#: WebSocket close code for an endpoint going away (RFC 6455 7.4.1).
+GOING_AWAY = 1001
+DRAINING = "the engine is shutting down; connect again (another replica, or this one restarted)"
 
 
 class _OpenSockets:
-    """The engine's open WebSockets, so that stopping the server can close them."""
+    """The engine's open WebSockets, and whether each client has spoken yet: stopping the
+    server closes them all, a drain those that have not (a client's pre-connected session,
+    waiting for a request that may never come)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sockets: set[Any] = set()
+        self._changed = threading.Condition()
+        self._sockets: dict[Any, bool] = {}
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._changed:
             return len(self._sockets)
 
     def add(self, ws: Any) -> None:
-        with self._lock:
-            self._sockets.add(ws)
+        with self._changed:
+            self._sockets[ws] = False
+
+    def spoke(self, ws: Any) -> None:
+        with self._changed:
+            if ws in self._sockets:
+                self._sockets[ws] = True
 
     def discard(self, ws: Any) -> None:
-        with self._lock:
-            self._sockets.discard(ws)
+        with self._changed:
+            self._sockets.pop(ws, None)
+            self._changed.notify_all()
 
-    def close_all(self) -> None:
-        with self._lock:
-            sockets = list(self._sockets)
+    def close_all(self, *, silent_only: bool = False) -> None:
+        with self._changed:
+            sockets = [ws for ws, spoken in self._sockets.items() if not (silent_only and spoken)]
         for ws in sockets:
             with contextlib.suppress(Exception):
-                ws.close()
+                ws.close(GOING_AWAY, "the engine is shutting down")
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Whether every socket closed within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._sockets, timeout)
 
 
-def serve_session(ws: Any, session: EngineSession) -> None:
-    """Drive ``session`` over ``ws`` until the client goes away."""
+def serve_session(ws: Any, session: EngineSession, spoke: Callable[[], None] = lambda: None) -> None:
+    """Drive ``session`` over ``ws`` until the client goes away; ``spoke`` is called at the
+    client's first message."""
 
     def send(events: list[Event]) -> None:
         for item in events:
             ws.send(json.dumps(item, separators=(",", ":")))
 
+    silent = True
     try:
         send(session.open())
         while ws.connected:
             message = ws.receive(timeout=0 if session.busy else IDLE_CHECK_SECONDS)
+            if message is not None and silent:
+                silent = False
+                spoke()
             handled = 0
             while message is not None:  # what came during a step: a barge-in is heard now
                 send(session.handle(message))
@@ -114,6 +142,7 @@ def create_engine_app(models: ModelSet | None = None, *, latency: float = 0.0) -
     models = models or shared_models()
     app = Flask(__name__)
     app.config["ENGINE_LATENCY"] = latency
+    app.config["ENGINE_DRAINING"] = False
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_MESSAGE_BYTES}
     sock = Sock(app)
     sockets = app.extensions["engine_sockets"] = _OpenSockets()
@@ -132,7 +161,7 @@ def create_engine_app(models: ModelSet | None = None, *, latency: float = 0.0) -
             sockets.add(ws)
             wire = DelayedSocket(ws, latency) if latency > 0 else ws
             try:
-                serve_session(wire, session)
+                serve_session(wire, session, lambda: sockets.spoke(ws))
             finally:
                 if wire is not ws:
                     wire.close()
@@ -142,7 +171,16 @@ def create_engine_app(models: ModelSet | None = None, *, latency: float = 0.0) -
 
     @app.get("/health")
     def health() -> Any:
-        return jsonify({"status": "ok", "paths": sorted(PATHS), "sessions": len(sockets)})
+        """Alive (a liveness probe): 200 while the process serves, drain included."""
+        status = "draining" if app.config["ENGINE_DRAINING"] else "ok"
+        return jsonify({"status": status, "paths": sorted(PATHS), "sessions": len(sockets)})
+
+    @app.get("/ready")
+    def ready() -> Any:
+        """Taking sessions (a readiness probe): 503 once a drain began."""
+        if app.config["ENGINE_DRAINING"]:
+            return jsonify({"status": "draining"}), 503, {"Retry-After": "1"}
+        return jsonify({"status": "ready"})
 
     return app
 
@@ -152,6 +190,9 @@ def _check_upgrade() -> Any:
     the protocol version) in the Realtime API's error shape."""
     if request.url_rule is None or not request.url_rule.websocket:
         return None
+    if current_app.config["ENGINE_DRAINING"]:
+        body = {"error": {"type": "server_error", "code": "draining", "message": DRAINING}}
+        return jsonify(body), 503, {"Retry-After": "1"}
     try:
         check_upgrade(request.method, request.headers)
     except SpeechError as exc:
@@ -189,6 +230,17 @@ class EngineServer:
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
+
+    def drain(self, timeout: float) -> None:
+        """Refuse new sessions (503, and ``/health`` says so), close those whose client has not
+        spoken, let the others end within ``timeout`` seconds, then :meth:`stop`."""
+        self._app.config["ENGINE_DRAINING"] = True
+        sockets: _OpenSockets = self._app.extensions["engine_sockets"]
+        log.info("draining: %d sessions open", len(sockets))
+        sockets.close_all(silent_only=True)
+        if not sockets.wait_empty(timeout):
+            log.warning("draining: closing %d sessions still open", len(sockets))
+        self.stop()
 
     def stop(self) -> None:
         """Stop accepting connections and close the open sessions."""
