@@ -337,7 +337,8 @@ def main() -> int:
         rows = [HEADER, "| --- " * HEADER.count(" | ") + "| --- |"]
         notes: list[str] = []
         for pool in pools:
-            with serve(engine.url, pool, 2 * max(levels) + pool, args.workers) as served:
+            # the session limit is a total over the workers, the pool's size is each worker's
+            with serve(engine.url, pool, 2 * max(levels) + args.workers * pool, args.workers) as served:
                 pcm = reading(served, SENTENCE)
                 inputs = Inputs(engine.url, wav_bytes(pcm), pcm)
                 calls = operations(inputs)

@@ -351,21 +351,23 @@ def test_the_parts_of_a_whole_wav_are_the_chunks_themselves_not_copies_of_a_join
     chunks = [SOURCE_PCM[:48000], SOURCE_PCM[48000:]]
     parts = encode_parts(output_format("wav", 24000), PCM16, list(chunks))
     assert parts[0][:4] == b"RIFF" and int.from_bytes(parts[0][40:44], "little") == len(SOURCE_PCM)
-    assert [len(part) for part in parts[1:]] == [48000, len(SOURCE_PCM) - 48000]
+    assert parts[1] is chunks[0] and parts[2] is chunks[1]
 
 
 @pytest.mark.parametrize(("name", "rate"), [("wav", 24000), ("wav", 16000), ("mp3", 24000)])
 def test_a_whole_file_is_made_without_holding_the_reading_twice(name: str, rate: int) -> None:
-    chunks = [SOURCE_PCM] * 25  # 50 s of audio, as deltas
-    audio = sum(map(len, chunks))
     tracemalloc.start()
     try:
-        parts = encode_parts(output_format(name, rate), PCM16, chunks)
+        chunks = [bytes(bytearray(SOURCE_PCM)) for _ in range(25)]  # 50 s of audio, as deltas
+        audio = sum(map(len, chunks))
+        tracemalloc.reset_peak()
+        encode_parts(output_format(name, rate), PCM16, chunks)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    converted = sum(map(len, parts)) if (name, rate) != ("wav", 24000) else 0  # new bytes: the answer
-    assert peak < converted + 0.1 * audio
+    # the deltas and the answer together are never much more than the deltas: each delta is
+    # dropped once converted (or is itself a part), and nothing is joined
+    assert peak < 1.15 * audio
 
 
 @pytest.mark.parametrize("name", ["mp3", "opus", "webm", "flac", "aac"])

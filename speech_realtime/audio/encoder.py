@@ -69,7 +69,7 @@ class Encoder:
     ) -> None:
         self.close()
 
-    def push(self, wire: bytes, *, last: bool = False) -> bytes:
+    def push(self, wire: bytes | memoryview, *, last: bool = False) -> bytes:
         """The client's bytes for the next piece of upstream audio (may be empty)."""
         with timings.timed("encode"):
             return self._push(wire, last=last)

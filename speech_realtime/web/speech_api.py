@@ -61,7 +61,6 @@ def synthesize() -> Response:
         "X-Speech-Voice": speech.voice,
         "X-Speech-Attempts": str(speech.attempts),
         "X-Speech-Verbatim": verbatim,
-        "Content-Length": str(speech.size),
     }
     return Response(speech.parts, mimetype=speech.output.mime, headers=headers)
 
