@@ -114,15 +114,21 @@ def _engine(settings: Settings, args: argparse.Namespace) -> int:
     models = shared_models(settings.engine_threads, settings.engine_device)
     models.warm_up()
     server = EngineServer(args.host, args.port, models, latency=settings.engine_latency)
-
-    def drain(_signum: int, _frame: object) -> None:  # serve_forever returns once it stops
-        threading.Thread(target=server.drain, args=(settings.graceful_timeout,), daemon=True).start()
-
-    signal.signal(signal.SIGTERM, drain)
+    # SIGTERM only sets the event (a handler that started a thread could deadlock on a lock the
+    # interrupted main thread holds); the drain stops the server, and serve_forever returns.
+    stopping = threading.Event()
+    threading.Thread(
+        target=lambda: stopping.wait() and server.drain(settings.graceful_timeout), name="drain", daemon=True
+    ).start()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     print(f"{EngineProcess.READY}{server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    return 0
+    # No interpreter shutdown: the models' native thread pools have nothing to save, and their
+    # teardown at exit can take seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _exit_at_stdin_eof() -> None:

@@ -229,7 +229,7 @@ class EngineServer:
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.1)  # a drain's stop is seen within 0.1 s
 
     def drain(self, timeout: float) -> None:
         """Refuse new sessions (503, and ``/health`` says so), close those whose client has not
