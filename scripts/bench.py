@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import os
 import statistics
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,6 +66,7 @@ from bench_service import (  # noqa: E402
     start_engine,
 )
 
+from speech_realtime.audio.wav import write_wav  # noqa: E402
 from speech_realtime.realtime.events import GA  # noqa: E402
 from speech_realtime.realtime.session import Synthesis, Transcription  # noqa: E402
 
@@ -203,16 +202,6 @@ def workers_cpu(served: Served) -> float:
     return sum(cpu_seconds(pid) for pid in served.workers)
 
 
-def wav_bytes(pcm: bytes, rate: int = 24000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
-    return out.getvalue()
-
-
 def reading(served: Served, text: str) -> bytes:
     status, _, _, pcm = request(
         served, "POST", "/api/speech-realtime/synthesize", json.dumps({"text": text}).encode(),
@@ -340,7 +329,7 @@ def main() -> int:
             # the session limit is a total over the workers, the pool's size is each worker's
             with serve(engine.url, pool, 2 * max(levels) + args.workers * pool, args.workers) as served:
                 pcm = reading(served, SENTENCE)
-                inputs = Inputs(engine.url, wav_bytes(pcm), pcm)
+                inputs = Inputs(engine.url, write_wav(pcm, 24000), pcm)
                 calls = operations(inputs)
                 if args.ops:
                     calls = {op: call for op, call in calls.items() if op in args.ops.split(",")}
@@ -353,7 +342,7 @@ def main() -> int:
                 if args.no_singles:
                     continue
                 silence = bytes(2 * 24000)
-                upload = wav_bytes(silence.join(reading(served, phrase) for phrase in PHRASES))
+                upload = write_wav(silence.join(reading(served, phrase) for phrase in PHRASES), 24000)
                 notes += [f"**pool {pool}**", "", "| measurement | value |", "| --- | --- |"]
                 notes += [*singles(served, runs, upload), ""]
         print("\n".join(rows))

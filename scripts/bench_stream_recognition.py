@@ -10,14 +10,13 @@ this process, the least any of them can cost.
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-import wave
 
 import numpy as np
 
 from speech_realtime.audio import float_to_pcm16, pcm16_to_float, resample
+from speech_realtime.audio.wav import write_wav
 from speech_realtime.cli import EngineProcess
 from speech_realtime.config import Settings
 from speech_realtime.engine.models import ASR_RATE, ENGINE_RATE, Models
@@ -41,16 +40,6 @@ def upload(models: Models) -> bytes:
         spoken = np.concatenate([audio for _, audio in models.synthesize(sentence)])
         parts += [resample(spoken, ENGINE_RATE, ASR_RATE), pause]
     return float_to_pcm16(np.concatenate(parts))
-
-
-def as_wav(pcm: bytes) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(ASR_RATE)
-        wav.writeframes(pcm)
-    return out.getvalue()
 
 
 def streamed(service: SpeechService, pcm: bytes) -> tuple[float, str, int]:
@@ -102,12 +91,12 @@ def stream_recognition(runs: int) -> int:
         service = SpeechService(
             Settings.from_mapping({"SPEECH_ENGINE_URL": engine.url, "SPEECH_REQUEST_TIMEOUT": "120"})
         )
-        whole(service, as_wav(pcm))  # warm up
+        whole(service, write_wav(pcm, ASR_RATE))  # warm up
         streams, wholes = [], []
         for _ in range(runs):
             seconds, text, count = streamed(service, pcm)
             streams.append((seconds, word_error_rate(reference, text), count))
-            seconds, text = whole(service, as_wav(pcm))
+            seconds, text = whole(service, write_wav(pcm, ASR_RATE))
             wholes.append((seconds, word_error_rate(reference, text)))
     finally:
         engine.stop()
