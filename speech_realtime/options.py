@@ -278,10 +278,6 @@ class Speech:
     attempts: int
 
     @property
-    def size(self) -> int:
-        return sum(map(len, self.parts))
-
-    @property
     def audio(self) -> bytes:
         """The whole file as one bytes object: a copy of the parts."""
         return b"".join(self.parts)
